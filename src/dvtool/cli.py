@@ -1,0 +1,353 @@
+"""The ``dvtool`` command line: parse → one Repo call → render.
+
+Only :class:`~dvtool.errors.DvtoolError` is caught: it becomes one ``Error:``
+line and its exit code (2 could not run, 1 the data said no). Anything else is
+a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import DvtoolError, UsageError
+
+if TYPE_CHECKING:
+    from .repo import Repo
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class State:
+    """Global options, shared by every command through click's context."""
+
+    repo_url: str | None = None
+    storage_options: dict[str, str] = field(default_factory=dict)
+    quiet: bool = False
+    debug: bool = False
+    _repo: Repo | None = None
+
+    def repo(self) -> Repo:
+        if self._repo is None:
+            from .repo import Repo
+
+            self._repo = Repo.open(self.repo_url, storage_options=self.storage_options)
+        return self._repo
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def parse_pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"{what} expects KEY=VALUE, got {item!r}")
+        out[k] = v
+    return out
+
+
+def emit(text: str) -> None:
+    click.echo(text)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="dvtool")
+@click.option("--repo", "repo_url", envvar="DVTOOL_REPO", metavar="URL",
+              help="Repository folder or URL (env DVTOOL_REPO; default: nearest .dvtool/ above).")
+@click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
+              help="Passed to the filesystem of every non-local URL (repeatable).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, repo_url: str | None, storage_option: tuple[str, ...], quiet: bool, debug: bool) -> None:
+    """Version and validate tabular datasets.
+
+    \b
+    Quick start:
+      dvtool init
+      dvtool snapshot orders.csv -d orders --key order_id -m "first import"
+      dvtool log orders
+      dvtool validate orders --schema orders.schema.yaml
+      dvtool diff orders
+    """
+    state = ctx.ensure_object(State)
+    state.repo_url = repo_url
+    state.storage_options = parse_pairs(storage_option, "--storage-option")
+    state.quiet = quiet or bool(os.environ.get("DVTOOL_QUIET"))
+    state.debug = debug
+
+
+@cli.command()
+@click.argument("url", required=False)
+@pass_state
+def init(state: State, url: str | None) -> None:
+    """Create a repository (default ./.dvtool).
+
+    \b
+    Example:
+      dvtool init                       # ./.dvtool
+      dvtool init s3://bucket/datasets  # a shared repository
+    """
+    from .repo import Repo
+
+    repo = Repo.init(url or state.repo_url, storage_options=state.storage_options)
+    emit(f"Initialized empty dvtool repository in {repo.url}")
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option("-d", "--dataset", required=True, help="Dataset name.")
+@click.option("-m", "--message", default="", help="Message recorded with the version.")
+@click.option("--key", "keys", multiple=True, metavar="COL",
+              help="Key column (repeat for a composite key): rows are ordered and must be unique.")
+@click.option("--schema", "schema", metavar="FILE", help="Validate against a pandera schema first; commit only if it passes.")
+@click.option("--tag", help="Tag the new version.")
+@click.option("--meta", multiple=True, metavar="K=V", help="Metadata recorded with the version (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl", "arrow"]),
+              help="Input format (default: from the file extension).")
+@json_option
+@pass_state
+def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str, keys: tuple[str, ...],
+             schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
+    """Commit the next version of a dataset from files, a folder, a glob, a URL or - (stdin CSV).
+
+    Identical data to the latest version commits nothing and says 'unchanged'.
+
+    \b
+    Example:
+      dvtool snapshot fixtures/orders/orders_v1.csv -d orders --key order_id -m "import"
+    """
+    from . import _render
+
+    repo = state.repo()
+    source: Any = sources[0] if len(sources) == 1 else list(sources)
+    if isinstance(source, list):
+        from .sources import open_source
+
+        # Several SOURCE arguments are read one after another as one dataset.
+        source = _MultiSource(sources)
+    try:
+        result = repo.snapshot(
+            source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
+            tag=tag, schema=schema, format=fmt,
+        )
+    except DvtoolError as exc:
+        report = getattr(exc, "report", None)
+        if report is not None:
+            click.echo(report.to_text(), err=not as_json)
+            if as_json:
+                click.echo(_render.json_text(report.to_json()))
+        raise
+    if as_json:
+        emit(_render.json_text(result.to_json()))
+    else:
+        emit(_render.snapshot_text(result))
+
+
+class _MultiSource(str):
+    """Several SOURCE arguments: opened as a glob-free list by sources.open_source."""
+
+    def __new__(cls, parts: tuple[str, ...]) -> _MultiSource:
+        obj = super().__new__(cls, parts[0])
+        obj.parts = parts  # type: ignore[attr-defined]
+        return obj
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("-n", "limit", type=click.IntRange(min=1), help="Show at most N versions.")
+@json_option
+@pass_state
+def log(state: State, dataset: str, limit: int | None, as_json: bool) -> None:
+    """List a dataset's versions, newest first.
+
+    \b
+    Example:
+      dvtool log orders -n 5
+    """
+    from . import _render
+
+    entries = state.repo().log(dataset, limit)
+    emit(_render.json_text([e.to_json() for e in entries]) if as_json else _render.log_text(entries))
+
+
+@cli.command(name="ls")
+@json_option
+@pass_state
+def ls_(state: State, as_json: bool) -> None:
+    """List datasets: latest version, rows, bytes, updated.
+
+    \b
+    Example:
+      dvtool ls --json
+    """
+    from . import _render
+
+    infos = state.repo().datasets()
+    emit(_render.json_text([i.to_json() for i in infos]) if as_json else _render.ls_text(infos))
+
+
+@cli.command()
+@click.argument("ref")
+@json_option
+@pass_state
+def show(state: State, ref: str, as_json: bool) -> None:
+    """Show a snapshot: schema, rows, chunks, key, column stats, message, meta, validation.
+
+    \b
+    Example:
+      dvtool show orders@v2
+    """
+    from . import _render
+
+    snap = state.repo().get(ref)
+    emit(_render.json_text(_render.show_json(snap)) if as_json else _render.show_text(snap))
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("tag")
+@pass_state
+def tag(state: State, ref: str, tag: str) -> None:
+    """Give a snapshot an immutable name.
+
+    \b
+    Example:
+      dvtool tag orders@v2 reviewed-2026-11
+    """
+    entry = state.repo().tag(ref, tag)
+    emit(f"tagged {entry.dataset}@v{entry.version} as {entry.tag}")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("dest")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
+              help="Output format (default: from DEST's extension; parquet, or csv for -).")
+@pass_state
+def export(state: State, ref: str, dest: str, fmt: str | None) -> None:
+    """Write a snapshot's rows to a file, a folder (one part per chunk), a URL or - (stdout).
+
+    \b
+    Example:
+      dvtool export orders@v1 orders_v1.parquet
+      dvtool export orders@v1 - --format csv | head
+    """
+    result = state.repo().export(ref, dest, format=fmt)
+    if dest != "-" and not state.quiet:
+        click.echo(f"exported {result.rows:,} rows of {result.ref} to {result.dest} ({result.format})", err=True)
+
+
+@cli.command()
+@click.argument("args", nargs=-1, required=True, metavar="NAME... URL")
+@json_option
+@pass_state
+def push(state: State, args: tuple[str, ...], as_json: bool) -> None:
+    """Copy datasets' whole histories to another repository; only chunks it lacks travel.
+
+    The target must be a dvtool repository (create it with 'dvtool init URL'), and
+    its history of each dataset must be a prefix of this one's, else exit 2 (diverged).
+    An interrupted push leaves the target consistent; run it again to finish.
+
+    \b
+    Example:
+      dvtool push orders customers s3://team-bucket/datasets
+    """
+    if len(args) < 2:
+        raise UsageError("push needs at least one dataset NAME and a target URL")
+    names, url = list(args[:-1]), args[-1]
+    with _transfer_progress(state, f"push to {url}") as progress:
+        summary = state.repo().push(names, url, progress=progress)
+    _emit_transfer(summary, as_json)
+
+
+@cli.command()
+@click.argument("args", nargs=-1, required=True, metavar="URL NAME...")
+@json_option
+@pass_state
+def pull(state: State, args: tuple[str, ...], as_json: bool) -> None:
+    """Copy datasets' whole histories from another repository into this one.
+
+    This repository's history of each dataset must be a prefix of the source's,
+    else exit 2 (diverged). Only chunks this repository lacks are copied.
+
+    \b
+    Example:
+      dvtool pull s3://team-bucket/datasets orders
+    """
+    if len(args) < 2:
+        raise UsageError("pull needs a source URL and at least one dataset NAME")
+    url, names = args[0], list(args[1:])
+    with _transfer_progress(state, f"pull from {url}") as progress:
+        summary = state.repo().pull(url, names, progress=progress)
+    _emit_transfer(summary, as_json)
+
+
+@contextlib.contextmanager
+def _transfer_progress(state: State, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A byte progress bar on stderr, only on a terminal and without --quiet."""
+    if state.quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from .storage import redact_url
+
+    bars: list[Any] = []
+    shown = [0]
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            if total == 0:
+                return
+            bars.append(click.progressbar(length=total, label=redact_url(label), file=sys.stderr))
+        bars[0].update(done - shown[0])
+        shown[0] = done
+
+    try:
+        yield update
+    finally:
+        if bars:
+            bars[0].render_finish()
+
+
+def _emit_transfer(summary: Any, as_json: bool) -> None:
+    from . import _render
+
+    emit(_render.json_text(summary.to_dict()) if as_json else _render.transfer_text(summary))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="dvtool", standalone_mode=False)
+    except DvtoolError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)

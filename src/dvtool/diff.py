@@ -1,0 +1,540 @@
+"""Schema, row and column differences between two sides, computed in DuckDB (through sql.py).
+
+A side is either a chunked snapshot (its schema, its ChunkInfo list and a
+function that reads one chunk, verified) or a stream of rows (a SOURCE: a
+working file, a pyarrow Table or RecordBatchReader). The core takes these plain
+inputs, so it is tested on Parquet files written by the tests themselves.
+
+Cost follows the change:
+
+* chunks whose fingerprint appears on both sides hold the same rows, so they
+  are never read; their rows count as unchanged;
+* when both sides are sorted and unique by the diff key (the key recorded at
+  snapshot time), the remaining chunks are grouped by overlapping key ranges
+  (ChunkInfo.key_min/key_max) and each group is compared on its own, so memory
+  follows the group, not the dataset; a group with chunks on one side only
+  (an append) is counted from the manifest and read only for samples.
+
+Equality is "not distinct": null equals null, NaN equals NaN, -0.0 equals 0.0.
+Every identifier is quoted with sql.quote_ident and every value is bound.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import sql
+from .diff_report import (
+    ChangedRow,
+    ChunkCounts,
+    ColumnChange,
+    Diff,
+    RowCounts,
+    Samples,
+    SchemaDiff,
+    StatChange,
+)
+from .errors import DataError, DvtoolError, UsageError
+from .models import ChunkInfo
+
+__all__ = ["Diff", "Side", "diff", "schema_diff"]
+
+Loader = Callable[[ChunkInfo], pa.Table]
+
+# Rows per side compared in one DuckDB query when key ranges allow splitting.
+_GROUP_ROWS = int(os.environ.get("DVTOOL_DIFF_GROUP_ROWS", "1000000"))
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of a diff: a chunked snapshot (``chunks`` + ``load``) or a row stream (``stream``).
+
+    ``key`` is the key the chunked rows are unique and sorted by (recorded at
+    snapshot time); only then can key ranges split the work. A stream is
+    trusted for nothing: its key is checked for nulls and duplicates.
+    """
+
+    label: str
+    schema: pa.Schema
+    chunks: tuple[ChunkInfo, ...] = ()
+    key: tuple[str, ...] = ()
+    load: Loader | None = None
+    stream: Callable[[], pa.RecordBatchReader] | None = None
+
+    @classmethod
+    def from_files(
+        cls,
+        label: str,
+        schema: pa.Schema,
+        chunks: Sequence[ChunkInfo],
+        files: Sequence[str],
+        *,
+        key: Sequence[str] = (),
+        filesystem: Any = None,
+    ) -> Side:
+        """A side made of Parquet files, ``files[i]`` holding ``chunks[i]``."""
+        if len(files) != len(chunks):
+            raise ValueError("one file per chunk")
+        where = {c.object: f for c, f in zip(chunks, files, strict=True)}
+
+        def load(chunk: ChunkInfo) -> pa.Table:
+            return pq.read_table(where[chunk.object], filesystem=filesystem)
+
+        return cls(label, schema, tuple(chunks), tuple(key), load=load)
+
+    @classmethod
+    def from_arrow(cls, label: str, data: pa.Table | pa.RecordBatchReader) -> Side:
+        """A SOURCE side from a Table or a RecordBatchReader (read once)."""
+        if isinstance(data, pa.Table):
+            table = data
+            return cls(label, table.schema, stream=table.to_reader)
+        reader = data
+        return cls(label, reader.schema, stream=lambda: reader)
+
+    @property
+    def chunked(self) -> bool:
+        return self.stream is None
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass(slots=True)
+class _Feed:
+    """Counts rows flowing into DuckDB and keeps an error raised while reading."""
+
+    rows: int = 0
+    error: BaseException | None = None
+
+
+def _conform(table: pa.Table | pa.RecordBatch, schema: pa.Schema, what: str) -> pa.Table:
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    if table.schema.equals(schema):
+        return table
+    try:
+        return table.select(schema.names).cast(schema)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise UsageError(f"{what} does not match its schema: {str(exc).splitlines()[0]}") from None
+
+
+def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBatchReader:
+    """The rows of ``chunks`` (or of the stream) as a one-pass reader DuckDB scans."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            if side.stream is not None:
+                source = side.stream()
+                for batch in source:
+                    feed.rows += batch.num_rows
+                    yield from _conform(batch, side.schema, side.label).to_batches()
+                return
+            assert side.load is not None
+            for chunk in chunks:
+                table = _conform(side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}")
+                for batch in table.to_batches():
+                    feed.rows += batch.num_rows
+                    yield batch
+        except BaseException as exc:
+            feed.error = exc
+            raise
+
+    return pa.RecordBatchReader.from_batches(side.schema, batches())
+
+
+_NUMERIC = ("is_integer", "is_floating", "is_decimal")
+
+
+def _same_family(a: pa.DataType, b: pa.DataType) -> bool:
+    """Whether DuckDB compares values of ``a`` and ``b`` without an explicit cast."""
+    if a.equals(b):
+        return True
+    t = pa.types
+    if t.is_dictionary(a) or t.is_dictionary(b):
+        va = a.value_type if t.is_dictionary(a) else a
+        vb = b.value_type if t.is_dictionary(b) else b
+        return _same_family(va, vb)
+    families = (
+        lambda x: any(getattr(t, n)(x) for n in _NUMERIC),
+        lambda x: t.is_string(x) or t.is_large_string(x) or t.is_string_view(x),
+        lambda x: t.is_binary(x) or t.is_large_binary(x),
+        lambda x: t.is_date(x),
+        lambda x: t.is_timestamp(x) and x.tz is None,
+    )
+    return any(f(a) and f(b) for f in families)
+
+
+def _expr(alias: str, column: str, cast: bool) -> str:
+    ref = f"{alias}.{sql.quote_ident(column)}"
+    return f"CAST({ref} AS VARCHAR)" if cast else ref
+
+
+class _Engine:
+    """Runs the groups of one diff on one DuckDB connection and adds up the results."""
+
+    def __init__(self, old: Side, new: Side, key: tuple[str, ...], limit: int, memory_limit: str | None):
+        self.old, self.new, self.key, self.limit = old, new, key, limit
+        self.con = sql.connect(memory_limit=memory_limit)
+        common = [f.name for f in old.schema if f.name in set(new.schema.names)]
+        self.cast = {
+            c: not _same_family(old.schema.field(c).type, new.schema.field(c).type) for c in common
+        }
+        self.compared = [c for c in common if c not in key]
+        self.added = self.removed = self.changed = self.unchanged = 0
+        self.per_column = dict.fromkeys(self.compared, 0)
+        self.s_added: list[dict[str, Any]] = []
+        self.s_removed: list[dict[str, Any]] = []
+        self.s_changed: list[ChangedRow] = []
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _relation(self, name: str, side: Side, chunks: Sequence[ChunkInfo], feed: _Feed, trusted: bool) -> str:
+        """Register the side's rows; materialise (and check the key) when it is not trusted."""
+        self.con.register(f"{name}_in", _reader(side, chunks, feed))
+        if trusted:
+            return f"{name}_in"
+        self._run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_in", feed)
+        self.con.unregister(f"{name}_in")
+        if self.key:
+            self._check_key(name, side)
+        return name
+
+    def _check_key(self, rel: str, side: Side) -> None:
+        cols = ", ".join(sql.quote_ident(k) for k in self.key)
+        nulls = " OR ".join(f"{sql.quote_ident(k)} IS NULL" for k in self.key)
+        (nulls_found,) = self.con.sql(f"SELECT count(*) FROM {rel} WHERE {nulls}").fetchall()[0]
+        if nulls_found:
+            raise DataError(f"key ({', '.join(self.key)}) has {nulls_found} null value(s) in {side.label}")
+        dups = self.con.sql(
+            f"SELECT {cols}, count(*) AS n FROM {rel} GROUP BY ALL HAVING count(*) > 1 "
+            f"ORDER BY n DESC, {cols} LIMIT 1"
+        ).fetchall()
+        if dups:
+            dup = dups[0]
+            where = ", ".join(f"{k}={v!r}" for k, v in zip(self.key, dup[:-1], strict=True))
+            raise DataError(
+                f"key ({', '.join(self.key)}) is not unique in {side.label}: {where} appears {dup[-1]} times"
+            )
+
+    def _run(self, query: str, *feeds: _Feed, params: Sequence[Any] | None = None) -> Any:
+        try:
+            return self.con.execute(query, params) if params is not None else self.con.execute(query)
+        except Exception as exc:
+            for feed in feeds:
+                if feed.error is not None:
+                    if isinstance(feed.error, DvtoolError):
+                        raise feed.error from None
+                    raise UsageError(f"cannot read: {feed.error}") from None
+            raise UsageError(f"diff failed in DuckDB: {str(exc).splitlines()[0]}") from None
+
+    def need(self, samples: list[Any]) -> int:
+        return max(self.limit - len(samples), 0)
+
+    # -- keyed ---------------------------------------------------------------
+
+    def keyed_group(self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo], trusted: bool) -> None:
+        fo, fn = _Feed(), _Feed()
+        o = self._relation("dv_old", self.old, old_chunks, fo, trusted)
+        n = self._relation("dv_new", self.new, new_chunks, fn, trusted)
+        q = sql.quote_ident
+        k0 = q(self.key[0])
+        on = " AND ".join(
+            f"{_expr('o', k, self.cast[k])} = {_expr('n', k, self.cast[k])}" for k in self.key
+        )
+        flags = [
+            f"({_expr('o', c, self.cast[c])} IS DISTINCT FROM {_expr('n', c, self.cast[c])})" for c in self.compared
+        ]
+        select = [f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' ELSE 'c' END AS dv_kind"]
+        select += [
+            f"COALESCE({_expr('n', k, self.cast[k])}, {_expr('o', k, self.cast[k])}) AS k{i}"
+            for i, k in enumerate(self.key)
+        ]
+        select += [f"{f} AS f{i}" for i, f in enumerate(flags)]
+        select += [f"o.{q(c)} AS ox{i}" for i, c in enumerate(self.old.schema.names)]
+        select += [f"n.{q(c)} AS nx{i}" for i, c in enumerate(self.new.schema.names)]
+        where = " OR ".join([f"o.{k0} IS NULL", f"n.{k0} IS NULL", *flags])
+        self._run(
+            f"CREATE OR REPLACE TEMP TABLE dv_delta AS SELECT {', '.join(select)} "
+            f"FROM {o} AS o FULL OUTER JOIN {n} AS n ON {on} WHERE {where}",
+            fo,
+            fn,
+        )
+        counts = ["count(*) FILTER (WHERE dv_kind = 'a')", "count(*) FILTER (WHERE dv_kind = 'r')",
+                  "count(*) FILTER (WHERE dv_kind = 'c')"]
+        counts += [f"count(*) FILTER (WHERE dv_kind = 'c' AND f{i})" for i in range(len(self.compared))]
+        row = self.con.sql(f"SELECT {', '.join(counts)} FROM dv_delta").fetchall()[0]
+        added, removed, changed = int(row[0]), int(row[1]), int(row[2])
+        for c, v in zip(self.compared, row[3:], strict=True):
+            self.per_column[c] += int(v)
+        self.added += added
+        self.removed += removed
+        self.changed += changed
+        self.unchanged += fo.rows - removed - changed
+        self._keyed_samples()
+        for rel in ("dv_old", "dv_new"):
+            self.con.execute(f"DROP TABLE IF EXISTS {rel}")
+            if trusted:
+                self.con.unregister(f"{rel}_in")
+        self.con.execute("DROP TABLE dv_delta")
+
+    def _keyed_samples(self) -> None:
+        order = ", ".join(f"k{i}" for i in range(len(self.key)))
+        old_names, new_names = self.old.schema.names, self.new.schema.names
+        for kind, names, prefix, out in (
+            ("a", new_names, "nx", self.s_added),
+            ("r", old_names, "ox", self.s_removed),
+        ):
+            if self.need(out):
+                cols = ", ".join(f"{prefix}{i}" for i in range(len(names)))
+                rows = self.con.execute(
+                    f"SELECT {cols} FROM dv_delta WHERE dv_kind = ? ORDER BY {order} LIMIT ?",
+                    [kind, self.need(out)],
+                ).fetchall()
+                out.extend(dict(zip(names, r, strict=True)) for r in rows)
+        if self.need(self.s_changed):
+            oi = {c: i for i, c in enumerate(old_names)}
+            ni = {c: i for i, c in enumerate(new_names)}
+            cols = [f"k{i}" for i in range(len(self.key))]
+            cols += [f"f{j}, ox{oi[c]}, nx{ni[c]}" for j, c in enumerate(self.compared)]
+            rows = self.con.execute(
+                f"SELECT {', '.join(cols)} FROM dv_delta WHERE dv_kind = 'c' ORDER BY {order} LIMIT ?",
+                [self.need(self.s_changed)],
+            ).fetchall()
+            nk = len(self.key)
+            for r in rows:
+                key = MappingProxyType(dict(zip(self.key, r[:nk], strict=True)))
+                changes = {}
+                for j, c in enumerate(self.compared):
+                    flag, ov, nv = r[nk + 3 * j : nk + 3 * j + 3]
+                    if flag:
+                        changes[c] = (ov, nv)
+                self.s_changed.append(ChangedRow(key, MappingProxyType(changes)))
+
+    def one_sided(self, side: Side, chunks: Sequence[ChunkInfo], kind: str) -> int:
+        """Chunks on one side only, in a key range the other side lacks: counted, read only for samples."""
+        rows = sum(c.rows for c in chunks)
+        out = self.s_added if kind == "a" else self.s_removed
+        if kind == "a":
+            self.added += rows
+        else:
+            self.removed += rows
+        read = 0
+        names = side.schema.names
+        for chunk in chunks:
+            if not self.need(out):
+                break
+            assert side.load is not None
+            table = _conform(side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}")
+            read += 1
+            out.extend(dict(zip(names, r.values(), strict=True)) for r in table.slice(0, self.need(out)).to_pylist())
+        return read
+
+    # -- keyless -------------------------------------------------------------
+
+    def keyless(self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo]) -> None:
+        fo, fn = _Feed(), _Feed()
+        common = [c for c in self.old.schema.names if c in self.cast]
+        self.con.register("dv_old_in", _reader(self.old, old_chunks, fo))
+        self.con.register("dv_new_in", _reader(self.new, new_chunks, fn))
+        if not common:
+            # Nothing in common: every old row is removed, every new row added.
+            self._run("SELECT count(*) FROM dv_old_in", fo)
+            self._run("SELECT count(*) FROM dv_new_in", fn)
+            self.removed += fo.rows
+            self.added += fn.rows
+            return
+        cols_o = ", ".join(f"{_expr('o', c, self.cast[c])} AS c{i}" for i, c in enumerate(common))
+        cols_n = ", ".join(f"{_expr('n', c, self.cast[c])} AS c{i}" for i, c in enumerate(common))
+        group = ", ".join(f"c{i}" for i in range(len(common)))
+        self._run(
+            "CREATE OR REPLACE TEMP TABLE dv_delta AS "
+            f"SELECT {group}, sum(dv_o)::BIGINT AS dv_o, sum(dv_n)::BIGINT AS dv_n FROM ("
+            f"SELECT {cols_o}, 1 AS dv_o, 0 AS dv_n FROM dv_old_in AS o UNION ALL "
+            f"SELECT {cols_n}, 0 AS dv_o, 1 AS dv_n FROM dv_new_in AS n) "
+            f"GROUP BY {group} HAVING sum(dv_o) <> sum(dv_n)",
+            fo,
+            fn,
+        )
+        row = self.con.sql(
+            "SELECT coalesce(sum(greatest(dv_n - dv_o, 0)), 0), coalesce(sum(greatest(dv_o - dv_n, 0)), 0) "
+            "FROM dv_delta"
+        ).fetchall()[0]
+        added, removed = int(row[0]), int(row[1])
+        self.added += added
+        self.removed += removed
+        self.unchanged += fo.rows - removed
+        for cond, out in (("dv_n > dv_o", self.s_added), ("dv_o > dv_n", self.s_removed)):
+            if self.need(out):
+                rows = self.con.execute(
+                    f"SELECT {group} FROM dv_delta WHERE {cond} ORDER BY {group} LIMIT ?", [self.need(out)]
+                ).fetchall()
+                out.extend(dict(zip(common, r, strict=True)) for r in rows)
+        self.con.execute("DROP TABLE dv_delta")
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _resolve_key(old: Side, new: Side, key: Sequence[str] | None) -> tuple[str, ...]:
+    if key is not None:
+        keycols = tuple(key)
+    else:
+        if old.key and new.key and old.key != new.key:
+            raise UsageError(
+                f"{old.label} is keyed by ({', '.join(old.key)}) and {new.label} by "
+                f"({', '.join(new.key)}); pass --key to choose"
+            )
+        keycols = old.key or new.key
+    if len(set(keycols)) != len(keycols):
+        raise UsageError(f"--key names a column twice: {', '.join(keycols)}")
+    for side in (old, new):
+        for k in keycols:
+            if k not in side.schema.names:
+                names = ", ".join(side.schema.names[:12]) + (", …" if len(side.schema.names) > 12 else "")
+                raise UsageError(f"column {k!r} in --key is not in {side.label} (columns: {names})")
+    return keycols
+
+
+def _skip_identical(old: Sequence[ChunkInfo], new: Sequence[ChunkInfo]) -> tuple[list[ChunkInfo], list[ChunkInfo], int, int]:
+    """Drop pairs of chunks with equal fingerprints; returns what is left, pairs and their rows."""
+    pairs = Counter(c.fingerprint for c in old) & Counter(c.fingerprint for c in new)
+    skipped = sum(pairs.values())
+    rows = 0
+    left_old, left_new = [], []
+    budget = Counter(pairs)
+    for c in old:
+        if budget[c.fingerprint] > 0:
+            budget[c.fingerprint] -= 1
+            rows += c.rows
+        else:
+            left_old.append(c)
+    budget = Counter(pairs)
+    for c in new:
+        if budget[c.fingerprint] > 0:
+            budget[c.fingerprint] -= 1
+        else:
+            left_new.append(c)
+    return left_old, left_new, skipped, rows
+
+
+def _orderable(old: Side, new: Side, key: tuple[str, ...], chunks: Sequence[ChunkInfo]) -> bool:
+    """Whether key_min/key_max compare in Python exactly as DuckDB sorts the key."""
+    t = pa.types
+    for k in key:
+        a, b = old.schema.field(k).type, new.schema.field(k).type
+        if not a.equals(b) or not (t.is_integer(a) or t.is_string(a) or t.is_large_string(a)):
+            return False
+    for c in chunks:
+        if c.key_min is None or c.key_max is None or len(c.key_min) != len(key) or len(c.key_max) != len(key):
+            return False
+        for v in (*c.key_min, *c.key_max):
+            if v is None or isinstance(v, bool) or not isinstance(v, (int, str)):
+                return False
+    return True
+
+
+Group = tuple[list[ChunkInfo], list[ChunkInfo]]
+
+
+def _groups(old: Sequence[ChunkInfo], new: Sequence[ChunkInfo], budget: int) -> list[Group]:
+    """Chunks grouped by overlapping key ranges, in key order; small neighbouring groups merged."""
+    items = sorted(
+        [(tuple(c.key_min or ()), tuple(c.key_max or ()), 0, c) for c in old]
+        + [(tuple(c.key_min or ()), tuple(c.key_max or ()), 1, c) for c in new],
+        key=lambda x: (x[0], x[2]),
+    )
+    groups: list[Group] = []
+    hi: tuple[Any, ...] | None = None
+    for lo, top, side, chunk in items:
+        if hi is None or lo > hi:
+            groups.append(([], []))
+            hi = top
+        else:
+            hi = max(hi, top)
+        groups[-1][side].append(chunk)
+    merged: list[Group] = []
+    for g in groups:
+        if (
+            merged
+            and g[0] and g[1] and merged[-1][0] and merged[-1][1]
+            and sum(c.rows for c in (*merged[-1][0], *g[0])) <= budget
+            and sum(c.rows for c in (*merged[-1][1], *g[1])) <= budget
+        ):
+            merged[-1][0].extend(g[0])
+            merged[-1][1].extend(g[1])
+        else:
+            merged.append(g)
+    return merged
+
+
+def diff(
+    old: Side,
+    new: Side,
+    *,
+    key: Sequence[str] | None = None,
+    limit: int = 10,
+    stats: bool = False,
+    memory_limit: str | None = None,
+    group_rows: int | None = None,
+) -> Diff:
+    """Compare ``old`` with ``new``: schema, rows (keyed or as a multiset), per-column counts, samples.
+
+    ``key=None`` uses the key recorded on the sides; ``key=()`` forces a keyless
+    (whole-row multiset) comparison.
+    """
+    if limit < 0:
+        raise UsageError(f"--limit must be 0 or more, not {limit}")
+    keycols = _resolve_key(old, new, key)
+    sdiff = schema_diff(old.schema, new.schema)
+    both_chunked = old.chunked and new.chunked
+    trusted = both_chunked and bool(keycols) and old.key == keycols and new.key == keycols
+    old_chunks, new_chunks = list(old.chunks), list(new.chunks)
+    skipped = skipped_rows = 0
+    if both_chunked and (trusted or not keycols):
+        old_chunks, new_chunks, skipped, skipped_rows = _skip_identical(old_chunks, new_chunks)
+    engine = _Engine(old, new, keycols, limit, memory_limit)
+    read = 0
+    try:
+        if not keycols:
+            engine.keyless(old_chunks, new_chunks)
+            read = len(old_chunks) + len(new_chunks)
+        elif trusted and _orderable(old, new, keycols, [*old_chunks, *new_chunks]):
+            for group_old, group_new in _groups(old_chunks, new_chunks, group_rows or _GROUP_ROWS):
+                if not group_new:
+                    read += engine.one_sided(old, group_old, "r")
+                elif not group_old:
+                    read += engine.one_sided(new, group_new, "a")
+                else:
+                    engine.keyed_group(group_old, group_new, trusted=True)
+                    read += len(group_old) + len(group_new)
+        else:
+            engine.keyed_group(old_chunks, new_chunks, trusted=trusted)
+            read = len(old_chunks) + len(new_chunks)
+    finally:
+        engine.close()
+    rows = RowCounts(engine.added, engine.removed, engine.changed, engine.unchanged + skipped_rows)
+    return Diff(
+        old=old.label,
+        new=new.label,
+        key=keycols,
+        schema=sdiff,
+        rows=rows,
+        columns=MappingProxyType(dict(engine.per_column)) if keycols else MappingProxyType({}),
+        samples=Samples(
+            tuple(MappingProxyType(r) for r in engine.s_added),
+            tuple(MappingProxyType(r) for r in engine.s_removed),
+            tuple(engine.s_changed),
+        ),
+        chunks=ChunkCounts(len(old.chunks), len(new.chunks), skipped, read),
+        stats=_stats(old, new) if stats else None,
+        limit=limit,
+    )

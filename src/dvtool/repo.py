@@ -1,0 +1,891 @@
+"""The Python API: a repository of versioned datasets (SPEC §3).
+
+``Repo`` orchestrates the layers below it (storage, sources, chunking,
+hashing, models) and never prints. Modules that pull heavy dependencies
+(pandera, DuckDB) are imported lazily inside the methods that need them, so
+``dvtool --help`` and ``dvtool log`` start fast.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from .errors import (
+    AlreadyExistsError,
+    DataError,
+    IntegrityError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+    ValidationFailed,
+)
+from .hashing import ColumnsHasher, hash_bytes, object_hex
+from .models import (
+    FORMAT_VERSION,
+    ChunkInfo,
+    Chunking,
+    Manifest,
+    TagEntry,
+    ValidationRecord,
+    VersionEntry,
+    canonical_json,
+    parse_json,
+)
+from .sources import Source, open_source
+from .storage import Store, check_url, open_store, redact_url
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .transfer import TransferSummary
+
+__all__ = ["DatasetInfo", "ExportResult", "LogEntry", "Repo", "Snapshot", "SnapshotResult"]
+
+MARKER = "dvtool.json"
+DEFAULT_DIR = ".dvtool"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+COMMIT_ATTEMPTS = 200
+SPOOL_MEMORY = 64 << 20  # staged chunk bytes kept in memory before spilling to a temp folder
+
+
+def check_name(name: str, what: str = "dataset") -> str:
+    """Dataset and tag names: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        shown = name if isinstance(name, str) and len(name) <= 80 else repr(name)[:80]
+        raise UsageError(
+            f"invalid {what} name {shown!r}: use letters, digits, '.', '_' and '-' "
+            "(starting with a letter or digit, no '..', at most 128 characters)"
+        )
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def object_key(object_id: str) -> str:
+    h = object_hex(object_id)
+    return f"objects/{h[:2]}/{h[2:]}.parquet"
+
+
+def manifest_key(manifest_id: str) -> str:
+    h = object_hex(manifest_id)
+    return f"manifests/{h[:2]}/{h[2:]}.json"
+
+
+def version_key(dataset: str, version: int) -> str:
+    return f"datasets/{dataset}/versions/{version:020d}.json"
+
+
+def tag_key(dataset: str, tag: str) -> str:
+    return f"datasets/{dataset}/tags/{tag}.json"
+
+
+# -- results ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    """What ``Repo.snapshot`` did. ``unchanged`` means no version was committed."""
+
+    snapshot: Snapshot
+    unchanged: bool
+    new_chunks: int
+    bytes_written: int
+    tag: str | None = None
+    validation: Any = None  # the ValidationReport when a schema was given
+
+    @property
+    def dataset(self) -> str:
+        return self.snapshot.dataset
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+    @property
+    def id(self) -> str:
+        return self.snapshot.id
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.snapshot.manifest
+        return {
+            "dataset": m.dataset,
+            "version": m.version,
+            "id": self.snapshot.id,
+            "rows": m.rows,
+            "chunks": len(m.chunks),
+            "new_chunks": self.new_chunks,
+            "bytes_written": self.bytes_written,
+            "unchanged": self.unchanged,
+            "fingerprint": m.fingerprint,
+            "tag": self.tag,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    dataset: str
+    version: int
+    id: str
+    created: str
+    rows: int
+    message: str
+    tags: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "version": self.version,
+            "id": self.id,
+            "created": self.created,
+            "rows": self.rows,
+            "message": self.message,
+            "tags": list(self.tags),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    name: str
+    version: int
+    id: str
+    rows: int
+    bytes: int
+    updated: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.name,
+            "version": self.version,
+            "id": self.id,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "updated": self.updated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    ref: str
+    dest: str
+    format: str
+    rows: int
+    files: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref, "dest": self.dest, "format": self.format, "rows": self.rows, "files": self.files}
+
+
+# -- snapshot ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One immutable version of a dataset. Reads are verified against object ids."""
+
+    store: Store
+    manifest: Manifest
+    id: str
+    tags: tuple[str, ...] = ()
+
+    @property
+    def dataset(self) -> str:
+        return self.manifest.dataset
+
+    @property
+    def version(self) -> int:
+        return self.manifest.version
+
+    @property
+    def ref(self) -> str:
+        return f"{self.manifest.dataset}@v{self.manifest.version}"
+
+    @property
+    def rows(self) -> int:
+        return self.manifest.rows
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.manifest.schema
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.manifest.key
+
+    @property
+    def chunks(self) -> tuple[ChunkInfo, ...]:
+        return self.manifest.chunks
+
+    @property
+    def files(self) -> list[str]:
+        """URLs (or local paths) of the chunk files, for Spark, Dask, Trino, DuckDB.
+
+        These are read by other engines without dvtool's hash check; run
+        ``dvtool fsck`` or use :meth:`scan` when integrity matters.
+        """
+        return [self.store.full_url(object_key(c.object)) for c in self.manifest.chunks]
+
+    def read_chunk(self, chunk: ChunkInfo, columns: Sequence[str] | None = None) -> pa.Table:
+        """The rows of one chunk, after checking its bytes hash to its id."""
+        import pyarrow.parquet as pq
+
+        data = self.store.read_verified(object_key(chunk.object), chunk.object)
+        try:
+            table = pq.read_table(pa.BufferReader(data), columns=list(columns) if columns else None)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise IntegrityError(f"object {chunk.object} is not readable Parquet ({exc})") from None
+        target = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
+        if not table.schema.equals(target):
+            table = table.cast(target)
+        return table
+
+    def scan(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
+        """A streaming reader over every chunk, in order (verified reads)."""
+        schema = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for chunk in self.manifest.chunks:
+                yield from self.read_chunk(chunk, columns).to_batches()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def to_arrow(self) -> pa.Table:
+        return self.scan().read_all()
+
+    def to_pandas(self) -> pandas.DataFrame:
+        return self.to_arrow().to_pandas()
+
+    def verified_files(self) -> list[str]:
+        """Chunk paths/URLs after re-hashing each one (for engines that read files directly)."""
+        for chunk in self.manifest.chunks:
+            self.store.read_verified(object_key(chunk.object), chunk.object)
+        return self.files
+
+
+# -- staging ------------------------------------------------------------------------
+
+
+class _Staging:
+    """New chunk bytes held back until the snapshot is known to be committed.
+
+    Nothing touches the repository until every check passed, so a failed
+    snapshot (bad input, duplicate key, failed schema) leaves it byte-for-byte
+    unchanged. Small snapshots stay in memory; large ones spill to a temp folder.
+    """
+
+    def __init__(self) -> None:
+        self._mem: dict[str, bytes] = {}
+        self._mem_bytes = 0
+        self._dir: str | None = None
+        self._files: dict[str, str] = {}
+        self.order: list[str] = []
+
+    def add(self, object_id: str, data: bytes) -> None:
+        if object_id in self._mem or object_id in self._files:
+            return
+        self.order.append(object_id)
+        if self._mem_bytes + len(data) <= SPOOL_MEMORY:
+            self._mem[object_id] = data
+            self._mem_bytes += len(data)
+            return
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
+        path = os.path.join(self._dir, object_hex(object_id))
+        with open(path, "wb") as f:
+            f.write(data)
+        self._files[object_id] = path
+
+    def get(self, object_id: str) -> bytes:
+        if object_id in self._mem:
+            return self._mem[object_id]
+        with open(self._files[object_id], "rb") as f:
+            return f.read()
+
+    def local_path(self, object_id: str) -> str:
+        """A local file for the staged object (written on demand), e.g. for DuckDB."""
+        if object_id not in self._files:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
+            path = os.path.join(self._dir, object_hex(object_id))
+            with open(path, "wb") as f:
+                f.write(self._mem[object_id])
+            self._files[object_id] = path
+        return self._files[object_id]
+
+    def close(self) -> None:
+        self._mem.clear()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+@dataclass(slots=True)
+class _KeyCheck:
+    """Counts null and duplicate keys across a sorted stream."""
+
+    key: tuple[str, ...]
+    nulls: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    examples: list[Any] = field(default_factory=list)
+    last: pa.Table | None = None
+
+    def update(self, table: pa.Table) -> None:
+        import pyarrow.compute as pc
+
+        keys = table.select(list(self.key))
+        for name in self.key:
+            nulls = keys.column(name).null_count
+            if nulls:
+                self.nulls[name] = self.nulls.get(name, 0) + nulls
+        joined = pa.concat_tables([self.last, keys]) if self.last is not None else keys
+        if joined.num_rows >= 2:
+            same = None
+            for name in self.key:
+                col = joined.column(name)
+                eq = pc.equal(col.slice(0, len(col) - 1), col.slice(1))
+                eq = pc.fill_null(eq, False)
+                same = eq if same is None else pc.and_(same, eq)
+            assert same is not None
+            count = pc.sum(same).as_py() or 0
+            if count:
+                self.duplicates += count
+                if len(self.examples) < 5:
+                    idx = pc.indices_nonzero(same).to_pylist()[: 5 - len(self.examples)]
+                    for i in idx:
+                        row = joined.slice(i + 1, 1).to_pylist()[0]
+                        self.examples.append(row[self.key[0]] if len(self.key) == 1 else tuple(row.values()))
+        self.last = keys.slice(keys.num_rows - 1, 1) if keys.num_rows else self.last
+
+    def raise_if_bad(self) -> None:
+        if self.nulls:
+            detail = ", ".join(f"'{k}' has {n} null value{'s' * (n != 1)}" for k, n in self.nulls.items())
+            raise DataError(f"key {', '.join(self.key)} has nulls: {detail}; nothing was committed")
+        if self.duplicates:
+            shown = ", ".join(repr(e) for e in self.examples)
+            raise DataError(
+                f"key ({', '.join(self.key)}) is not unique: {self.duplicates} duplicate row"
+                f"{'s' * (self.duplicates != 1)} (e.g. {shown}); nothing was committed"
+            )
+
+
+# -- the repository ---------------------------------------------------------------------
+
+
+class Repo:
+    """A dvtool repository on a local folder or any fsspec URL."""
+
+    def __init__(self, store: Store, *, storage_options: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.storage_options: dict[str, str] = dict(storage_options or {})
+
+    @property
+    def url(self) -> str:
+        return redact_url(self.store.url)
+
+    # ---- opening ----
+
+    @classmethod
+    def init(cls, url: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, str] | None = None) -> Repo:
+        """Create a repository (default ``./.dvtool``); error if one exists there."""
+        target = os.fspath(url) if url is not None else DEFAULT_DIR
+        check_url(target)
+        store = open_store(target, dict(storage_options or {}))
+        marker = canonical_json({"format": "dvtool", "version": FORMAT_VERSION, "created": _now()})
+        try:
+            store.create(MARKER, marker)
+        except AlreadyExistsError:
+            raise UsageError(f"a dvtool repository already exists at {redact_url(store.url)}") from None
+        return cls(store, storage_options=storage_options)
+
+    @classmethod
+    def open(cls, url: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, str] | None = None) -> Repo:
+        """Open a repository: ``url``, else ``$DVTOOL_REPO``, else the nearest ``.dvtool/`` above."""
+        target = os.fspath(url) if url is not None else os.environ.get("DVTOOL_REPO") or None
+        if target is None:
+            found = _discover(Path.cwd())
+            if found is None:
+                raise NotFoundError(
+                    "no repository found here or above; run 'dvtool init' or pass --repo"
+                )
+            target = str(found)
+        check_url(target)
+        store = open_store(target, dict(storage_options or {}))
+        try:
+            raw = store.read(MARKER)
+        except NotFoundError:
+            raise NotFoundError(
+                f"no dvtool repository at {redact_url(store.url)}; run 'dvtool init {redact_url(target)}'"
+            ) from None
+        marker = parse_json(raw, f"{MARKER} in {redact_url(store.url)}")
+        if marker.get("format") != "dvtool":
+            raise IntegrityError(f"{redact_url(store.url)}/{MARKER} is not a dvtool marker")
+        if int(marker.get("version", 0)) > FORMAT_VERSION:
+            raise UsageError(
+                f"repository format {marker.get('version')} is newer than this dvtool "
+                f"understands ({FORMAT_VERSION}); upgrade dvtool"
+            )
+        return cls(store, storage_options=storage_options)
+
+    # ---- reading history ----
+
+    def _versions(self, dataset: str) -> list[int]:
+        out = []
+        for key in self.store.list(f"datasets/{dataset}/versions"):
+            stem = key.rsplit("/", 1)[-1].removesuffix(".json")
+            if stem.isdigit():
+                out.append(int(stem))
+        return sorted(out)
+
+    def _entry(self, dataset: str, version: int) -> VersionEntry:
+        raw = self.store.read(version_key(dataset, version))
+        return VersionEntry.from_dict(parse_json(raw, f"version entry {dataset}@v{version}"))
+
+    def _head(self, dataset: str) -> VersionEntry | None:
+        versions = self._versions(dataset)
+        return self._entry(dataset, versions[-1]) if versions else None
+
+    def manifest(self, manifest_id: str) -> Manifest:
+        raw = self.store.read_verified(manifest_key(manifest_id), manifest_id)
+        return Manifest.from_dict(parse_json(raw, f"manifest {manifest_id}"))
+
+    def _tags(self, dataset: str) -> list[TagEntry]:
+        out = []
+        for key in self.store.list(f"datasets/{dataset}/tags"):
+            out.append(TagEntry.from_dict(parse_json(self.store.read(key), f"tag {key}")))
+        return out
+
+    def dataset_names(self) -> list[str]:
+        names = set()
+        for key in self.store.list("datasets"):
+            parts = key.split("/")
+            if len(parts) >= 4 and parts[2] == "versions":
+                names.add(parts[1])
+        return sorted(names)
+
+    def has_dataset(self, name: str) -> bool:
+        if not NAME_RE.match(name) or ".." in name:
+            return False
+        return bool(self.store.list(f"datasets/{name}/versions"))
+
+    def is_ref(self, arg: str) -> bool:
+        """REF vs SOURCE: an argument naming a dataset here (with or without ``@…``) is a REF.
+
+        Anything else is a SOURCE; write ``./orders`` to force a path.
+        """
+        if not isinstance(arg, str) or arg.startswith(("./", "../", "/")) or "://" in arg:
+            return False
+        name = arg.split("@", 1)[0]
+        return self.has_dataset(name)
+
+    def get(self, ref: str) -> Snapshot:
+        """Resolve a REF (``NAME``, ``NAME@v3``, ``NAME@TAG``, ``NAME@<id prefix>``, ``NAME@~1``)."""
+        name, _, spec = ref.partition("@")
+        check_name(name)
+        versions = self._versions(name)
+        if not versions:
+            known = self.dataset_names()
+            hint = f" (datasets: {', '.join(known[:10])})" if known else " (the repository is empty)"
+            raise NotFoundError(f"unknown dataset '{name}'{hint}")
+        tags = self._tags(name)
+        entry: VersionEntry | None = None
+        if not spec:
+            entry = self._entry(name, versions[-1])
+        elif re.fullmatch(r"v\d+", spec):
+            n = int(spec[1:])
+            if n not in versions:
+                raise NotFoundError(f"{name} has no version {n} (latest is v{versions[-1]})")
+            entry = self._entry(name, n)
+        elif re.fullmatch(r"~\d+", spec):
+            back = int(spec[1:])
+            if back >= len(versions):
+                raise NotFoundError(f"{ref}: {name} has only {len(versions)} version(s)")
+            entry = self._entry(name, versions[-1 - back])
+        else:
+            tag = next((t for t in tags if t.tag == spec), None)
+            if tag is not None:
+                entry = self._entry(name, tag.version)
+            elif re.fullmatch(r"(xxh128:)?[0-9a-f]{8,32}", spec):
+                prefix = spec.removeprefix("xxh128:")
+                matches = [
+                    e for e in (self._entry(name, v) for v in versions) if object_hex(e.manifest).startswith(prefix)
+                ]
+                if len(matches) > 1:
+                    raise UsageError(f"{ref} is ambiguous: {len(matches)} snapshots start with {prefix}")
+                if matches:
+                    entry = matches[0]
+            if entry is None:
+                raise NotFoundError(f"unknown ref '{ref}': no tag or snapshot id '{spec}' in {name}")
+        manifest = self.manifest(entry.manifest)
+        version_tags = tuple(sorted(t.tag for t in tags if t.version == entry.version))
+        return Snapshot(self.store, manifest, entry.manifest, version_tags)
+
+    def log(self, dataset: str, limit: int | None = None) -> list[LogEntry]:
+        """Versions newest first."""
+        check_name(dataset)
+        versions = self._versions(dataset)
+        if not versions:
+            raise NotFoundError(f"unknown dataset '{dataset}'")
+        tags: dict[int, list[str]] = {}
+        for t in self._tags(dataset):
+            tags.setdefault(t.version, []).append(t.tag)
+        chosen = versions[::-1][: limit if limit is not None else None]
+        out = []
+        for v in chosen:
+            e = self._entry(dataset, v)
+            out.append(LogEntry(dataset, v, e.manifest, e.created, e.rows, e.message, tuple(sorted(tags.get(v, [])))))
+        return out
+
+    def datasets(self) -> list[DatasetInfo]:
+        out = []
+        for name in self.dataset_names():
+            head = self._head(name)
+            if head is None:
+                continue
+            m = self.manifest(head.manifest)
+            out.append(DatasetInfo(name, head.version, head.manifest, m.rows, m.bytes, head.created))
+        return out
+
+    def open_source(self, source: Any, *, format: str | None = None) -> Source:
+        return open_source(source, format=format, storage_options=self.storage_options)
+
+    # ---- writing ----
+
+    def tag(self, ref: str, tag: str) -> TagEntry:
+        """Create an immutable tag; UsageError if it exists."""
+        check_name(tag, "tag")
+        snap = self.get(ref)
+        self.store.check_create_only()
+        entry = TagEntry(snap.dataset, tag, snap.version, snap.id, _now())
+        try:
+            self.store.create(tag_key(snap.dataset, tag), entry.encode())
+        except AlreadyExistsError:
+            existing = TagEntry.from_dict(parse_json(self.store.read(tag_key(snap.dataset, tag)), "tag"))
+            raise UsageError(
+                f"tag '{tag}' already exists on {snap.dataset}@v{existing.version}; tags are immutable"
+            ) from None
+        return entry
+
+    def snapshot(
+        self,
+        source: Any,
+        *,
+        dataset: str,
+        key: Sequence[str] = (),
+        message: str = "",
+        meta: Mapping[str, str] | None = None,
+        tag: str | None = None,
+        schema: str | None = None,
+        format: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SnapshotResult:
+        """Read, chunk, hash, store and commit the next version of ``dataset``.
+
+        Identical data to the latest version commits nothing (``unchanged``).
+        With ``key``, rows are ordered by the key and a null or duplicate key is a
+        :class:`DataError`. Nothing is written to the repository unless the
+        snapshot commits.
+        """
+        check_name(dataset)
+        if tag is not None:
+            check_name(tag, "tag")
+        key = tuple(key)
+        if len(set(key)) != len(key):
+            raise UsageError(f"--key lists a column twice: {', '.join(key)}")
+        meta_items = tuple(sorted((str(k), str(v)) for k, v in (meta or {}).items()))
+        src = self.open_source(source, format=format)
+        missing = [k for k in key if k not in src.schema.names]
+        if missing:
+            cols = ", ".join(src.schema.names[:20])
+            raise UsageError(
+                f"column '{missing[0]}' in --key is not in {src.description} (columns: {cols})"
+            )
+        if not src.schema.names:
+            raise UsageError(f"{src.description} has no columns")
+        if len(set(src.schema.names)) != len(src.schema.names):
+            dup = next(n for n in src.schema.names if src.schema.names.count(n) > 1)
+            raise UsageError(f"{src.description} has two columns named '{dup}'")
+        if tag is not None and self.store.exists(tag_key(dataset, tag)):
+            raise UsageError(f"tag '{tag}' already exists in {dataset}; tags are immutable")
+        loaded_schema = None
+        if schema is not None:
+            from .validation import load_schema
+
+            loaded_schema = load_schema(schema)
+
+        head = self._head(dataset)
+        parent = self.manifest(head.manifest) if head else None
+        staging = _Staging()
+        report = None
+        validation_record = None
+        bytes_written = 0
+        try:
+            result = self._build(src, dataset, key, parent, staging, progress)
+            manifest_body, new_ids, bytes_new = result
+            if parent is not None and _same_data(parent, manifest_body):
+                return SnapshotResult(self.get(f"{dataset}@v{parent.version}"), True, 0, 0)
+            if loaded_schema is not None:
+                report = self._validate_staged(loaded_schema, manifest_body, staging, key)
+                validation_record = ValidationRecord(
+                    loaded_schema.fingerprint, loaded_schema.name, report.ok, len(report.errors), len(report.warnings)
+                )
+                if not report.ok:
+                    raise ValidationFailed(report)
+            # Commits rely on create-only writes: refuse a store that ignores them.
+            self.store.check_create_only()
+            new_chunks = 0
+            for object_id in staging.order:
+                data = staging.get(object_id)
+                if self.store.put_object(object_key(object_id), data):
+                    bytes_written += len(data)
+                    new_chunks += 1
+        finally:
+            staging.close()
+        manifest_body = _replace(manifest_body, validation=validation_record)
+        snap, written = self._commit(dataset, manifest_body, head, message, meta_items)
+        bytes_written += written
+        if loaded_schema is not None and report is not None:
+            self._remember_verdicts(loaded_schema, report)
+        if tag is not None:
+            self.tag(f"{dataset}@v{snap.version}", tag)
+            snap = self.get(f"{dataset}@v{snap.version}")
+        return SnapshotResult(snap, False, new_chunks, bytes_written, tag, report)
+
+    def _build(
+        self,
+        src: Source,
+        dataset: str,
+        key: tuple[str, ...],
+        parent: Manifest | None,
+        staging: _Staging,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[Manifest, list[str], int]:
+        """Stream the source into chunks; stage new ones. Returns a manifest draft."""
+        from . import chunking as ck
+
+        schema = src.schema
+        con = None
+        batches: Iterator[pa.RecordBatch]
+        if key and not src.is_sorted_by(key):
+            from .sql import sorted_reader
+
+            reader, con = sorted_reader(src.reader(), key)
+            batches = (
+                _conform_sorted(b, schema) for b in reader
+            )
+        else:
+            batches = src.batches()
+        try:
+            first = next(batches, None)
+            reuse = {c.fingerprint: c for c in parent.chunks} if parent else {}
+            if parent is not None and parent.chunking.strategy == ("cdc-key" if key else "cdc-row"):
+                chunking = parent.chunking
+            elif first is not None:
+                chunking = ck.choose_chunking(schema, first, bool(key))
+            else:
+                chunking = Chunking("cdc-key" if key else "cdc-row", 16384, 4096, 65536)
+            hash_columns = list(key) if key else schema.names[:4]
+            force_after = None
+            force_at_row = None
+            if parent is not None and parent.chunks:
+                last = parent.chunks[-1]
+                if key and tuple(parent.key) == key and last.key_max is not None:
+                    force_after = (key, tuple(last.key_max))
+                elif not key:
+                    force_at_row = parent.rows
+
+            def stream() -> Iterator[pa.RecordBatch]:
+                if first is not None:
+                    yield first
+                yield from batches
+
+            hasher = ColumnsHasher(schema)
+            checker = _KeyCheck(key) if key else None
+            chunks: list[ChunkInfo] = []
+            new_ids: list[str] = []
+            bytes_new = 0
+            rows = 0
+            try:
+                for table in ck.split_chunks(
+                    stream(), chunking, hash_columns, force_after=force_after, force_at_row=force_at_row
+                ):
+                    hasher.update(table)
+                    if checker is not None:
+                        checker.update(table)
+                    fp = ColumnsHasher(schema)
+                    fp.update(table)
+                    fingerprint = fp.hexdigest()
+                    rows += table.num_rows
+                    reused = reuse.get(fingerprint)
+                    if reused is not None:
+                        chunks.append(reused)
+                    else:
+                        data = ck.encode_chunk(table)
+                        object_id = hash_bytes(data)
+                        staging.add(object_id, data)
+                        new_ids.append(object_id)
+                        bytes_new += len(data)
+                        key_min = key_max = None
+                        if key:
+                            first_row = table.slice(0, 1).select(list(key)).to_pylist()[0]
+                            last_row = table.slice(table.num_rows - 1, 1).select(list(key)).to_pylist()[0]
+                            key_min = tuple(ck.key_json_value(first_row[k]) for k in key)
+                            key_max = tuple(ck.key_json_value(last_row[k]) for k in key)
+                        chunks.append(
+                            ChunkInfo(object_id, fingerprint, table.num_rows, len(data), key_min, key_max, ck.column_stats(table))
+                        )
+                    if progress is not None:
+                        progress(table.num_rows)
+            except pa.ArrowInvalid as exc:
+                raise UsageError(f"cannot read {src.description}: {str(exc).splitlines()[0]}") from None
+            if checker is not None:
+                checker.raise_if_bad()
+            draft = Manifest(
+                dataset=dataset,
+                version=0,
+                parent=None,
+                created="",
+                message="",
+                meta=(),
+                key=key,
+                schema=schema,
+                rows=rows,
+                bytes=sum(c.bytes for c in chunks),
+                fingerprint=hasher.hexdigest(),
+                chunking=chunking,
+                chunks=tuple(chunks),
+            )
+            return draft, new_ids, bytes_new
+        finally:
+            if con is not None:
+                con.close()
+
+    def _commit(
+        self,
+        dataset: str,
+        draft: Manifest,
+        head: VersionEntry | None,
+        message: str,
+        meta: tuple[tuple[str, str], ...],
+    ) -> tuple[Snapshot, int]:
+        """Write the manifest, then create the next version entry; retry on a lost race."""
+        written = 0
+        for attempt in range(COMMIT_ATTEMPTS):
+            version = head.version + 1 if head else 1
+            manifest = _replace(
+                draft,
+                version=version,
+                parent=head.manifest if head else None,
+                created=_now(),
+                message=message,
+                meta=meta,
+            )
+            body = manifest.encode()
+            manifest_id = hash_bytes(body)
+            if self.store.put_object(manifest_key(manifest_id), body):
+                written += len(body)
+            entry = VersionEntry(dataset, version, manifest_id, manifest.created, manifest.rows, message)
+            try:
+                # Writing the version entry create-only *is* the commit: exactly one
+                # writer can create version N; the others retry on the new head.
+                self.store.create(version_key(dataset, version), entry.encode())
+            except AlreadyExistsError:
+                head = self._head(dataset)
+                time.sleep(min(0.5, 0.005 * (attempt + 1)))
+                continue
+            return Snapshot(self.store, manifest, manifest_id, ()), written
+        raise StorageError(f"could not commit {dataset} after {COMMIT_ATTEMPTS} attempts (too many concurrent writers)")
+
+    # ---- validation hooks (see validation.py) ----
+
+    def _validate_staged(self, loaded_schema: Any, draft: Manifest, staging: _Staging, key: tuple[str, ...]) -> Any:
+        raise NotImplementedError
+
+    def _remember_verdicts(self, loaded_schema: Any, report: Any) -> None:
+        return None
+
+    # ---- push / pull ----
+
+    def push(
+        self,
+        names: Sequence[str],
+        url: str,
+        *,
+        storage_options: Mapping[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TransferSummary:
+        """Copy the histories of ``names`` to the repository at ``url``, only missing chunks.
+
+        The target's history of each dataset must be a prefix of this one's
+        (else UsageError, "diverged"); ``storage_options`` default to this repo's.
+        """
+        from .transfer import transfer
+
+        other = Repo.open(url, storage_options=self._options_for(storage_options))
+        return transfer(self.store, other.store, names, progress=progress)
+
+    def pull(
+        self,
+        url: str,
+        names: Sequence[str],
+        *,
+        storage_options: Mapping[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TransferSummary:
+        """Copy the histories of ``names`` from the repository at ``url`` into this one."""
+        from .transfer import transfer
+
+        other = Repo.open(url, storage_options=self._options_for(storage_options))
+        return transfer(other.store, self.store, names, progress=progress)
+
+    def _options_for(self, storage_options: Mapping[str, str] | None) -> dict[str, str]:
+        return dict(self.storage_options if storage_options is None else storage_options)
+
+    # ---- export ----
+
+    def export(self, ref: str, dest: str, *, format: str | None = None, out: Any = None) -> ExportResult:
+        """Write the rows of ``ref`` to a file, folder, URL, or ``-`` (``out`` stream)."""
+        from .export import export_snapshot
+
+        snap = self.get(ref)
+        return export_snapshot(snap, dest, format=format, out=out, storage_options=self.storage_options)
+
+
+def _same_data(parent: Manifest, draft: Manifest) -> bool:
+    return (
+        parent.fingerprint == draft.fingerprint
+        and parent.schema.equals(draft.schema)
+        and tuple(parent.key) == tuple(draft.key)
+    )
+
+
+def _replace(m: Manifest, **changes: Any) -> Manifest:
+    import dataclasses
+
+    return dataclasses.replace(m, **changes)
+
+
+def _conform_sorted(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    from .sources import conform
+
+    return conform(batch, schema, "sorted input")
+
+
+def _discover(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_DIR
+        if (candidate / MARKER).is_file():
+            return candidate
+    return None

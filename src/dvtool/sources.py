@@ -1,0 +1,469 @@
+"""Reading a SOURCE as a stream of normalised Arrow record batches.
+
+A SOURCE is a file, folder, glob or fsspec URL of CSV, Parquet, JSON Lines or
+Arrow IPC files, ``-`` (CSV on stdin), or in Python a pyarrow Table /
+RecordBatchReader, a pandas or polars DataFrame. Nothing here reads a whole
+dataset into memory: files are read batch by batch.
+
+Types that Parquet cannot hold exactly, and encodings that do not change the
+values, are normalised on the way in (see :func:`normalise_type`), so the same
+rows give the same schema and fingerprint whatever the input format.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import io
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from .errors import NotFoundError, UsageError
+from .storage import check_url, redact_url
+
+__all__ = ["FORMATS", "Source", "normalise_schema", "normalise_type", "open_source"]
+
+Format = Literal["csv", "parquet", "jsonl", "arrow"]
+FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl", "arrow")
+BATCH_ROWS = 65536
+_EXT = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+}
+_COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
+
+
+def normalise_type(typ: pa.DataType) -> pa.DataType:
+    """The type dvtool stores for ``typ``: one canonical type per logical type."""
+    if pa.types.is_dictionary(typ):
+        return normalise_type(typ.value_type)
+    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        return pa.string()
+    if pa.types.is_large_binary(typ) or pa.types.is_binary_view(typ):
+        return pa.binary()
+    if pa.types.is_timestamp(typ) and typ.unit == "s":
+        return pa.timestamp("ms", typ.tz)
+    if pa.types.is_time32(typ) and typ.unit == "s":
+        return pa.time32("ms")
+    if pa.types.is_date64(typ):
+        return pa.date32()
+    if pa.types.is_duration(typ) and typ.unit == "s":
+        return pa.duration("ms")
+    if pa.types.is_large_list(typ) or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ):
+        return pa.list_(normalise_type(typ.value_type))
+    if pa.types.is_list(typ):
+        return pa.list_(normalise_type(typ.value_type))
+    if pa.types.is_struct(typ):
+        return pa.struct([pa.field(f.name, normalise_type(f.type)) for f in typ])
+    return typ
+
+
+def normalise_schema(schema: pa.Schema) -> pa.Schema:
+    """All fields nullable, no metadata, canonical types (see :func:`normalise_type`)."""
+    return pa.schema([pa.field(f.name, normalise_type(f.type), nullable=True) for f in schema])
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> pa.RecordBatch:
+    """Cast ``batch`` to the normalised ``schema``, or say which column does not fit."""
+    if batch.schema.equals(schema):
+        return batch
+    if batch.schema.names != schema.names:
+        raise UsageError(
+            f"{where}: columns {batch.schema.names} do not match the first input's {schema.names}"
+        )
+    columns = []
+    for field, column in zip(schema, batch.columns, strict=True):
+        if column.type == field.type:
+            columns.append(column)
+            continue
+        try:
+            if pa.types.is_dictionary(column.type):
+                column = column.dictionary_decode()
+            columns.append(column.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise UsageError(
+                f"{where}: column '{field.name}' is {column.type}, expected {field.type} "
+                f"({str(exc).splitlines()[0]})"
+            ) from None
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A readable SOURCE: its normalised schema and a way to stream its batches."""
+
+    description: str
+    schema: pa.Schema
+    _open: Callable[[], Iterator[pa.RecordBatch]]
+    rereadable: bool = True
+    presorted_check: Callable[[Sequence[str]], bool] | None = None
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for batch in self._open():
+            if batch.num_rows:
+                yield conform(batch, self.schema, self.description)
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
+
+    def is_sorted_by(self, key: Sequence[str]) -> bool:
+        """True when cheap to prove the rows are already ordered by ``key`` (no nulls)."""
+        return self.presorted_check(key) if self.presorted_check is not None else False
+
+
+# -- in-memory objects ---------------------------------------------------------------
+
+
+def _from_table(table: pa.Table, description: str) -> Source:
+    schema = normalise_schema(table.schema)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from table.to_batches(max_chunksize=BATCH_ROWS)
+
+    def presorted(key: Sequence[str]) -> bool:
+        return _batches_sorted(table.select(list(key)).to_batches(max_chunksize=BATCH_ROWS), key)
+
+    return Source(description, schema, batches, True, presorted)
+
+
+def _from_object(obj: Any) -> Source | None:
+    if isinstance(obj, pa.Table):
+        return _from_table(obj, "table")
+    if isinstance(obj, pa.RecordBatch):
+        return _from_table(pa.Table.from_batches([obj]), "record batch")
+    if isinstance(obj, pa.RecordBatchReader):
+        reader = obj
+        return Source("record batch reader", normalise_schema(reader.schema), lambda: iter(reader), False)
+    module = type(obj).__module__.split(".")[0]
+    if module == "pandas" and type(obj).__name__ == "DataFrame":
+        return _from_pandas(obj)
+    if module == "polars":
+        name = type(obj).__name__
+        if name == "LazyFrame":
+            obj = obj.collect()
+            name = "DataFrame"
+        if name == "DataFrame":
+            return _from_table(obj.to_arrow(), "polars DataFrame")
+    return None
+
+
+def _from_pandas(df: Any) -> Source:
+    step = BATCH_ROWS
+    try:
+        first = pa.RecordBatch.from_pandas(df.iloc[:step], preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise UsageError(f"cannot convert the pandas DataFrame: {str(exc).splitlines()[0]}") from None
+    schema = normalise_schema(first.schema)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield first
+        for start in range(step, len(df), step):
+            try:
+                yield pa.RecordBatch.from_pandas(df.iloc[start : start + step], preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise UsageError(
+                    f"pandas DataFrame rows {start}..: {str(exc).splitlines()[0]}"
+                ) from None
+
+    def presorted(key: Sequence[str]) -> bool:
+        table = pa.Table.from_pandas(df[list(key)], preserve_index=False)
+        return _batches_sorted(table.to_batches(max_chunksize=BATCH_ROWS), key)
+
+    return Source("pandas DataFrame", schema, batches, True, presorted)
+
+
+def _batches_sorted(batches: Iterator[pa.RecordBatch] | list[pa.RecordBatch], key: Sequence[str]) -> bool:
+    """True if the key columns are non-decreasing and null-free across ``batches``."""
+    import pyarrow.compute as pc
+
+    last: pa.RecordBatch | None = None
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        cols = [batch.column(k) for k in key]
+        if any(c.null_count for c in cols):
+            return False
+        if last is not None:
+            joined = pa.Table.from_batches([last, batch.select(list(key)).slice(0, 1)])
+            if not _table_sorted(joined, key):
+                return False
+        if not _table_sorted(pa.Table.from_batches([batch.select(list(key))]), key):
+            return False
+        last = batch.select(list(key)).slice(batch.num_rows - 1, 1)
+    del pc
+    return True
+
+
+def _table_sorted(table: pa.Table, key: Sequence[str]) -> bool:
+    import pyarrow.compute as pc
+
+    if table.num_rows < 2:
+        return True
+    try:
+        undecided = None  # rows where all earlier key columns are equal
+        for name in key:
+            col = table.column(name).combine_chunks()
+            a, b = col.slice(0, len(col) - 1), col.slice(1)
+            less = pc.less(a, b)
+            equal = pc.equal(a, b)
+            greater = pc.invert(pc.or_(less, equal))
+            bad = greater if undecided is None else pc.and_(undecided, greater)
+            if pc.any(bad).as_py():
+                return False
+            undecided = equal if undecided is None else pc.and_(undecided, equal)
+            if not pc.any(undecided).as_py():
+                return True
+        return True
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return False
+
+
+# -- files --------------------------------------------------------------------------
+
+
+def _detect_format(path: str, given: str | None) -> str:
+    if given:
+        if given not in FORMATS:
+            raise UsageError(f"unknown --format {given!r}; use one of {', '.join(FORMATS)}")
+        return given
+    name = path.lower()
+    for suffix in _COMPRESSED:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    ext = os.path.splitext(name)[1]
+    if ext not in _EXT:
+        raise UsageError(
+            f"cannot tell the format of {redact_url(path)} from its name; pass --format "
+            f"({', '.join(FORMATS)})"
+        )
+    return _EXT[ext]
+
+
+def _expand(arg: str, storage_options: dict[str, str]) -> tuple[list[str], Any]:
+    """Files named by ``arg``: a file, folder (recursively), glob or URL. Returns (paths, fs)."""
+    if "://" in arg and not arg.startswith("file://"):
+        import fsspec
+
+        check_url(arg)
+        try:
+            fs, root = fsspec.core.url_to_fs(arg, **storage_options)
+        except ImportError as exc:
+            raise UsageError(f"no filesystem for {arg.split('://')[0]}:// ({exc})") from None
+        try:
+            if any(ch in root for ch in "*?["):
+                paths = sorted(fs.glob(root))
+            elif fs.isdir(root):
+                paths = sorted(p for p in fs.find(root) if _known(p))
+            elif fs.exists(root):
+                paths = [root]
+            else:
+                paths = []
+        except Exception as exc:
+            raise UsageError(f"cannot read {redact_url(arg)}: {type(exc).__name__}: {exc}") from None
+        if not paths:
+            raise NotFoundError(f"no input files at {redact_url(arg)}")
+        return paths, fs
+    path = arg[len("file://") :] if arg.startswith("file://") else arg
+    if any(ch in path for ch in "*?["):
+        paths = sorted(p for p in globmod.glob(path, recursive=True) if os.path.isfile(p))
+        if not paths:
+            raise NotFoundError(f"no files match {path}")
+        return paths, None
+    if os.path.isdir(path):
+        paths = sorted(
+            os.path.join(d, f)
+            for d, _, files in os.walk(path)
+            for f in files
+            if _known(f) and not f.startswith(".")
+        )
+        if not paths:
+            raise NotFoundError(f"no CSV, Parquet, JSON Lines or Arrow files in folder {path}")
+        return paths, None
+    if not os.path.exists(path):
+        raise NotFoundError(f"input file {path} does not exist")
+    return [path], None
+
+
+def _known(path: str) -> bool:
+    name = path.lower()
+    for suffix in _COMPRESSED:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return os.path.splitext(name)[1] in _EXT
+
+
+def _open_binary(path: str, fs: Any) -> Any:
+    try:
+        if fs is None:
+            import pyarrow as pa_
+
+            name = path.lower()
+            if name.endswith(_COMPRESSED):
+                codec = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".xz": "lzma"}[os.path.splitext(name)[1]]
+                return pa_.CompressedInputStream(pa_.OSFile(path, "rb"), codec)
+            return pa_.memory_map(path, "r")
+        return fs.open(path, "rb", compression="infer")
+    except FileNotFoundError:
+        raise NotFoundError(f"input file {path} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot open {redact_url(path)}: {exc}") from None
+
+
+def _file_reader(path: str, fmt: str, fs: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """Open one file; return its raw schema and its batch iterator. Errors name the file."""
+    where = redact_url(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(_open_binary(path, fs))
+            return pf.schema_arrow, pf.iter_batches(batch_size=BATCH_ROWS)
+        if fmt == "arrow":
+            stream = _open_binary(path, fs)
+            try:
+                ipc_file = pa.ipc.open_file(stream)
+                return ipc_file.schema, (ipc_file.get_batch(i) for i in range(ipc_file.num_record_batches))
+            except pa.ArrowInvalid:
+                stream = _open_binary(path, fs)
+                ipc_stream = pa.ipc.open_stream(stream)
+                return ipc_stream.schema, iter(ipc_stream)
+        if fmt == "jsonl":
+            import pyarrow.json as pj
+
+            jr = pj.open_json(_open_binary(path, fs), read_options=pj.ReadOptions(block_size=8 << 20))
+            return jr.schema, iter(jr)
+        return _csv_reader(_open_binary(path, fs), path)
+    except (NotFoundError, UsageError):
+        raise
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {where} as {fmt}: {str(exc).splitlines()[0]}") from None
+
+
+def _csv_reader(stream: Any, path: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    import pyarrow.csv as pcsv
+
+    delimiter = "\t" if path.lower().rstrip(".gz").endswith(".tsv") else ","
+    reader = pcsv.open_csv(
+        stream,
+        read_options=pcsv.ReadOptions(block_size=16 << 20),
+        parse_options=pcsv.ParseOptions(delimiter=delimiter),
+    )
+    return reader.schema, iter(reader)
+
+
+def _guard(where: str, fmt: str, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Turn a reader's mid-stream failure into a one-line UsageError naming the file."""
+    try:
+        yield from batches
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as exc:
+        hint = ""
+        if fmt == "csv" and "conversion error" in str(exc).lower():
+            hint = " (types are inferred from the first 16 MB; the value later does not fit)"
+        raise UsageError(f"cannot read {where} as {fmt}: {str(exc).splitlines()[0]}{hint}") from None
+
+
+def _unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
+    first_path, first = schemas[0]
+    if all(s.equals(first) for _, s in schemas[1:]):
+        return first
+    for path, s in schemas[1:]:
+        if s.names != first.names:
+            raise UsageError(
+                f"{redact_url(path)} has columns {s.names}, but {redact_url(first_path)} has {first.names}"
+            )
+    try:
+        return pa.unify_schemas([s for _, s in schemas], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        for path, s in schemas[1:]:
+            for a, b in zip(first, s, strict=True):
+                if a.type != b.type:
+                    raise UsageError(
+                        f"column '{a.name}' is {b.type} in {redact_url(path)} but {a.type} in "
+                        f"{redact_url(first_path)}"
+                    ) from None
+        raise
+
+
+def _from_files(arg: str, fmt: str | None, storage_options: dict[str, str]) -> Source:
+    paths, fs = _expand(arg, storage_options)
+    formats = [_detect_format(p, fmt) for p in paths]
+    opened = [_file_reader(p, f, fs) for p, f in zip(paths, formats, strict=True)]
+    raw = [(p, normalise_schema(s)) for p, (s, _) in zip(paths, opened, strict=True)]
+    schema = normalise_schema(_unify(raw))
+    first_iters = [it for _, it in opened]
+    used = [False]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        iters = first_iters
+        if used[0]:
+            iters = [_file_reader(p, f, fs)[1] for p, f in zip(paths, formats, strict=True)]
+        used[0] = True
+        for path, f, it in zip(paths, formats, iters, strict=True):
+            for batch in _guard(redact_url(path), f, it):
+                yield conform(batch, schema, redact_url(path))
+
+    presorted = None
+    if all(f in ("parquet", "arrow") for f in formats):
+
+        def presorted(key: Sequence[str]) -> bool:
+            def keys() -> Iterator[pa.RecordBatch]:
+                for path, f in zip(paths, formats, strict=True):
+                    if f == "parquet":
+                        import pyarrow.parquet as pq
+
+                        pf = pq.ParquetFile(_open_binary(path, fs))
+                        yield from pf.iter_batches(batch_size=BATCH_ROWS, columns=list(key))
+                    else:
+                        for b in _file_reader(path, f, fs)[1]:
+                            yield b.select(list(key))
+
+            return _batches_sorted(keys(), key)
+
+    desc = redact_url(arg)
+    return Source(desc, schema, batches, True, presorted)
+
+
+def _from_stdin(fmt: str | None) -> Source:
+    if fmt not in (None, "csv"):
+        raise UsageError("'-' reads CSV from standard input; other formats need a file")
+    stream = pa.PythonFile(sys.stdin.buffer, mode="r") if hasattr(sys.stdin, "buffer") else pa.BufferReader(
+        sys.stdin.read().encode()
+    )
+    try:
+        schema, it = _csv_reader(stream, "-")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UsageError(f"cannot read CSV from standard input: {str(exc).splitlines()[0]}") from None
+    normal = normalise_schema(schema)
+    return Source("standard input", normal, lambda: _guard("standard input", "csv", it), False)
+
+
+def open_source(
+    source: Any, *, format: str | None = None, storage_options: dict[str, str] | None = None
+) -> Source:
+    """Open anything dvtool can snapshot; errors are one-line UsageError / NotFoundError."""
+    if isinstance(source, str | os.PathLike):
+        arg = os.fspath(source)
+        if arg == "":
+            raise UsageError("empty SOURCE path")
+        if arg == "-":
+            return _from_stdin(format)
+        return _from_files(arg, format, storage_options or {})
+    if isinstance(source, bytes | io.IOBase):
+        raise UsageError("pass a path, a pyarrow Table/RecordBatchReader, or a pandas/polars DataFrame")
+    src = _from_object(source)
+    if src is None:
+        raise UsageError(f"cannot snapshot a {type(source).__name__}; pass a path, table or DataFrame")
+    return src

@@ -1,0 +1,135 @@
+"""Shared fixtures: a real S3 server (moto's server mode) on 127.0.0.1.
+
+The server runs as a subprocess for the whole session and is stopped by its
+PID at the end; every test that wants S3 gets a fresh bucket. moto checks
+``If-None-Match`` (create-only semantics) but not atomically under racing
+large uploads, so atomicity races belong to the local-disk tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+_DUMMY = {"key": "dvtool-test-key", "secret": "dvtool-test-secret"}
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    pid: int
+
+    def storage_options(self) -> dict[str, str]:
+        """Options for s3fs; all flat strings, so they also work as --storage-option K=V."""
+        return {**_DUMMY, "endpoint_url": self.endpoint}
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    server: S3Server
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}"
+
+    @property
+    def storage_options(self) -> dict[str, str]:
+        return self.server.storage_options()
+
+    def cli_options(self) -> list[str]:
+        """The same options as ``--storage-option K=V`` arguments."""
+        return [
+            a for k, v in self.storage_options.items() for a in ("--storage-option", f"{k}={v}")
+        ]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": _DUMMY["key"],
+        "AWS_SECRET_ACCESS_KEY": _DUMMY["secret"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"moto server exited early:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(endpoint, timeout=1):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"moto server did not answer on {endpoint}:\n{log.read_text()}")
+                time.sleep(0.1)
+        yield S3Server(endpoint=endpoint, pid=proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> S3Bucket:
+    """A fresh, empty bucket on the session's S3 server."""
+    import s3fs
+
+    name = f"dvtool-{uuid.uuid4().hex[:16]}"
+    fs = s3fs.S3FileSystem(**s3_server.storage_options())
+    fs.mkdir(name)
+    return S3Bucket(server=s3_server, name=name)
+
+
+class _NoExclusiveFS(MemoryFileSystem):  # type: ignore[misc]
+    """A backend that accepts "xb" and overwrites anyway, like some S3-compatible stores."""
+
+    protocol = ("dvtool-noexcl",)
+    root_marker = "/"
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        return super()._open(path, mode.replace("x", "w"), **kwargs)
+
+
+@pytest.fixture
+def no_exclusive_url() -> Iterator[str]:
+    """A URL on a filesystem that ignores exclusive create, with a fresh root."""
+    fsspec.register_implementation("dvtool-noexcl", _NoExclusiveFS, clobber=True)
+    root = f"/noexcl-{uuid.uuid4().hex}"
+    yield f"dvtool-noexcl://{root}"
+    fs = _NoExclusiveFS()
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
