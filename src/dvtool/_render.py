@@ -54,7 +54,10 @@ def snapshot_text(result: Any) -> str:
 
 def log_text(entries: Sequence[Any]) -> str:
     rows = [
-        (f"v{e.version}", short_id(e.id), e.created[:19].replace("T", " "), f"{e.rows:,}", ",".join(e.tags), e.message)
+        (
+            f"v{e.version}", short_id(e.id), e.created[:19].replace("T", " "), f"{e.rows:,}", ",".join(e.tags),
+            f"[pruned] {e.message}".rstrip() if getattr(e, "pruned", False) else e.message,
+        )
         for e in entries
     ]
     return table(["version", "id", "created (UTC)", "rows", "tags", "message"], rows, right=[3])
@@ -155,6 +158,8 @@ def transfer_text(summary: Any) -> str:
         if d.tags:
             got.append(f"tag{'s' * (len(d.tags) != 1)} {', '.join(d.tags)}")
         lines.append(f"{d.dataset}: copied {' and '.join(got)} to {summary.target}")
+    if summary.up_to_date:
+        return "\n".join(lines)
     lines.append(
         f"{summary.objects} chunk{'s' * (summary.objects != 1)} copied "
         f"({human_bytes(summary.object_bytes)}), {summary.objects_present} already there; "

@@ -331,6 +331,96 @@ def _emit_transfer(summary: Any, as_json: bool) -> None:
     emit(_render.json_text(summary.to_dict()) if as_json else _render.transfer_text(summary))
 
 
+def _repo_or_none(state: State, target: str) -> Repo | None:
+    """The repository, or None when there is none and ``target`` can only be a SOURCE."""
+    from .errors import NotFoundError
+
+    try:
+        return state.repo()
+    except NotFoundError:
+        if state.repo_url is not None or os.environ.get("DVTOOL_REPO"):
+            raise
+        return None  # validating or inferring a file needs no repository
+
+
+def _write_output(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@cli.command()
+@click.argument("target", metavar="REF|SOURCE")
+@click.option("--schema", "schema", required=True, metavar="FILE",
+              help="pandera schema: a YAML/JSON file (pandas or polars), or file.py:NAME.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "github"]),
+              default="text", show_default=True, help="Report format.")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
+@click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
+@pass_state
+def validate(state: State, target: str, schema: str, fmt: str, output: str | None, strict: bool,
+             no_cache: bool) -> None:
+    """Validate a snapshot or a SOURCE against a pandera schema; exit 0 pass, 1 fail, 2 could not run.
+
+    \b
+    Example:
+      dvtool validate orders@v2 --schema orders.schema.yaml
+      dvtool validate orders --schema orders.schema.yaml --format junit -o report.xml
+      dvtool validate new.csv --schema schemas.py:Orders --format github
+    """
+    repo = _repo_or_none(state, target)
+    if repo is not None:
+        report = repo.validate(target, schema=schema, use_cache=not no_cache)
+    else:
+        from .sources import open_source
+        from .validation import load_schema, validate_batches
+
+        loaded = load_schema(schema)
+        src = open_source(target, storage_options=state.storage_options)
+        report = validate_batches(loaded, src.batches(), schema=src.schema, target=src.description)
+    _write_output(report.render(fmt, strict=strict), output)
+    if output is not None and not state.quiet:
+        click.echo(report.render("text", strict=strict).splitlines()[0], err=True)
+    code = report.exit_code(strict=strict)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@cli.group(name="schema")
+def schema_group() -> None:
+    """Work with pandera schemas."""
+
+
+@schema_group.command(name="infer")
+@click.argument("target", metavar="REF|SOURCE")
+@click.option("--output", "-o", metavar="FILE", help="Write the YAML to FILE (default: stdout).")
+@pass_state
+def schema_infer(state: State, target: str, output: str | None) -> None:
+    """Write a pandera (polars) YAML schema that the data passes: dtypes, nulls, ranges, key.
+
+    \b
+    Example:
+      dvtool schema infer orders -o orders.schema.yaml
+      dvtool validate orders --schema orders.schema.yaml
+    """
+    repo = _repo_or_none(state, target)
+    if repo is not None:
+        text = repo.infer_schema(target)
+    else:
+        from .sources import open_source
+        from .validation import infer_schema
+
+        src = open_source(target, storage_options=state.storage_options)
+        text = infer_schema(src.batches(), schema=src.schema)
+    _write_output(text, output)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

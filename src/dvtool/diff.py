@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,17 +35,20 @@ from . import sql
 from .diff_report import (
     ChangedRow,
     ChunkCounts,
-    ColumnChange,
     Diff,
     RowCounts,
     Samples,
-    SchemaDiff,
-    StatChange,
+    schema_diff,
+    stats_changes,
 )
 from .errors import DataError, DvtoolError, UsageError
+from .hashing import object_hex
 from .models import ChunkInfo
 
-__all__ = ["Diff", "Side", "diff", "schema_diff"]
+if TYPE_CHECKING:
+    from .repo import Repo, Snapshot
+
+__all__ = ["Diff", "Side", "diff", "diff_in_repo", "schema_diff"]
 
 Loader = Callable[[ChunkInfo], pa.Table]
 
@@ -139,7 +142,9 @@ def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBa
                 return
             assert side.load is not None
             for chunk in chunks:
-                table = _conform(side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}")
+                table = _conform(
+                    side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}"
+                )
                 for batch in table.to_batches():
                     feed.rows += batch.num_rows
                     yield batch
@@ -148,9 +153,6 @@ def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBa
             raise
 
     return pa.RecordBatchReader.from_batches(side.schema, batches())
-
-
-_NUMERIC = ("is_integer", "is_floating", "is_decimal")
 
 
 def _same_family(a: pa.DataType, b: pa.DataType) -> bool:
@@ -162,12 +164,12 @@ def _same_family(a: pa.DataType, b: pa.DataType) -> bool:
         va = a.value_type if t.is_dictionary(a) else a
         vb = b.value_type if t.is_dictionary(b) else b
         return _same_family(va, vb)
-    families = (
-        lambda x: any(getattr(t, n)(x) for n in _NUMERIC),
-        lambda x: t.is_string(x) or t.is_large_string(x) or t.is_string_view(x),
-        lambda x: t.is_binary(x) or t.is_large_binary(x),
-        lambda x: t.is_date(x),
-        lambda x: t.is_timestamp(x) and x.tz is None,
+    families: tuple[Callable[[pa.DataType], bool], ...] = (
+        lambda x: bool(t.is_integer(x) or t.is_floating(x) or t.is_decimal(x)),
+        lambda x: bool(t.is_string(x) or t.is_large_string(x) or t.is_string_view(x)),
+        lambda x: bool(t.is_binary(x) or t.is_large_binary(x)),
+        lambda x: bool(t.is_date(x)),
+        lambda x: bool(t.is_timestamp(x) and x.tz is None),
     )
     return any(f(a) and f(b) for f in families)
 
@@ -180,7 +182,9 @@ def _expr(alias: str, column: str, cast: bool) -> str:
 class _Engine:
     """Runs the groups of one diff on one DuckDB connection and adds up the results."""
 
-    def __init__(self, old: Side, new: Side, key: tuple[str, ...], limit: int, memory_limit: str | None):
+    def __init__(
+        self, old: Side, new: Side, key: tuple[str, ...], limit: int, memory_limit: str | None
+    ):
         self.old, self.new, self.key, self.limit = old, new, key, limit
         self.con = sql.connect(memory_limit=memory_limit)
         common = [f.name for f in old.schema if f.name in set(new.schema.names)]
@@ -197,7 +201,9 @@ class _Engine:
     def close(self) -> None:
         self.con.close()
 
-    def _relation(self, name: str, side: Side, chunks: Sequence[ChunkInfo], feed: _Feed, trusted: bool) -> str:
+    def _relation(
+        self, name: str, side: Side, chunks: Sequence[ChunkInfo], feed: _Feed, trusted: bool
+    ) -> str:
         """Register the side's rows; materialise (and check the key) when it is not trusted."""
         self.con.register(f"{name}_in", _reader(side, chunks, feed))
         if trusted:
@@ -213,7 +219,9 @@ class _Engine:
         nulls = " OR ".join(f"{sql.quote_ident(k)} IS NULL" for k in self.key)
         (nulls_found,) = self.con.sql(f"SELECT count(*) FROM {rel} WHERE {nulls}").fetchall()[0]
         if nulls_found:
-            raise DataError(f"key ({', '.join(self.key)}) has {nulls_found} null value(s) in {side.label}")
+            raise DataError(
+                f"key ({', '.join(self.key)}) has {nulls_found} null value(s) in {side.label}"
+            )
         dups = self.con.sql(
             f"SELECT {cols}, count(*) AS n FROM {rel} GROUP BY ALL HAVING count(*) > 1 "
             f"ORDER BY n DESC, {cols} LIMIT 1"
@@ -227,7 +235,9 @@ class _Engine:
 
     def _run(self, query: str, *feeds: _Feed, params: Sequence[Any] | None = None) -> Any:
         try:
-            return self.con.execute(query, params) if params is not None else self.con.execute(query)
+            return (
+                self.con.execute(query, params) if params is not None else self.con.execute(query)
+            )
         except Exception as exc:
             for feed in feeds:
                 if feed.error is not None:
@@ -241,7 +251,9 @@ class _Engine:
 
     # -- keyed ---------------------------------------------------------------
 
-    def keyed_group(self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo], trusted: bool) -> None:
+    def keyed_group(
+        self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo], trusted: bool
+    ) -> None:
         fo, fn = _Feed(), _Feed()
         o = self._relation("dv_old", self.old, old_chunks, fo, trusted)
         n = self._relation("dv_new", self.new, new_chunks, fn, trusted)
@@ -251,9 +263,12 @@ class _Engine:
             f"{_expr('o', k, self.cast[k])} = {_expr('n', k, self.cast[k])}" for k in self.key
         )
         flags = [
-            f"({_expr('o', c, self.cast[c])} IS DISTINCT FROM {_expr('n', c, self.cast[c])})" for c in self.compared
+            f"({_expr('o', c, self.cast[c])} IS DISTINCT FROM {_expr('n', c, self.cast[c])})"
+            for c in self.compared
         ]
-        select = [f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' ELSE 'c' END AS dv_kind"]
+        select = [
+            f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' ELSE 'c' END AS dv_kind"
+        ]
         select += [
             f"COALESCE({_expr('n', k, self.cast[k])}, {_expr('o', k, self.cast[k])}) AS k{i}"
             for i, k in enumerate(self.key)
@@ -268,9 +283,14 @@ class _Engine:
             fo,
             fn,
         )
-        counts = ["count(*) FILTER (WHERE dv_kind = 'a')", "count(*) FILTER (WHERE dv_kind = 'r')",
-                  "count(*) FILTER (WHERE dv_kind = 'c')"]
-        counts += [f"count(*) FILTER (WHERE dv_kind = 'c' AND f{i})" for i in range(len(self.compared))]
+        counts = [
+            "count(*) FILTER (WHERE dv_kind = 'a')",
+            "count(*) FILTER (WHERE dv_kind = 'r')",
+            "count(*) FILTER (WHERE dv_kind = 'c')",
+        ]
+        counts += [
+            f"count(*) FILTER (WHERE dv_kind = 'c' AND f{i})" for i in range(len(self.compared))
+        ]
         row = self.con.sql(f"SELECT {', '.join(counts)} FROM dv_delta").fetchall()[0]
         added, removed, changed = int(row[0]), int(row[1]), int(row[2])
         for c, v in zip(self.compared, row[3:], strict=True):
@@ -303,10 +323,10 @@ class _Engine:
         if self.need(self.s_changed):
             oi = {c: i for i, c in enumerate(old_names)}
             ni = {c: i for i, c in enumerate(new_names)}
-            cols = [f"k{i}" for i in range(len(self.key))]
-            cols += [f"f{j}, ox{oi[c]}, nx{ni[c]}" for j, c in enumerate(self.compared)]
+            picks = [f"k{i}" for i in range(len(self.key))]
+            picks += [f"f{j}, ox{oi[c]}, nx{ni[c]}" for j, c in enumerate(self.compared)]
             rows = self.con.execute(
-                f"SELECT {', '.join(cols)} FROM dv_delta WHERE dv_kind = 'c' ORDER BY {order} LIMIT ?",
+                f"SELECT {', '.join(picks)} FROM dv_delta WHERE dv_kind = 'c' ORDER BY {order} LIMIT ?",
                 [self.need(self.s_changed)],
             ).fetchall()
             nk = len(self.key)
@@ -335,7 +355,10 @@ class _Engine:
             assert side.load is not None
             table = _conform(side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}")
             read += 1
-            out.extend(dict(zip(names, r.values(), strict=True)) for r in table.slice(0, self.need(out)).to_pylist())
+            out.extend(
+                dict(zip(names, r.values(), strict=True))
+                for r in table.slice(0, self.need(out)).to_pylist()
+            )
         return read
 
     # -- keyless -------------------------------------------------------------
@@ -375,7 +398,8 @@ class _Engine:
         for cond, out in (("dv_n > dv_o", self.s_added), ("dv_o > dv_n", self.s_removed)):
             if self.need(out):
                 rows = self.con.execute(
-                    f"SELECT {group} FROM dv_delta WHERE {cond} ORDER BY {group} LIMIT ?", [self.need(out)]
+                    f"SELECT {group} FROM dv_delta WHERE {cond} ORDER BY {group} LIMIT ?",
+                    [self.need(out)],
                 ).fetchall()
                 out.extend(dict(zip(common, r, strict=True)) for r in rows)
         self.con.execute("DROP TABLE dv_delta")
@@ -399,12 +423,16 @@ def _resolve_key(old: Side, new: Side, key: Sequence[str] | None) -> tuple[str, 
     for side in (old, new):
         for k in keycols:
             if k not in side.schema.names:
-                names = ", ".join(side.schema.names[:12]) + (", …" if len(side.schema.names) > 12 else "")
+                names = ", ".join(side.schema.names[:12]) + (
+                    ", …" if len(side.schema.names) > 12 else ""
+                )
                 raise UsageError(f"column {k!r} in --key is not in {side.label} (columns: {names})")
     return keycols
 
 
-def _skip_identical(old: Sequence[ChunkInfo], new: Sequence[ChunkInfo]) -> tuple[list[ChunkInfo], list[ChunkInfo], int, int]:
+def _skip_identical(
+    old: Sequence[ChunkInfo], new: Sequence[ChunkInfo]
+) -> tuple[list[ChunkInfo], list[ChunkInfo], int, int]:
     """Drop pairs of chunks with equal fingerprints; returns what is left, pairs and their rows."""
     pairs = Counter(c.fingerprint for c in old) & Counter(c.fingerprint for c in new)
     skipped = sum(pairs.values())
@@ -434,7 +462,12 @@ def _orderable(old: Side, new: Side, key: tuple[str, ...], chunks: Sequence[Chun
         if not a.equals(b) or not (t.is_integer(a) or t.is_string(a) or t.is_large_string(a)):
             return False
     for c in chunks:
-        if c.key_min is None or c.key_max is None or len(c.key_min) != len(key) or len(c.key_max) != len(key):
+        if (
+            c.key_min is None
+            or c.key_max is None
+            or len(c.key_min) != len(key)
+            or len(c.key_max) != len(key)
+        ):
             return False
         for v in (*c.key_min, *c.key_max):
             if v is None or isinstance(v, bool) or not isinstance(v, (int, str)):
@@ -465,7 +498,10 @@ def _groups(old: Sequence[ChunkInfo], new: Sequence[ChunkInfo], budget: int) -> 
     for g in groups:
         if (
             merged
-            and g[0] and g[1] and merged[-1][0] and merged[-1][1]
+            and g[0]
+            and g[1]
+            and merged[-1][0]
+            and merged[-1][1]
             and sum(c.rows for c in (*merged[-1][0], *g[0])) <= budget
             and sum(c.rows for c in (*merged[-1][1], *g[1])) <= budget
         ):
@@ -535,6 +571,58 @@ def diff(
             tuple(engine.s_changed),
         ),
         chunks=ChunkCounts(len(old.chunks), len(new.chunks), skipped, read),
-        stats=_stats(old, new) if stats else None,
+        stats=stats_changes(
+            old.schema,
+            old.chunks if old.chunked else None,
+            new.schema,
+            new.chunks if new.chunked else None,
+        )
+        if stats
+        else None,
         limit=limit,
     )
+
+
+# ---------------------------------------------------------------- repository glue
+
+
+def side_from_snapshot(snapshot: Snapshot) -> Side:
+    """A snapshot as a diff side: its manifest's chunks, read (verified) only when compared."""
+    return Side(
+        snapshot.ref, snapshot.schema, snapshot.chunks, snapshot.key, load=snapshot.read_chunk
+    )
+
+
+def _side(repo: Repo, arg: Any) -> Side:
+    if isinstance(arg, str) and repo.is_ref(arg):
+        return side_from_snapshot(repo.get(arg))
+    if isinstance(arg, (pa.Table, pa.RecordBatchReader)):
+        return Side.from_arrow("(table)", arg)
+    source = repo.open_source(arg)
+    return Side(source.description, source.schema, stream=source.reader)
+
+
+def diff_in_repo(
+    repo: Repo,
+    old: Any,
+    new: Any = None,
+    *,
+    key: Sequence[str] | None = None,
+    limit: int = 10,
+    stats: bool = False,
+) -> Diff:
+    """``repo.diff``: each side a REF or a SOURCE; ``new=None`` compares a REF with its parent."""
+    if new is None:
+        if not (isinstance(old, str) and repo.is_ref(old)):
+            raise UsageError(f"diff with one argument needs a dataset REF, and {old!r} is not one")
+        newer = repo.get(old)
+        parent = newer.manifest.parent
+        if parent is None:
+            raise UsageError(
+                f"{newer.ref} is the first version and has no parent; name two REFs or a SOURCE"
+            )
+        older = repo.get(f"{newer.dataset}@{object_hex(parent)}")
+        return diff(
+            side_from_snapshot(older), side_from_snapshot(newer), key=key, limit=limit, stats=stats
+        )
+    return diff(_side(repo, old), _side(repo, new), key=key, limit=limit, stats=stats)

@@ -1,7 +1,8 @@
-"""The result of a diff as a frozen value, and its text, JSON and markdown forms.
+"""The result of a diff as a frozen value, its text, JSON and markdown forms, and
+the parts of a diff that need no data: schema changes and manifest statistics.
 
-:mod:`dvtool.diff` computes a :class:`Diff`; this module only describes and
-renders it, so the renderers can be tested on hand-made values. The JSON keys
+:mod:`dvtool.diff` compares rows in DuckDB and builds a :class:`Diff`; this
+module describes and renders it, so renderers can be tested on hand-made values. The JSON keys
 are the stable interface of SPEC §2 (documented in docs/diff.md).
 """
 
@@ -12,10 +13,14 @@ import datetime as dt
 import decimal
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+import pyarrow as pa
+
+from .models import ChunkInfo
 
 __all__ = [
     "MARKDOWN_LIMIT",
@@ -27,7 +32,11 @@ __all__ = [
     "Samples",
     "SchemaDiff",
     "StatChange",
+    "column_summary",
     "json_value",
+    "schema_diff",
+    "stats_changes",
+    "widens",
 ]
 
 # GitHub refuses comments over 65,536 characters; stay well under it.
@@ -159,7 +168,10 @@ class ChangedRow:
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": json_value(dict(self.key)),
-            "changes": {c: {"old": json_value(o), "new": json_value(n)} for c, (o, n) in self.changes.items()},
+            "changes": {
+                c: {"old": json_value(o), "new": json_value(n)}
+                for c, (o, n) in self.changes.items()
+            },
         }
 
 
@@ -189,7 +201,12 @@ class ChunkCounts:
     compared: int = 0  # chunks read (old + new)
 
     def to_dict(self) -> dict[str, int]:
-        return {"old": self.old, "new": self.new, "skipped": self.skipped, "compared": self.compared}
+        return {
+            "old": self.old,
+            "new": self.new,
+            "skipped": self.skipped,
+            "compared": self.compared,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +268,11 @@ class Diff:
     # ---- text -----------------------------------------------------------------
 
     def to_text(self) -> str:
-        keytxt = f"key: {', '.join(self.key)}" if self.key else "no key: whole rows compared as a multiset"
+        keytxt = (
+            f"key: {', '.join(self.key)}"
+            if self.key
+            else "no key: whole rows compared as a multiset"
+        )
         lines = [f"diff {self.old} → {self.new}  ({keytxt})"]
         if self.empty:
             lines.append(f"identical: {self.rows.unchanged} rows, same schema")
@@ -282,16 +303,24 @@ class Diff:
         out: list[str] = []
         s = self.samples
         order = "key" if self.key else "row"
-        for kind, rows, total in (("added", s.added, self.rows.added), ("removed", s.removed, self.rows.removed)):
+        for kind, rows, total in (
+            ("added", s.added, self.rows.added),
+            ("removed", s.removed, self.rows.removed),
+        ):
             if rows:
                 out.append(f"{kind} (first {len(rows)} of {total} by {order}):")
                 sign = "+" if kind == "added" else "-"
-                out.extend(f"  {sign} " + "  ".join(f"{k}={_show(v)}" for k, v in row.items()) for row in rows)
+                out.extend(
+                    f"  {sign} " + "  ".join(f"{k}={_show(v)}" for k, v in row.items())
+                    for row in rows
+                )
         if s.changed:
             out.append(f"changed (first {len(s.changed)} of {self.rows.changed} by key):")
             for c in s.changed:
                 keys = "  ".join(f"{k}={_show(v)}" for k, v in c.key.items())
-                vals = "; ".join(f"{col}: {_show(o)} → {_show(n)}" for col, (o, n) in c.changes.items())
+                vals = "; ".join(
+                    f"{col}: {_show(o)} → {_show(n)}" for col, (o, n) in c.changes.items()
+                )
                 out.append(f"  ~ {keys}  {vals}")
         return out
 
@@ -310,22 +339,49 @@ class Diff:
             f"{' (breaking)' if self.schema.breaking else ''} "
             f"| {self.chunks.skipped} of {max(self.chunks.old, self.chunks.new)} |",
             "",
-            "Key: " + (", ".join(f"`{_md_code(k)}`" for k in self.key) if self.key else "none (whole rows compared)"),
+            "Key: "
+            + (
+                ", ".join(f"`{_md_code(k)}`" for k in self.key)
+                if self.key
+                else "none (whole rows compared)"
+            ),
         ]
         body: list[str] = []
         if not self.schema.empty:
-            body += ["", "#### Schema", "", "| | column | old type | new type | breaking |", "|---|---|---|---|---|"]
-            for sign, changes in (("+", self.schema.added), ("−", self.schema.removed), ("~", self.schema.changed)):
+            body += [
+                "",
+                "#### Schema",
+                "",
+                "| | column | old type | new type | breaking |",
+                "|---|---|---|---|---|",
+            ]
+            for sign, changes in (
+                ("+", self.schema.added),
+                ("−", self.schema.removed),
+                ("~", self.schema.changed),
+            ):
                 body += [
                     f"| {sign} | {_md(c.column)} | {_md(c.old or '')} | {_md(c.new or '')} | {'yes' if c.breaking else 'no'} |"
                     for c in changes
                 ]
         changed_cols = [(c, n) for c, n in self.columns.items() if n]
         if changed_cols:
-            body += ["", "#### Changed values per column", "", "| column | rows changed |", "|---|---:|"]
+            body += [
+                "",
+                "#### Changed values per column",
+                "",
+                "| column | rows changed |",
+                "|---|---:|",
+            ]
             body += [f"| {_md(c)} | {n} |" for c, n in changed_cols]
         if self.stats:
-            body += ["", "#### Column statistics (from the manifests)", "", "| column | nulls | min | max |", "|---|---|---|---|"]
+            body += [
+                "",
+                "#### Column statistics (from the manifests)",
+                "",
+                "| column | nulls | min | max |",
+                "|---|---|---|---|",
+            ]
             for s in self.stats:
                 body.append(
                     f"| {_md(s.column)} | {_md_pair(s.nulls)} | {_md_pair(s.min)} | {_md_pair(s.max)} |"
@@ -336,7 +392,10 @@ class Diff:
     def _md_samples(self) -> list[str]:
         out: list[str] = []
         s = self.samples
-        for kind, rows, total in (("Added", s.added, self.rows.added), ("Removed", s.removed, self.rows.removed)):
+        for kind, rows, total in (
+            ("Added", s.added, self.rows.added),
+            ("Removed", s.removed, self.rows.removed),
+        ):
             if not rows:
                 continue
             cols = list(rows[0].keys())
@@ -361,9 +420,8 @@ def _breaking(c: ColumnChange) -> str:
 def _schema_summary(s: SchemaDiff) -> str:
     if s.empty:
         return "schema: unchanged"
-    return (
-        f"schema: {len(s.added)} added, {len(s.removed)} removed, {len(s.changed)} retyped"
-        + ("  (breaking)" if s.breaking else "")
+    return f"schema: {len(s.added)} added, {len(s.removed)} removed, {len(s.changed)} retyped" + (
+        "  (breaking)" if s.breaking else ""
     )
 
 
@@ -418,3 +476,123 @@ def _cut(head: list[str], body: list[str], max_chars: int) -> str:
         kept.append(line)
         total += len(line) + 1
     return text + ("\n" + "\n".join(kept) if kept else "") + "\n"
+
+
+# ---------------------------------------------------------------- schema and manifest stats
+
+
+def schema_diff(old: pa.Schema, new: pa.Schema) -> SchemaDiff:
+    """Columns added, removed and retyped; each marked breaking or not.
+
+    A removed column breaks readers; so does a type that cannot hold every old
+    value (a narrowing). An added column breaks only when it is not nullable.
+    """
+    old_names, new_names = set(old.names), set(new.names)
+    added = tuple(
+        ColumnChange(f.name, None, str(f.type), breaking=not f.nullable, nullable=f.nullable)
+        for f in new
+        if f.name not in old_names
+    )
+    removed = tuple(
+        ColumnChange(f.name, str(f.type), None, breaking=True, nullable=f.nullable)
+        for f in old
+        if f.name not in new_names
+    )
+    changed = []
+    for f in old:
+        if f.name in new_names:
+            g = new.field(f.name)
+            if not f.type.equals(g.type):
+                changed.append(
+                    ColumnChange(
+                        f.name,
+                        str(f.type),
+                        str(g.type),
+                        breaking=not widens(f.type, g.type),
+                        nullable=g.nullable,
+                    )
+                )
+    return SchemaDiff(added, removed, tuple(changed))
+
+
+_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20}
+_UNITS = {"s": 0, "ms": 1, "us": 2, "ns": 3}
+
+
+def widens(a: pa.DataType, b: pa.DataType) -> bool:
+    """True when every value of type ``a`` is a value of type ``b`` (readers keep working)."""
+    t = pa.types
+    if t.is_null(a):
+        return True
+    if t.is_dictionary(a):
+        return widens(a.value_type, b.value_type if t.is_dictionary(b) else b)
+    if t.is_dictionary(b):
+        return widens(a, b.value_type)
+    if t.is_integer(a) and t.is_integer(b):
+        if t.is_signed_integer(a) == t.is_signed_integer(b):
+            return bool(b.bit_width >= a.bit_width)
+        return bool(t.is_unsigned_integer(a) and b.bit_width > a.bit_width)
+    if t.is_integer(a) and t.is_floating(b):
+        return bool(a.bit_width <= {16: 8, 32: 16, 64: 32}[b.bit_width])
+    if t.is_integer(a) and t.is_decimal(b):
+        return bool(b.precision - b.scale >= _INT_DIGITS[a.bit_width])
+    if t.is_floating(a) and t.is_floating(b):
+        return bool(b.bit_width >= a.bit_width)
+    if t.is_decimal(a) and t.is_decimal(b):
+        return bool(b.scale >= a.scale and b.precision - b.scale >= a.precision - a.scale)
+    if (t.is_string(a) and (t.is_large_string(b) or t.is_string_view(b))) or (
+        t.is_binary(a) and t.is_large_binary(b)
+    ):
+        return True
+    if t.is_timestamp(a) and t.is_timestamp(b):
+        return bool(a.tz == b.tz and _UNITS[b.unit] >= _UNITS[a.unit])
+    return bool(t.is_date32(a) and t.is_date64(b))
+
+
+ColumnSummary = tuple[int | None, Any, Any]  # nulls, min, max
+
+
+def column_summary(
+    schema: pa.Schema, chunks: Sequence[ChunkInfo] | None
+) -> dict[str, ColumnSummary]:
+    """Per-column nulls, min and max over a manifest's chunks; all None without a manifest."""
+    if chunks is None:
+        return {name: (None, None, None) for name in schema.names}
+    out: dict[str, ColumnSummary] = {}
+    for name in schema.names:
+        nulls: int | None = 0
+        lo: Any = None
+        hi: Any = None
+        for chunk in chunks:
+            s = chunk.stats_dict().get(name)
+            if s is None:
+                nulls = None
+                continue
+            if nulls is not None:
+                nulls += s.nulls
+            try:
+                if s.min is not None and (lo is None or s.min < lo):
+                    lo = s.min
+                if s.max is not None and (hi is None or s.max > hi):
+                    hi = s.max
+            except TypeError:  # values of mixed JSON types: no order, keep the first
+                pass
+        out[name] = (nulls, lo, hi)
+    return out
+
+
+def stats_changes(
+    old_schema: pa.Schema,
+    old_chunks: Sequence[ChunkInfo] | None,
+    new_schema: pa.Schema,
+    new_chunks: Sequence[ChunkInfo] | None,
+) -> tuple[StatChange, ...]:
+    """Columns whose null count, min or max differ between two manifests (no data read)."""
+    so, sn = column_summary(old_schema, old_chunks), column_summary(new_schema, new_chunks)
+    empty: ColumnSummary = (None, None, None)
+    changes = []
+    for name in [*old_schema.names, *(n for n in new_schema.names if n not in so)]:
+        a, b = so.get(name, empty), sn.get(name, empty)
+        if a != b:
+            changes.append(StatChange(name, (a[0], b[0]), (a[1], b[1]), (a[2], b[2])))
+    return tuple(changes)

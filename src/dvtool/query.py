@@ -105,7 +105,9 @@ def open_query(
             if table is None:
                 continue
             source = _source_sql(con, i, table)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {sql.quote_ident(name)} AS SELECT * FROM {source}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {sql.quote_ident(name)} AS SELECT * FROM {source}"
+            )
         try:
             relation = con.sql(text)
             if relation is None:
@@ -135,7 +137,9 @@ def _source_sql(con: Any, i: int, table: TableInput) -> str:
     return sql.parquet_scan(list(table.files))
 
 
-def run_query(text: str, resolve: Resolver, *, filesystem: Any = None, known: Sequence[str] = ()) -> pa.Table:
+def run_query(
+    text: str, resolve: Resolver, *, filesystem: Any = None, known: Sequence[str] = ()
+) -> pa.Table:
     """The whole result of ``text`` as a pyarrow Table."""
     with open_query(text, resolve, filesystem=filesystem, known=known) as result:
         return result.read_all()
@@ -160,7 +164,11 @@ def repo_resolver(repo: Repo) -> tuple[Resolver, list[str]]:
                 if at:
                     raise NotFoundError(
                         f"query names {table!r}, but there is no dataset {name!r}"
-                        + (f" (datasets: {', '.join(names[:20])})" if names else " (the repository is empty)")
+                        + (
+                            f" (datasets: {', '.join(names[:20])})"
+                            if names
+                            else " (the repository is empty)"
+                        )
                     )
                 return None
             name = candidates[0]
@@ -210,7 +218,7 @@ def write_result(reader: pa.RecordBatchReader, fmt: str, out: IO[bytes]) -> int:
         if more:
             text += f"(only the first {TABLE_MAX_ROWS} rows are shown; use --format csv or LIMIT)\n"
         out.write(text.encode("utf-8"))
-        return table.num_rows
+        return int(table.num_rows)
     if fmt == "csv":
         return _write_csv(reader, out)
     if fmt == "json":
@@ -232,7 +240,9 @@ def _write_csv(reader: pa.RecordBatchReader, out: IO[bytes]) -> int:
 
     for f in reader.schema:
         if pa.types.is_nested(f.type):
-            raise UsageError(f"column {f.name!r} has type {f.type}, which CSV cannot hold; use --format json or parquet")
+            raise UsageError(
+                f"column {f.name!r} has type {f.type}, which CSV cannot hold; use --format json or parquet"
+            )
     n = 0
     with pacsv.CSVWriter(out, reader.schema) as writer:
         for batch in _batches(reader):
@@ -248,7 +258,9 @@ def _write_json(reader: pa.RecordBatchReader, out: IO[bytes]) -> int:
     for batch in _batches(reader):
         for row in batch.to_pylist():
             out.write((",\n" if n else "\n").encode("utf-8"))
-            out.write(json.dumps(json_value(row), ensure_ascii=False, allow_nan=False).encode("utf-8"))
+            out.write(
+                json.dumps(json_value(row), ensure_ascii=False, allow_nan=False).encode("utf-8")
+            )
             n += 1
     out.write(b"\n]\n" if n else b"]\n")
     return n
@@ -259,14 +271,19 @@ def format_table(table: pa.Table) -> str:
     if table.num_columns == 0:
         return "(no columns)\n"
     names = table.column_names
-    right = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in table.schema]
+    right = [
+        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+        for f in table.schema
+    ]
     cells = [list(names)]
     for row in table.to_pylist():
         cells.append([_cell(v) for v in row.values()])
     widths = [max(len(r[i]) for r in cells) for i in range(len(names))]
     lines = []
     for n, r in enumerate(cells):
-        parts = [c.rjust(widths[i]) if right[i] and n else c.ljust(widths[i]) for i, c in enumerate(r)]
+        parts = [
+            c.rjust(widths[i]) if right[i] and n else c.ljust(widths[i]) for i, c in enumerate(r)
+        ]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -281,4 +298,3 @@ def _cell(value: Any) -> str:
     text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
     text = text.replace("\n", "\\n")
     return text if len(text) <= 80 else text[:79] + "…"
-

@@ -43,12 +43,14 @@ from .models import (
     canonical_json,
     parse_json,
 )
+from .crashpoints import crash_point
 from .sources import Source, open_source
 from .storage import Store, check_url, open_store, redact_url
 
 if TYPE_CHECKING:
     import pandas
 
+    from .diff_report import Diff
     from .transfer import TransferSummary
 
 __all__ = ["DatasetInfo", "ExportResult", "LogEntry", "Repo", "Snapshot", "SnapshotResult"]
@@ -91,6 +93,11 @@ def version_key(dataset: str, version: int) -> str:
 
 def tag_key(dataset: str, tag: str) -> str:
     return f"datasets/{dataset}/tags/{tag}.json"
+
+
+def pruned_key(dataset: str, version: int) -> str:
+    """The create-only marker saying version N was pruned (see maintenance.prune)."""
+    return f"datasets/{dataset}/pruned/{version:020d}.json"
 
 
 # -- results ---------------------------------------------------------------------
@@ -144,6 +151,7 @@ class LogEntry:
     rows: int
     message: str
     tags: tuple[str, ...]
+    pruned: bool = False  # expired by 'dvtool prune'; the entry stays, the data goes at gc
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +162,7 @@ class LogEntry:
             "rows": self.rows,
             "message": self.message,
             "tags": list(self.tags),
+            "pruned": self.pruned,
         }
 
 
@@ -528,6 +537,11 @@ class Repo:
                     entry = matches[0]
             if entry is None:
                 raise NotFoundError(f"unknown ref '{ref}': no tag or snapshot id '{spec}' in {name}")
+        if entry.version != versions[-1] and self.store.exists(pruned_key(name, entry.version)):
+            raise NotFoundError(
+                f"{name}@v{entry.version} was pruned: its data is removed by 'dvtool gc' "
+                "(the version stays in the log)"
+            )
         manifest = self.manifest(entry.manifest)
         version_tags = tuple(sorted(t.tag for t in tags if t.version == entry.version))
         return Snapshot(self.store, manifest, entry.manifest, version_tags)
@@ -542,10 +556,17 @@ class Repo:
         for t in self._tags(dataset):
             tags.setdefault(t.version, []).append(t.tag)
         chosen = versions[::-1][: limit if limit is not None else None]
+        pruned = {
+            int(k.rsplit("/", 1)[-1].removesuffix(".json"))
+            for k in self.store.list(f"datasets/{dataset}/pruned")
+            if k.rsplit("/", 1)[-1].removesuffix(".json").isdigit()
+        }
         out = []
         for v in chosen:
             e = self._entry(dataset, v)
-            out.append(LogEntry(dataset, v, e.manifest, e.created, e.rows, e.message, tuple(sorted(tags.get(v, [])))))
+            out.append(
+                LogEntry(dataset, v, e.manifest, e.created, e.rows, e.message, tuple(sorted(tags.get(v, []))), v in pruned)
+            )
         return out
 
     def datasets(self) -> list[DatasetInfo]:
@@ -560,6 +581,32 @@ class Repo:
 
     def open_source(self, source: Any, *, format: str | None = None) -> Source:
         return open_source(source, format=format, storage_options=self.storage_options)
+
+    # ---- diff and query (dvtool.diff, dvtool.query) ----
+
+    def diff(
+        self,
+        old: Any,
+        new: Any = None,
+        *,
+        key: Sequence[str] | None = None,
+        limit: int = 10,
+        stats: bool = False,
+    ) -> Diff:
+        """Compare two REFs or SOURCEs (``new=None``: a REF against its parent version).
+
+        Chunks with the same fingerprint on both sides are never read. ``key=None``
+        uses the key recorded at snapshot time; ``key=()`` compares whole rows.
+        """
+        from .diff import diff_in_repo
+
+        return diff_in_repo(self, old, new, key=key, limit=limit, stats=stats)
+
+    def query(self, sql: str) -> pa.Table:
+        """Run DuckDB SQL; every dataset is a table by its name (latest) and by ``"NAME@REF"``."""
+        from .query import query_repo
+
+        return query_repo(self, sql)
 
     # ---- writing ----
 
@@ -645,17 +692,25 @@ class Repo:
                     raise ValidationFailed(report)
             # Commits rely on create-only writes: refuse a store that ignores them.
             self.store.check_create_only()
+            crash_point("snapshot.after_chunks_staged")
             new_chunks = 0
+            deduped: list[str] = []
             for object_id in staging.order:
                 data = staging.get(object_id)
                 if self.store.put_object(object_key(object_id), data):
                     bytes_written += len(data)
                     new_chunks += 1
+                else:
+                    deduped.append(object_id)
+            crash_point("snapshot.after_objects_published")
+            manifest_body = _replace(manifest_body, validation=validation_record)
+            snap, written = self._commit(
+                dataset, manifest_body, head, message, meta_items,
+                before_entry=lambda: self._recheck_deduped(deduped, staging),
+            )
+            bytes_written += written
         finally:
             staging.close()
-        manifest_body = _replace(manifest_body, validation=validation_record)
-        snap, written = self._commit(dataset, manifest_body, head, message, meta_items)
-        bytes_written += written
         if loaded_schema is not None and report is not None:
             self._remember_verdicts(loaded_schema, report)
         if tag is not None:
@@ -779,6 +834,7 @@ class Repo:
         head: VersionEntry | None,
         message: str,
         meta: tuple[tuple[str, str], ...],
+        before_entry: Callable[[], None] | None = None,
     ) -> tuple[Snapshot, int]:
         """Write the manifest, then create the next version entry; retry on a lost race."""
         written = 0
@@ -797,6 +853,10 @@ class Repo:
             if self.store.put_object(manifest_key(manifest_id), body):
                 written += len(body)
             entry = VersionEntry(dataset, version, manifest_id, manifest.created, manifest.rows, message)
+            crash_point("snapshot.after_manifest_written")
+            crash_point("snapshot.before_version_entry")
+            if before_entry is not None:
+                before_entry()
             try:
                 # Writing the version entry create-only *is* the commit: exactly one
                 # writer can create version N; the others retry on the new head.
@@ -805,16 +865,143 @@ class Repo:
                 head = self._head(dataset)
                 time.sleep(min(0.5, 0.005 * (attempt + 1)))
                 continue
+            except StorageError:
+                # Unknown outcome (e.g. a lost acknowledgement): if our entry is
+                # there, the commit landed; never commit twice, never clean up.
+                if not self._landed(version_key(dataset, version), entry.encode()):
+                    raise
+            crash_point("snapshot.after_version_entry")
             return Snapshot(self.store, manifest, manifest_id, ()), written
         raise StorageError(f"could not commit {dataset} after {COMMIT_ATTEMPTS} attempts (too many concurrent writers)")
 
+    def _landed(self, key: str, data: bytes) -> bool:
+        try:
+            return self.store.read(key) == data
+        except (NotFoundError, StorageError):
+            return False
+
+    def _recheck_deduped(self, object_ids: Sequence[str], staging: _Staging) -> None:
+        """Just before the commit, re-check chunks that were already stored (dedup hits).
+
+        Such a chunk may be an old, unreferenced leftover that a concurrent
+        ``gc`` sweeps, or a torn write of a backend without atomic puts: write
+        it again from the staged bytes rather than commit a version that
+        points at a missing or damaged object.
+        """
+        for object_id in object_ids:
+            key = object_key(object_id)
+            try:
+                self.store.read_verified(key, object_id)
+                continue
+            except NotFoundError:
+                pass
+            except IntegrityError:
+                self.store.delete(key)
+            self.store.put_object(key, staging.get(object_id))
+
     # ---- validation hooks (see validation.py) ----
 
+    def validate(
+        self,
+        target: Any,
+        *,
+        schema: Any,
+        key: Sequence[str] | None = None,
+        format: str | None = None,
+        use_cache: bool = True,
+    ) -> Any:
+        """Validate a REF or a SOURCE against a pandera schema; returns a ValidationReport.
+
+        ``schema`` is a YAML/JSON path, ``file.py:NAME``, or a pandera schema
+        object. For a REF, chunk verdicts are remembered in the repository per
+        (schema, chunk), so a new version re-checks only its new chunks;
+        cross-chunk checks (unique, keys) always run over the whole snapshot.
+        """
+        from .validation import LoadedSchema, StoreVerdictCache, load_schema, validate_batches
+
+        loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
+        if isinstance(target, str) and self.is_ref(target):
+            snap = self.get(target)
+            cache = StoreVerdictCache(self.store) if use_cache else None
+            return self._run_validation(loaded, snap.manifest, snap.ref, cache, None)
+        src = self.open_source(target, format=format)
+        return validate_batches(
+            loaded, src.batches(), schema=src.schema, key=tuple(key or ()), target=src.description
+        )
+
+    def infer_schema(self, target: Any, *, format: str | None = None) -> str:
+        """A pandera (polars) YAML schema that the REF or SOURCE ``target`` passes."""
+        from .validation import infer_schema
+
+        if isinstance(target, str) and self.is_ref(target):
+            snap = self.get(target)
+            return infer_schema(snap.scan(), key=snap.key, name=snap.dataset)
+        src = self.open_source(target, format=format)
+        return infer_schema(src.batches(), schema=src.schema)
+
+    def _run_validation(
+        self, loaded: Any, manifest: Manifest, target: str, cache: Any, staging: _Staging | None
+    ) -> Any:
+        """Validate the chunks of ``manifest`` (staged ones read from ``staging``)."""
+        import pyarrow.parquet as pq
+
+        from .validation import ChunkInput, validate_chunks
+
+        staged = set(staging.order) if staging is not None else set()
+        snap = Snapshot(self.store, manifest, "")
+
+        def load(chunk: ChunkInfo) -> pa.Table:
+            if staging is None or chunk.object not in staged:
+                return snap.read_chunk(chunk)
+            table = pq.read_table(pa.BufferReader(staging.get(chunk.object)))
+            return table if table.schema.equals(manifest.schema) else table.cast(manifest.schema)
+
+        def files() -> list[str]:
+            out = []
+            for c in manifest.chunks:
+                if staging is not None and c.object in staged:
+                    out.append(staging.local_path(c.object))
+                    continue
+                k = object_key(c.object)
+                self.store.read_verified(k, c.object)  # DuckDB reads the file: check it first
+                out.append(self.store.local_path(k) or self.store.full_url(k))
+            return out
+
+        def loader(chunk: ChunkInfo) -> Callable[[], pa.Table]:
+            return lambda: load(chunk)
+
+        chunks, offset = [], 0
+        for c in manifest.chunks:
+            chunks.append(ChunkInput(c.fingerprint, offset, c.rows, loader(c)))
+            offset += c.rows
+        remote = any(self.store.local_path(object_key(c.object)) is None for c in manifest.chunks)
+        return validate_chunks(
+            loaded,
+            chunks,
+            parquet_files=files,
+            columns=manifest.schema.names,
+            filesystem=self.store.filesystem if remote else None,
+            key=manifest.key,
+            cache=cache,
+            target=target,
+        )
+
     def _validate_staged(self, loaded_schema: Any, draft: Manifest, staging: _Staging, key: tuple[str, ...]) -> Any:
-        raise NotImplementedError
+        from .validation import StoreVerdictCache
+
+        # Verdicts are held back and written only once the snapshot commits.
+        cache = StoreVerdictCache(self.store, defer=True)
+        self._pending_verdicts: Any = cache
+        return self._run_validation(loaded_schema, draft, f"{draft.dataset} (new version)", cache, staging)
 
     def _remember_verdicts(self, loaded_schema: Any, report: Any) -> None:
-        return None
+        import contextlib
+
+        cache, self._pending_verdicts = getattr(self, "_pending_verdicts", None), None
+        if cache is not None:
+            # The cache is an optimisation; the commit already happened.
+            with contextlib.suppress(StorageError):
+                cache.flush()
 
     # ---- push / pull ----
 

@@ -193,10 +193,10 @@ class ValidationReport:
                 classname=f"{self.schema}.{column}" if column is not None else self.schema,
                 name=check,
             )
-            f = failures.get((column, check))
+            err = failures.get((column, check))
             w = warned.get((column, check))
-            if f is not None or (strict and w is not None):
-                item = f or w
+            if err is not None or (strict and w is not None):
+                item = err if err is not None else w
                 assert item is not None
                 fail = ET.SubElement(
                     case,

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .crashpoints import crash_point
 from .errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError
 from .hashing import hash_bytes, is_object_id
 from .models import Manifest, TagEntry, VersionEntry, parse_json
@@ -368,8 +369,10 @@ def transfer(
                     object_bytes += size
                 else:
                     present += 1
+            crash_point("transfer.after_objects")
             if copier.manifest(version.manifest_id, version.manifest):
                 manifests += 1
+            crash_point("transfer.before_version_entry")
             # Writing the version entry is the commit: only after its chunks and manifest.
             copier.immutable(
                 version_key(plan.dataset, version.version),
@@ -377,6 +380,7 @@ def transfer(
                 plan.dataset,
                 f"v{version.version}",
             )
+            crash_point("transfer.after_version_entry")
         for tag in plan.tags:
             copier.immutable(
                 tag_key(plan.dataset, tag.tag),

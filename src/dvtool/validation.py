@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from . import sql
-from .errors import DvtoolError, NotFoundError, UsageError
+from .errors import DvtoolError, NotFoundError, StorageError, UsageError
 from .hashing import ALGORITHM, object_hex
 from .models import ValidationRecord
 from .report import CheckFailure, Example, ValidationReport
@@ -94,7 +94,7 @@ _DATAFRAME_CHECKS = frozenset(
         "eq", "ne", "gt", "ge", "lt", "le", "between",
     }
 )  # fmt: skip
-_SCHEMA_TYPES = {"dataframe": "pandas", "polars_dataframe": "polars"}
+_SCHEMA_TYPES: dict[str, Backend] = {"dataframe": "pandas", "polars_dataframe": "polars"}
 
 
 # ---------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def _load_yaml(path: Path, *, name: str) -> LoadedSchema:
     if not isinstance(raw, dict):
         raise UsageError(f"schema file {name} is not a pandera schema (expected a mapping)")
     st = raw.get("schema_type", "dataframe")
-    backend = _SCHEMA_TYPES.get(str(st))
+    backend: Backend | None = _SCHEMA_TYPES.get(str(st))
     if backend is None:
         raise UsageError(
             f"schema file {name}: schema_type {st!r} is not supported (use dataframe or polars_dataframe)"
@@ -317,10 +317,10 @@ def _deserialize(raw: dict[str, Any], *, name: str, backend: Backend) -> Any:
             if backend == "polars":
                 from pandera.io import polars_io
 
-                return polars_io.deserialize_schema(doc)
+                return polars_io.deserialize_schema(doc)  # type: ignore[no-untyped-call]
             from pandera.io import pandas_io
 
-            return pandas_io.deserialize_schema(doc)
+            return pandas_io.deserialize_schema(doc)  # type: ignore[no-untyped-call]
     except Exception as exc:  # pandera raises TypeError/ValueError/SchemaInitError/... on bad specs
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"schema file {name}: {first}") from None
@@ -351,7 +351,7 @@ def _load_python(spec: str) -> LoadedSchema:
     path = Path(path_text)
     if not path.is_file():
         raise NotFoundError(f"schema file {path_text} does not exist")
-    module_name = f"dvtool_schema_{xxhash.xxh64_hexdigest(str(path.resolve()))}"
+    module_name = f"dvtool_schema_{xxhash.xxh64_hexdigest(str(path.resolve()).encode())}"
     mod_spec = importlib.util.spec_from_file_location(module_name, path)
     if mod_spec is None or mod_spec.loader is None:
         raise UsageError(f"cannot import schema file {path_text}")
@@ -490,7 +490,7 @@ def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _
                 )
             listed.append((label, "field_uniqueness"))
             col.unique = False
-        kept = []
+        kept: list[Any] = []
         for check in col.checks:
             if check.name == "unique_values_eq":
                 values = tuple((check.statistics or {}).get("values") or ())
@@ -641,7 +641,7 @@ class StoreVerdictCache:
     def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
         try:
             data = self.store.read(verdict_key(schema_fingerprint, chunk_fingerprint))
-        except (NotFoundError, ValueError):
+        except (NotFoundError, StorageError, ValueError):
             return None
         return ChunkVerdict.decode(data)
 
@@ -663,8 +663,10 @@ class StoreVerdictCache:
     def _write(self, s: str, c: str, verdict: ChunkVerdict) -> int:
         try:
             return int(bool(self.store.put_object(verdict_key(s, c), verdict.encode())))
-        except ValueError:
-            return 0  # fingerprints that are not xxh128 ids are simply not cached
+        except (ValueError, StorageError):
+            # The cache is an optimisation: a read-only repository or an id that is
+            # not an xxh128 fingerprint just means the verdict is not remembered.
+            return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -997,6 +999,10 @@ def validate_chunks(
     )
 
 
+def _parquet_loader(path: str) -> Callable[[], pa.Table]:
+    return lambda: pq.read_table(path)
+
+
 def validate_batches(
     loaded: LoadedSchema,
     batches: Iterable[pa.RecordBatch | pa.Table],
@@ -1024,7 +1030,7 @@ def validate_batches(
                 [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in pending]
             )
             pq.write_table(table, path)
-            chunks.append(ChunkInput(None, offset, table.num_rows, lambda p=path: pq.read_table(p)))
+            chunks.append(ChunkInput(None, offset, table.num_rows, _parquet_loader(path)))
             files.append(path)
             offset += table.num_rows
             pending, pending_rows = [], 0
@@ -1100,7 +1106,9 @@ def infer_schema(
             if mm["min"] is not None:
                 lo[f.name] = mm["min"] if f.name not in lo else min(lo[f.name], mm["min"])
                 hi[f.name] = mm["max"] if f.name not in hi else max(hi[f.name], mm["max"])
-    dtypes = pl.from_arrow(schema.empty_table()).schema
+    empty = pl.from_arrow(schema.empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    dtypes = empty.schema
     columns = {}
     for f in schema:
         checks = []

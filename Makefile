@@ -1,0 +1,37 @@
+# dvtool — `make demo` runs the walk-through on fixtures/, `make test` runs the tests.
+# Both build the virtual environment in .venv first (needs only Python 3.11+ and make).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: help venv demo test lint format docs bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with dvtool and the test tools
+
+demo: $(STAMP)  ## snapshot → validate → diff → query walk-through on fixtures/ in a fresh repository
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff and mypy --strict
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+format: $(STAMP)  ## format the code with ruff
+	$(BIN)/ruff format src tests
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo

@@ -1,0 +1,198 @@
+"""The snapshot repository: identity, dedup, refs, export, golden format files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+
+import dvtool
+from dvtool.errors import DataError, IntegrityError, NotFoundError, UsageError
+from dvtool.models import Manifest, parse_json
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> dvtool.Repo:
+    return dvtool.Repo.init(tmp_path / "repo")
+
+
+def object_files(repo: dvtool.Repo) -> list[str]:
+    return repo.store.list("objects") + repo.store.list("manifests")
+
+
+def test_same_data_as_csv_parquet_and_dataframes_has_one_fingerprint(repo: dvtool.Repo) -> None:
+    csv = FIXTURES / "orders" / "orders_v1.csv"
+    first = repo.snapshot(str(csv), dataset="orders", key=["order_id"])
+    assert first.version == 1 and not first.unchanged
+    objects = object_files(repo)
+    table = pcsv.read_csv(csv)
+    sources = [
+        str(FIXTURES / "orders" / "orders_v1.parquet"),
+        table,
+        table.to_pandas(),
+        pl.from_arrow(table),
+        pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=333)),
+    ]
+    for source in sources:
+        again = repo.snapshot(source, dataset="orders", key=["order_id"])
+        assert again.unchanged, type(source)
+        assert again.snapshot.manifest.fingerprint == first.snapshot.manifest.fingerprint
+        assert again.new_chunks == 0 and again.bytes_written == 0
+    assert [e.version for e in repo.log("orders")] == [1]
+    assert object_files(repo) == objects
+
+
+def test_fingerprint_ignores_batch_boundaries_and_row_order_matters(repo: dvtool.Repo) -> None:
+    t = pa.table({"a": list(range(1000)), "b": [f"s{i}" for i in range(1000)]})
+    s1 = repo.snapshot(t, dataset="x")
+    s2 = repo.snapshot(pa.Table.from_batches(t.to_batches(max_chunksize=7)), dataset="x")
+    assert s2.unchanged
+    s3 = repo.snapshot(t.take(list(range(999, -1, -1))), dataset="x")
+    assert not s3.unchanged and s3.snapshot.manifest.fingerprint != s1.snapshot.manifest.fingerprint
+
+
+def test_keyed_snapshot_orders_rows_and_records_key_ranges(repo: dvtool.Repo) -> None:
+    ids = np.random.default_rng(1).permutation(50_000)
+    t = pa.table({"id": ids, "v": ids * 2})
+    snap = repo.snapshot(t, dataset="k", key=["id"]).snapshot
+    out = snap.to_arrow()
+    assert out.column("id").to_pylist() == list(range(50_000))
+    assert len(snap.chunks) > 1
+    prev_max = -1
+    for c in snap.chunks:
+        assert c.key_min is not None and c.key_max is not None
+        assert c.key_min[0] > prev_max
+        prev_max = c.key_max[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [([1, 2, 2, 3], "not unique"), ([1, None, 3, 4], "null")],
+)
+def test_duplicate_or_null_key_is_a_data_failure(
+    repo: dvtool.Repo, values: list[int | None], message: str
+) -> None:
+    before = sorted(repo.store.list(""))
+    with pytest.raises(DataError, match=message):
+        repo.snapshot(pa.table({"id": values, "x": [1, 2, 3, 4]}), dataset="d", key=["id"])
+    assert sorted(repo.store.list("")) == before
+
+
+def test_duplicates_in_two_chunks_and_composite_keys(repo: dvtool.Repo) -> None:
+    n = 100_000
+    a = np.arange(n) // 2
+    b = np.arange(n) % 2
+    repo.snapshot(pa.table({"a": a, "b": b}), dataset="comp", key=["a", "b"])
+    b2 = b.copy()
+    b2[-1] = 0  # (n/2-1, 0) now appears twice, far from (0, 0)
+    with pytest.raises(DataError, match="1 duplicate row"):
+        repo.snapshot(pa.table({"a": a, "b": b2}), dataset="comp", key=["a", "b"])
+    # a duplicate split across a chunk boundary of the unsorted input
+    ids = np.concatenate([np.arange(60_000), [5]])
+    with pytest.raises(DataError, match="not unique"):
+        repo.snapshot(pa.table({"id": ids}), dataset="comp2", key=["id"])
+
+
+def test_refs(repo: dvtool.Repo) -> None:
+    for i in range(3):
+        repo.snapshot(pa.table({"i": [i]}), dataset="r", message=f"m{i}")
+    repo.tag("r@v2", "gold")
+    v2 = repo.get("r@v2")
+    assert repo.get("r@gold").id == v2.id
+    assert repo.get("r@~1").id == v2.id
+    assert repo.get(f"r@{v2.id.split(':')[1][:8]}").id == v2.id
+    assert repo.get(v2.id.replace("xxh128:", "r@")).version == 2
+    assert repo.get("r").version == 3
+    assert repo.get("r@v2").tags == ("gold",)
+    with pytest.raises(UsageError, match="already exists"):
+        repo.tag("r@v3", "gold")
+    with pytest.raises(NotFoundError):
+        repo.get("r@v9")
+    with pytest.raises(NotFoundError):
+        repo.get("r@~3")
+    with pytest.raises(NotFoundError):
+        repo.get("nope")
+    assert [e.message for e in repo.log("r")] == ["m2", "m1", "m0"]
+    assert [e.version for e in repo.log("r", limit=2)] == [3, 2]
+
+
+def test_ref_or_source(repo: dvtool.Repo, tmp_path: Path) -> None:
+    repo.snapshot(pa.table({"i": [1]}), dataset="orders")
+    assert repo.is_ref("orders") and repo.is_ref("orders@v1")
+    assert not repo.is_ref("./orders") and not repo.is_ref("other.csv")
+
+
+def test_corrupt_chunk_is_never_returned(repo: dvtool.Repo, tmp_path: Path) -> None:
+    snap = repo.snapshot(pa.table({"i": list(range(100))}), dataset="c").snapshot
+    path = Path(snap.files[0])
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=snap.chunks[0].object):
+        snap.to_arrow()
+
+
+def test_export_formats_round_trip(repo: dvtool.Repo, tmp_path: Path) -> None:
+    src = FIXTURES / "customers" / "customers.parquet"
+    snap = repo.snapshot(str(src), dataset="customers", key=["customer_id"]).snapshot
+    expected = snap.to_arrow()
+    repo.export("customers", str(tmp_path / "c.parquet"))
+    assert pq.read_table(tmp_path / "c.parquet").equals(expected)
+    again = repo.snapshot(str(tmp_path / "c.parquet"), dataset="customers", key=["customer_id"])
+    assert again.unchanged
+    repo.export("customers", str(tmp_path / "c.csv"))
+    assert pcsv.read_csv(tmp_path / "c.csv").num_rows == expected.num_rows
+    repo.export("customers", str(tmp_path / "c.jsonl"))
+    lines = (tmp_path / "c.jsonl").read_text().splitlines()
+    assert (
+        len(lines) == expected.num_rows
+        and json.loads(lines[0])["customer_id"] == expected["customer_id"][0].as_py()
+    )
+    out = tmp_path / "parts"
+    out.mkdir()
+    res = repo.export("customers", str(out))
+    assert res.files == len(snap.chunks)
+    assert pq.read_table(out).num_rows == expected.num_rows
+
+
+def test_python_api_surface(repo: dvtool.Repo) -> None:
+    df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", None, "z"]})
+    snap = repo.snapshot(df, dataset="api", message="from pandas", meta={"owner": "me"}).snapshot
+    assert snap.to_pandas()["a"].tolist() == [1, 2, 3]
+    assert snap.scan().read_all().num_rows == 3
+    assert snap.manifest.meta == (("owner", "me"),)
+    assert [d.name for d in repo.datasets()] == ["api"]
+    assert dvtool.Repo.open(repo.store.url).get("api").id == snap.id
+
+
+def test_timestamp_seconds_are_normalised(repo: dvtool.Repo, tmp_path: Path) -> None:
+    t = pa.table(
+        {
+            "ts": pa.array([0, 86_400, None], pa.timestamp("s", "UTC")),
+            "d": pa.array([0, 86_400_000, None], pa.date64()),
+        }
+    )
+    snap = repo.snapshot(t, dataset="ts").snapshot
+    assert snap.schema.field("ts").type == pa.timestamp("ms", "UTC")
+    repo.export("ts", str(tmp_path / "ts.parquet"))
+    assert repo.snapshot(str(tmp_path / "ts.parquet"), dataset="ts").unchanged
+
+
+GOLDEN = FIXTURES / "golden"
+
+
+def test_golden_manifest_still_loads_and_encodes_identically() -> None:
+    raw = (GOLDEN / "manifest-v1.json").read_bytes()
+    manifest = Manifest.from_dict(parse_json(raw, "golden"))
+    assert manifest.encode() == raw.rstrip(b"\n")
+    assert manifest.dataset == "orders" and manifest.version == 2
+    assert manifest.schema.field("order_id").type == pa.int64()
