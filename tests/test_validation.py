@@ -41,7 +41,7 @@ def planted() -> pa.Table:
     """Rows with planted faults; the duplicate id 7 sits in rows 7 and 2500 (different chunks)."""
     ids = list(range(N))
     ids[2500] = 7
-    score = [float(i % 100) for i in range(N)]
+    score = [i % 100 + 0.5 for i in range(N)]
     for i in (3, 1200, 2999):
         score[i] = 150.0  # out of range
     score[10] = None  # type: ignore[call-overload]
@@ -218,7 +218,6 @@ def test_misspelt_check_exits_2_on_the_command_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVTOOL_REPO", raising=False)
-    pa.csv.write_csv(planted(), tmp_path / "data.csv") if hasattr(pa, "csv") else None
     import pyarrow.csv as pcsv
 
     pcsv.write_csv(planted(), tmp_path / "data.csv")
@@ -261,7 +260,7 @@ PANDAS = pd_pa.DataFrameSchema({"tier": pd_pa.Column(str, pd_pa.Check(lambda s: 
     lam = load_schema(f"{path}:PANDAS")
     assert lam.backend == "pandas"
     r2 = validate_batches(lam, [table], schema=table.schema, rows_per_chunk=1000)
-    assert [(f.column, f.failure_count) for f in r2.errors] == [("tier", 3)]
+    assert sorted((f.column, f.failure_count) for f in r2.errors) == [("tier", 1), ("tier", 3)]  # null, lambda
     with pytest.raises(UsageError, match="has no 'Nope'"):
         load_schema(f"{path}:Nope")
 
@@ -291,7 +290,8 @@ def test_warnings_pass_unless_strict(
     r = run(capsys, "validate", "data.csv", "--schema", schema, "--format", "json")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and doc["ok"] is True and doc["errors"] == []
-    assert doc["warnings"][0]["failure_count"] == 3 + 30  # 150.0 three times, 99.0 thirty times
+    over = sum(1 for v in planted().column("score").to_pylist() if v is not None and v > 98)
+    assert doc["warnings"][0]["failure_count"] == over == 62
     assert run(capsys, "validate", "data.csv", "--schema", schema, "--strict").exit_code == 1
 
 
@@ -504,8 +504,8 @@ def test_memory_cache_reuse_equals_fresh_run(tmp_path: Path) -> None:
 # -- inference ------------------------------------------------------------------------------
 
 
-@st.composite
-def tables(draw: st.DrawFn) -> pa.Table:
+def draw_table(data: st.DataObject) -> pa.Table:
+    draw = data.draw
     n = draw(st.integers(0, 40))
     cols: dict[str, pa.Array] = {}
     ints = st.one_of(st.none(), st.integers(-(2**62), 2**62))
@@ -530,8 +530,9 @@ def tables(draw: st.DrawFn) -> pa.Table:
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(table=tables())
-def test_infer_then_validate_passes(tmp_path: Path, table: pa.Table) -> None:
+@given(data=st.data())
+def test_infer_then_validate_passes(tmp_path: Path, data: st.DataObject) -> None:
+    table = draw_table(data)
     text = infer_schema(table)
     path = write(tmp_path, "inferred.yaml", text)
     report = validate_batches(

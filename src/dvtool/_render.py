@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["human_bytes", "json_text", "table", "short_id"]
+__all__ = ["human_bytes", "json_text", "short_id", "table"]
 
 
 def json_text(value: Any) -> str:
@@ -75,7 +75,7 @@ def ls_text(infos: Sequence[Any]) -> str:
 
 def show_json(snapshot: Any) -> dict[str, Any]:
     m = snapshot.manifest
-    d = m.to_dict()
+    d: dict[str, Any] = m.to_dict()
     d.pop("kind", None)
     d["schema"] = d["schema"]["fields"]
     d["id"] = snapshot.id

@@ -46,7 +46,7 @@ def choose_chunking(schema: pa.Schema, sample: pa.RecordBatch, keyed: bool) -> C
     """Pick chunk sizes for a first version from the width of its rows."""
     row_bytes = max(1.0, sample.nbytes / max(1, sample.num_rows))
     rows = TARGET_CHUNK_BYTES / row_bytes
-    avg = 1 << max(0, int(math.floor(math.log2(max(rows, 1)))))
+    avg = 1 << max(0, math.floor(math.log2(max(rows, 1))))
     avg = max(MIN_AVG_ROWS, min(MAX_AVG_ROWS, avg))
     return Chunking(
         strategy="cdc-key" if keyed else "cdc-row",
@@ -63,7 +63,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
         x = x * _M1
         x = x ^ (x >> np.uint64(27))
         x = x * _M2
-        return x ^ (x >> np.uint64(31))
+        out: np.ndarray = x ^ (x >> np.uint64(31))
+        return out
 
 
 def _column_hash(arr: pa.Array) -> np.ndarray:
@@ -91,9 +92,11 @@ def _column_hash(arr: pa.Array) -> np.ndarray:
             head |= hb << np.uint64(8 * j)
             tail |= tb << np.uint64(8 * j)
         with np.errstate(over="ignore"):
-            return _mix(head ^ _mix(tail + _GOLD) ^ (lengths.astype(np.uint64) * _GOLD))
+            mixed: np.ndarray = _mix(head ^ _mix(tail + _GOLD) ^ (lengths.astype(np.uint64) * _GOLD))
+        return mixed
     if pa.types.is_boolean(typ):
-        return arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
+        flags: np.ndarray = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
+        return flags
     width = typ.bit_width // 8 if hasattr(typ, "bit_width") else 0
     if width and (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_temporal(typ) or pa.types.is_decimal(typ)):
         buf = arr.buffers()[1]

@@ -136,12 +136,8 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
     from . import _render
 
     repo = state.repo()
+    # Several SOURCE arguments are read one after another as one dataset.
     source: Any = sources[0] if len(sources) == 1 else list(sources)
-    if isinstance(source, list):
-        from .sources import open_source
-
-        # Several SOURCE arguments are read one after another as one dataset.
-        source = _MultiSource(sources)
     try:
         result = repo.snapshot(
             source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
@@ -158,15 +154,6 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
         emit(_render.json_text(result.to_json()))
     else:
         emit(_render.snapshot_text(result))
-
-
-class _MultiSource(str):
-    """Several SOURCE arguments: opened as a glob-free list by sources.open_source."""
-
-    def __new__(cls, parts: tuple[str, ...]) -> _MultiSource:
-        obj = super().__new__(cls, parts[0])
-        obj.parts = parts  # type: ignore[attr-defined]
-        return obj
 
 
 @cli.command()
@@ -392,6 +379,79 @@ def validate(state: State, target: str, schema: str, fmt: str, output: str | Non
         raise click.exceptions.Exit(code)
 
 
+@cli.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="[NEW]", required=False)
+@click.option("--key", "keys", multiple=True, metavar="COL",
+              help="Match rows by COL (repeatable; default: the key recorded at snapshot).")
+@click.option("--no-key", is_flag=True, help="Compare whole rows as a multiset, ignoring any key.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="Report format (markdown fits a pull-request comment).")
+@click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Sample rows shown per kind (added, removed, changed).")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs, 0 when identical.")
+@click.option("--stats", is_flag=True, help="Add per-column null/min/max changes (from the manifests).")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@pass_state
+def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
+         limit: int, exit_code: bool, stats: bool, output: str | None) -> None:
+    """Schema, row and column differences between two versions (or a version and a SOURCE).
+
+    `dvtool diff NAME` compares the latest version with its parent. Chunks that
+    are identical on both sides are skipped without being read.
+
+    \b
+    Example:
+      dvtool diff orders                                  # latest against its parent
+      dvtool diff orders@v3 orders@v4 --format markdown   # a pull-request comment
+      dvtool diff orders new_orders.csv --exit-code       # a working file against the latest
+    """
+    if no_key and keys:
+        raise UsageError("--key and --no-key cannot be used together")
+    key = () if no_key else (keys or None)
+    result = state.repo().diff(old, new, key=key, limit=limit, stats=stats)
+    if fmt == "json":
+        text = result.to_json() + "\n"
+    else:
+        text = result.to_markdown() if fmt == "markdown" else result.to_text()
+    _write_output(text, output)
+    if exit_code and not result.empty:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.argument("sql", metavar="SQL")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="Output format (json: an array of row objects).")
+@click.option("--output", "-o", metavar="FILE", help="Write the result to FILE (default: stdout).")
+@pass_state
+def query(state: State, sql: str, fmt: str, output: str | None) -> None:
+    """Run DuckDB SQL over the repository: each dataset is a table by its name (latest version)
+    and by "NAME@REF" (double quotes) for any version. Only the named snapshots are read.
+
+    \b
+    Example:
+      dvtool query 'select category, count(*) as n from orders group by all order by n desc'
+      dvtool query 'select count(*) from "orders@v1"' --format json
+      dvtool query 'select * from orders' --format parquet -o orders.parquet
+    """
+    from .query import open_repo_query, write_result
+
+    stdout = sys.stdout.buffer
+    if fmt == "parquet" and output is None and stdout.isatty():
+        raise UsageError("parquet output is binary; pass --output FILE or redirect stdout")
+    with open_repo_query(state.repo(), sql) as result:
+        if output is None:
+            write_result(result.reader, fmt, stdout)
+            stdout.flush()
+            return
+        try:
+            with open(output, "wb") as f:
+                write_result(result.reader, fmt, f)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
 @cli.group(name="schema")
 def schema_group() -> None:
     """Work with pandera schemas."""
@@ -425,7 +485,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="dvtool", standalone_mode=False)
+        # Without standalone mode, click *returns* the code of click.exceptions.Exit.
+        code = cli.main(args=argv, prog_name="dvtool", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except DvtoolError as exc:
         if debug:
             raise

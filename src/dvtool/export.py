@@ -74,15 +74,13 @@ class _Writer:
             self._csv.close()
 
 
-def _write_all(snapshot: Snapshot, sink: BinaryIO, fmt: str, batches: Iterator[pa.RecordBatch]) -> int:
+def _write_all(snapshot: Snapshot, sink: Any, fmt: str, batches: Iterator[pa.RecordBatch]) -> int:
     writer = _Writer(sink, snapshot.schema, fmt)
     rows = 0
     try:
         for batch in batches:
             writer.write(batch)
             rows += batch.num_rows
-        if rows == 0 and fmt == "csv":
-            pass
     finally:
         writer.close()
     return rows

@@ -9,8 +9,9 @@ describes every field; golden files in `fixtures/golden/` pin the encoding.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -28,8 +29,8 @@ __all__ = [
     "VersionEntry",
     "canonical_json",
     "parse_json",
-    "schema_from_b64",
     "schema_fields",
+    "schema_from_b64",
     "schema_to_b64",
 ]
 
@@ -97,7 +98,7 @@ class ChunkInfo:
     key_max: tuple[JSONValue, ...] | None = None
     stats: tuple[tuple[str, ColumnStats], ...] = ()
 
-    def stats_dict(self) -> dict[str, ColumnStats]:
+    def stats_dict(self) -> builtins.dict[str, ColumnStats]:
         return dict(self.stats)
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,10 +196,9 @@ class Manifest:
     chunks: tuple[ChunkInfo, ...]
     validation: ValidationRecord | None = None
     format: int = FORMAT_VERSION
-    extra: tuple[tuple[str, Any], ...] = field(default=())
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
+    def to_dict(self) -> builtins.dict[str, Any]:
+        d: builtins.dict[str, Any] = {
             "format": self.format,
             "kind": "manifest",
             "dataset": self.dataset,
@@ -218,11 +218,11 @@ class Manifest:
         }
         return d
 
-    def encode(self) -> bytes:
+    def encode(self) -> builtins.bytes:
         return canonical_json(self.to_dict())
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+    def from_dict(cls, d: builtins.dict[str, Any]) -> Manifest:
         try:
             if d.get("kind") != "manifest":
                 raise IntegrityError("not a manifest")

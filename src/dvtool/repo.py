@@ -8,7 +8,6 @@ hashing, models) and never prints. Modules that pull heavy dependencies
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -18,10 +17,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from .crashpoints import crash_point
 from .errors import (
     AlreadyExistsError,
     DataError,
@@ -43,7 +43,6 @@ from .models import (
     canonical_json,
     parse_json,
 )
-from .crashpoints import crash_point
 from .sources import Source, open_source
 from .storage import Store, check_url, open_store, redact_url
 
@@ -275,7 +274,8 @@ class Snapshot:
         return self.scan().read_all()
 
     def to_pandas(self) -> pandas.DataFrame:
-        return self.to_arrow().to_pandas()
+        frame: pandas.DataFrame = self.to_arrow().to_pandas()
+        return frame
 
     def verified_files(self) -> list[str]:
         """Chunk paths/URLs after re-hashing each one (for engines that read files directly)."""
@@ -679,8 +679,7 @@ class Repo:
         validation_record = None
         bytes_written = 0
         try:
-            result = self._build(src, dataset, key, parent, staging, progress)
-            manifest_body, new_ids, bytes_new = result
+            manifest_body = self._build(src, dataset, key, parent, staging, progress)
             if parent is not None and _same_data(parent, manifest_body):
                 return SnapshotResult(self.get(f"{dataset}@v{parent.version}"), True, 0, 0)
             if loaded_schema is not None:
@@ -726,7 +725,7 @@ class Repo:
         parent: Manifest | None,
         staging: _Staging,
         progress: Callable[[int], None] | None,
-    ) -> tuple[Manifest, list[str], int]:
+    ) -> Manifest:
         """Stream the source into chunks; stage new ones. Returns a manifest draft."""
         from . import chunking as ck
 
@@ -769,8 +768,6 @@ class Repo:
             hasher = ColumnsHasher(schema)
             checker = _KeyCheck(key) if key else None
             chunks: list[ChunkInfo] = []
-            new_ids: list[str] = []
-            bytes_new = 0
             rows = 0
             try:
                 for table in ck.split_chunks(
@@ -790,8 +787,6 @@ class Repo:
                         data = ck.encode_chunk(table)
                         object_id = hash_bytes(data)
                         staging.add(object_id, data)
-                        new_ids.append(object_id)
-                        bytes_new += len(data)
                         key_min = key_max = None
                         if key:
                             first_row = table.slice(0, 1).select(list(key)).to_pylist()[0]
@@ -822,7 +817,7 @@ class Repo:
                 chunking=chunking,
                 chunks=tuple(chunks),
             )
-            return draft, new_ids, bytes_new
+            return draft
         finally:
             if con is not None:
                 con.close()

@@ -397,8 +397,15 @@ def _unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
         raise
 
 
-def _from_files(arg: str, fmt: str | None, storage_options: dict[str, str]) -> Source:
-    paths, fs = _expand(arg, storage_options)
+def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str, str]) -> Source:
+    paths: list[str] = []
+    fs: Any = None
+    for arg in args:
+        found, fs_arg = _expand(arg, storage_options)
+        if paths and (fs_arg is None) != (fs is None):
+            raise UsageError("mixing local files and URLs in one snapshot is not supported")
+        paths.extend(found)
+        fs = fs_arg
     formats = [_detect_format(p, fmt) for p in paths]
     opened = [_file_reader(p, f, fs) for p, f in zip(paths, formats, strict=True)]
     raw = [(p, normalise_schema(s)) for p, (s, _) in zip(paths, opened, strict=True)]
@@ -432,7 +439,7 @@ def _from_files(arg: str, fmt: str | None, storage_options: dict[str, str]) -> S
 
             return _batches_sorted(keys(), key)
 
-    desc = redact_url(arg)
+    desc = redact_url(args[0]) if len(args) == 1 else f"{len(args)} sources"
     return Source(desc, schema, batches, True, presorted)
 
 
@@ -460,7 +467,9 @@ def open_source(
             raise UsageError("empty SOURCE path")
         if arg == "-":
             return _from_stdin(format)
-        return _from_files(arg, format, storage_options or {})
+        return _from_files([arg], format, storage_options or {})
+    if isinstance(source, list | tuple) and source and all(isinstance(s, str | os.PathLike) for s in source):
+        return _from_files([os.fspath(s) for s in source], format, storage_options or {})
     if isinstance(source, bytes | io.IOBase):
         raise UsageError("pass a path, a pyarrow Table/RecordBatchReader, or a pandas/polars DataFrame")
     src = _from_object(source)
