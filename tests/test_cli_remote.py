@@ -304,12 +304,20 @@ def test_interrupted_push_to_s3_resumes(tmp_path: Path, s3_bucket: S3Bucket) -> 
 
 
 def test_a_store_that_ignores_create_only_refuses_commits(no_exclusive_url: str) -> None:
-    ok("init", no_exclusive_url)
+    message = f"Error: {no_exclusive_url} does not honour create-only writes"
+    refused = dvtool("init", no_exclusive_url)
+    assert (refused.code, refused.err.startswith(message)) == (2, True)
+    # A repository made there by other means still refuses to commit.
+    from dvtool.models import canonical_json
+    from dvtool.storage import open_store
+
+    open_store(no_exclusive_url).create(
+        "dvtool.json", canonical_json({"format": "dvtool", "version": 1})
+    )
     result = dvtool(
         "--repo", no_exclusive_url, "snapshot", str(FIXTURES / "orders_v1.csv"), "-d", "orders"
     )
-    assert result.code == 2
-    assert result.err.startswith(f"Error: {no_exclusive_url} does not honour create-only writes")
+    assert (result.code, result.err.startswith(message)) == (2, True)
     assert dvtool("--repo", no_exclusive_url, "log", "orders").code == 2
 
 

@@ -445,3 +445,134 @@ def test_diff_with_itself_is_empty(
         assert d.empty
         assert d.rows.unchanged == table.num_rows
         assert not d.samples.added and not d.samples.removed and not d.samples.changed
+
+
+# ---------------------------------------------------------------- through the repository and the CLI
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "orders"
+EDITS = json.loads((FIXTURES / "EDITS.json").read_text())
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    """Run ``dvtool ARGS`` through click's CliRunner streams, as the console script does."""
+    from click.testing import CliRunner
+
+    from dvtool.cli import main
+
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+@pytest.fixture
+def orders_repo(tmp_path: Path) -> str:
+    url = str(tmp_path / "repo")
+    assert _cli("init", url)[0] == 0
+    for v in (1, 2, 3):
+        code, _, err = _cli(
+            "--repo",
+            url,
+            "snapshot",
+            str(FIXTURES / f"orders_v{v}.csv"),
+            "-d",
+            "orders",
+            "--key",
+            "order_id",
+        )
+        assert code == 0, err
+    return url
+
+
+def test_cli_diff_json_matches_the_fixture_edits(orders_repo: str) -> None:
+    code, out, err = _cli(
+        "--repo", orders_repo, "diff", "orders@v1", "orders@v2", "--format", "json"
+    )
+    assert (code, err) == (0, "")
+    d = json.loads(out)
+    want = EDITS["v1_to_v2"]
+    assert d["old"] == "orders@v1" and d["new"] == "orders@v2" and d["key"] == ["order_id"]
+    assert d["rows"] == {k: want["rows"][k] for k in ("added", "removed", "changed", "unchanged")}
+    assert d["columns"] == want["columns"]
+    assert d["schema"] == {"added": [], "removed": [], "changed": [], "breaking": False}
+    assert [r["order_id"] for r in d["samples"]["removed"]] == want["removed_ids"]
+    assert [c["key"]["order_id"] for c in d["samples"]["changed"]] == want["changed_ids"][:10]
+    assert set(d) >= {"old", "new", "key", "schema", "rows", "columns", "samples", "chunks"}
+
+
+def test_cli_diff_name_is_latest_against_parent(orders_repo: str) -> None:
+    code, out, _ = _cli("--repo", orders_repo, "diff", "orders", "--format", "json", "--limit", "0")
+    assert code == 0
+    d = json.loads(out)
+    want = EDITS["v2_to_v3"]
+    assert (d["old"], d["new"]) == ("orders@v2", "orders@v3")
+    assert d["rows"] == {k: want["rows"][k] for k in ("added", "removed", "changed", "unchanged")}
+    assert [c["column"] for c in d["schema"]["added"]] == ["discount"]
+    assert d["samples"] == {"added": [], "removed": [], "changed": []}
+
+
+def test_cli_exit_code_and_formats(orders_repo: str) -> None:
+    assert _cli("--repo", orders_repo, "diff", "orders@v1", "orders@v2", "--exit-code")[0] == 1
+    code, out, _ = _cli("--repo", orders_repo, "diff", "orders@v2", "orders@v2", "--exit-code")
+    assert code == 0 and "identical" in out
+    code, out, _ = _cli(
+        "--repo", orders_repo, "diff", "orders@v1", "orders@v2", "--format", "markdown"
+    )
+    assert code == 0 and out.startswith("### dvtool diff: `orders@v1` → `orders@v2`")
+    assert "| 2000 | 2030 | 40 | 10 | 25 | 1965 |" in out
+    code, out, _ = _cli("--repo", orders_repo, "diff", "orders@v1", "orders@v2")
+    assert "rows: 2000 → 2030: +40 added, -10 removed, ~25 changed, 1965 unchanged" in out
+
+
+def test_cli_diff_against_a_source_file(orders_repo: str) -> None:
+    code, out, err = _cli(
+        "--repo",
+        orders_repo,
+        "diff",
+        "orders@v1",
+        str(FIXTURES / "orders_v2.csv"),
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["rows"]["changed"] == EDITS["v1_to_v2"]["rows"]["changed"]
+
+
+def test_cli_diff_errors_are_one_line(orders_repo: str) -> None:
+    code, out, err = _cli("--repo", orders_repo, "diff", "orders@v1", "orders@v2", "--key", "nope")
+    assert code == 2 and out == ""
+    assert err.startswith("Error: column 'nope' in --key is not in orders@v1 (columns: order_id,")
+    assert err.count("\n") == 1
+    code, _, err = _cli("--repo", orders_repo, "diff", "orders@v1", "orders@v2", "--key", "status")
+    assert code == 1 and "not unique" in err
+    code, _, err = _cli("--repo", orders_repo, "diff", "orders@v9")
+    assert code == 2 and err.startswith("Error: ")
+
+
+def test_repo_diff_on_a_one_percent_append_reads_only_new_chunks(tmp_path: Path) -> None:
+    from dvtool.repo import Repo
+
+    repo = Repo.init(str(tmp_path / "r"))
+    n = 100_000
+    base = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "v": pa.array([i % 97 for i in range(n)], pa.int64()),
+        }
+    )
+    extra = pa.table(
+        {
+            "id": pa.array(range(n, n + n // 100), pa.int64()),
+            "v": pa.array([1] * (n // 100), pa.int64()),
+        }
+    )
+    repo.snapshot(base, dataset="big", key=["id"])
+    repo.snapshot(pa.concat_tables([base, extra]), dataset="big", key=["id"])
+    d = repo.diff("big")
+    assert d.rows.to_dict() == {"added": n // 100, "removed": 0, "changed": 0, "unchanged": n}
+    assert d.chunks.skipped >= d.chunks.old - 1 and d.chunks.skipped > 0
+    assert d.chunks.compared <= 3

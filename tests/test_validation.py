@@ -260,7 +260,10 @@ PANDAS = pd_pa.DataFrameSchema({"tier": pd_pa.Column(str, pd_pa.Check(lambda s: 
     lam = load_schema(f"{path}:PANDAS")
     assert lam.backend == "pandas"
     r2 = validate_batches(lam, [table], schema=table.schema, rows_per_chunk=1000)
-    assert sorted((f.column, f.failure_count) for f in r2.errors) == [("tier", 1), ("tier", 3)]  # null, lambda
+    assert sorted((f.column, f.failure_count) for f in r2.errors) == [
+        ("tier", 1),
+        ("tier", 3),
+    ]  # null, lambda
     with pytest.raises(UsageError, match="has no 'Nope'"):
         load_schema(f"{path}:Nope")
 

@@ -22,12 +22,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .models import Chunking, ColumnStats
+from .models import ChunkInfo, Chunking, ColumnStats
 
 __all__ = [
     "choose_chunking",
     "column_stats",
     "encode_chunk",
+    "encode_new_chunk",
     "json_value",
     "row_hashes",
     "split_chunks",
@@ -242,6 +243,21 @@ def encode_chunk(table: pa.Table) -> bytes:
         store_schema=True,
     )
     return sink.getvalue()
+
+
+def encode_new_chunk(table: pa.Table, fingerprint: str, key: Sequence[str]) -> tuple[ChunkInfo, bytes]:
+    """Encode a chunk and describe it (runs in a worker thread)."""
+    from .hashing import hash_bytes
+
+    data = encode_chunk(table)
+    key_min = key_max = None
+    if key:
+        first_row = table.slice(0, 1).select(list(key)).to_pylist()[0]
+        last_row = table.slice(table.num_rows - 1, 1).select(list(key)).to_pylist()[0]
+        key_min = tuple(key_json_value(first_row[k]) for k in key)
+        key_max = tuple(key_json_value(last_row[k]) for k in key)
+    info = ChunkInfo(hash_bytes(data), fingerprint, table.num_rows, len(data), key_min, key_max, column_stats(table))
+    return info, data
 
 
 def json_value(value: Any) -> Any:

@@ -481,6 +481,76 @@ def schema_infer(state: State, target: str, output: str | None) -> None:
     _write_output(text, output)
 
 
+@cli.command()
+@json_option
+@pass_state
+def fsck(state: State, as_json: bool) -> None:
+    """Re-hash every object and manifest and check every version and tag; exit 1 on damage.
+
+    Corrupt, missing and invalid keys are damage; unreferenced (dangling) keys
+    are not, 'dvtool gc' removes them.
+
+    \b
+    Example:
+      dvtool fsck
+      dvtool fsck --json | jq '.problems[].key'
+    """
+    from . import _render
+
+    result = state.repo().fsck()
+    emit(_render.json_text(result.to_json()) if as_json else result.to_text())
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("dataset", metavar="NAME")
+@click.option("--keep-last", type=int, metavar="N", help="Keep the newest N versions.")
+@click.option("--older-than", metavar="DURATION", help="Expire versions older than this (e.g. 90d, 12h).")
+@json_option
+@pass_state
+def prune(state: State, dataset: str, keep_last: int | None, older_than: str | None, as_json: bool) -> None:
+    """Expire old versions of a dataset; tagged versions and the latest are kept.
+
+    Pruned versions stay in 'dvtool log' (marked [pruned]); their data goes at
+    the next 'dvtool gc' after the grace period.
+
+    \b
+    Example:
+      dvtool prune orders --keep-last 10
+      dvtool prune orders --older-than 90d
+    """
+    from . import _render
+
+    result = state.repo().prune(dataset, keep_last=keep_last, older_than=older_than)
+    emit(_render.json_text(result.to_json()) if as_json else result.to_text())
+
+
+@cli.command()
+@click.option("--older-than", default="7d", show_default=True, metavar="DURATION",
+              help="Grace period: only keys unreferenced and older than this go.")
+@click.option("--allow-short-grace", is_flag=True,
+              help="Allow a grace period under 7d (only when no one else is writing).")
+@click.option("--yes", is_flag=True, help="Delete; without it gc only lists what it would delete.")
+@json_option
+@pass_state
+def gc(state: State, older_than: str, allow_short_grace: bool, yes: bool, as_json: bool) -> None:
+    """Delete chunks, manifests, verdicts and temp files no version or tag needs.
+
+    A dry run unless --yes. Age is measured on the store's clock; one gc runs at
+    a time; if any version or tag cannot be read, nothing is deleted.
+
+    \b
+    Example:
+      dvtool gc                 # list what would go
+      dvtool gc --yes           # delete it
+    """
+    from . import _render
+
+    result = state.repo().gc(older_than=older_than, allow_short_grace=allow_short_grace, dry_run=not yes)
+    emit(_render.json_text(result.to_json()) if as_json else result.to_text())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

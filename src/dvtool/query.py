@@ -96,11 +96,7 @@ def open_query(
         raise UsageError("query: the SQL is empty")
     con = sql.connect(filesystem=filesystem)
     try:
-        try:
-            names = sorted(con.get_table_names(text, qualified=False))
-        except Exception as exc:  # a DuckDB parser or binder error
-            raise UsageError(f"query failed: {_first_line(exc)}") from None
-        for i, name in enumerate(names):
+        for i, name in enumerate(_table_names(con, text)):
             table = resolve(name)
             if table is None:
                 continue
@@ -124,6 +120,34 @@ def open_query(
         con.close()
         raise
     return QueryResult(con, reader)
+
+
+def _table_names(con: Any, text: str) -> list[str]:
+    """The table names ``text`` refers to, found by parsing only (the tables do not exist yet)."""
+    (raw,) = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0]
+    tree = json.loads(raw)
+    if not tree.get("error"):
+        found: set[str] = set()
+        _walk(tree, found)
+        return sorted(found)
+    if tree.get("error_type") == "parser":
+        raise UsageError(f"query failed: Parser Error: {tree.get('error_message', 'syntax error')}")
+    # Not a plain SELECT (DESCRIBE, SUMMARIZE, PIVOT …): ask DuckDB's binder instead.
+    try:
+        return sorted(con.get_table_names(text, qualified=False))
+    except Exception as exc:  # a DuckDB error: report it as the query's
+        raise UsageError(f"query failed: {_first_line(exc)}") from None
+
+
+def _walk(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+            found.add(node["table_name"])
+        for value in node.values():
+            _walk(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, found)
 
 
 def _source_sql(con: Any, i: int, table: TableInput) -> str:
@@ -281,9 +305,7 @@ def format_table(table: pa.Table) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(names))]
     lines = []
     for n, r in enumerate(cells):
-        parts = [
-            c.rjust(widths[i]) if right[i] and n else c.ljust(widths[i]) for i, c in enumerate(r)
-        ]
+        parts = [c.rjust(widths[i]) if right[i] else c.ljust(widths[i]) for i, c in enumerate(r)]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

@@ -9,6 +9,8 @@ hashing, models) and never prints. Modules that pull heavy dependencies
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 import re
 import shutil
 import tempfile
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     import pandas
 
     from .diff_report import Diff
+    from .maintenance import FsckResult, GcResult, PruneResult
     from .transfer import TransferSummary
 
 __all__ = ["DatasetInfo", "ExportResult", "LogEntry", "Repo", "Snapshot", "SnapshotResult"]
@@ -412,6 +415,7 @@ class Repo:
         target = os.fspath(url) if url is not None else DEFAULT_DIR
         check_url(target)
         store = open_store(target, dict(storage_options or {}))
+        store.check_create_only()  # say so now, not at the first snapshot
         marker = canonical_json({"format": "dvtool", "version": FORMAT_VERSION, "created": _now()})
         try:
             store.create(MARKER, marker)
@@ -537,7 +541,11 @@ class Repo:
                     entry = matches[0]
             if entry is None:
                 raise NotFoundError(f"unknown ref '{ref}': no tag or snapshot id '{spec}' in {name}")
-        if entry.version != versions[-1] and self.store.exists(pruned_key(name, entry.version)):
+        if (
+            entry.version != versions[-1]
+            and not any(t.version == entry.version for t in tags)
+            and self.store.exists(pruned_key(name, entry.version))
+        ):
             raise NotFoundError(
                 f"{name}@v{entry.version} was pruned: its data is removed by 'dvtool gc' "
                 "(the version stays in the log)"
@@ -694,13 +702,19 @@ class Repo:
             crash_point("snapshot.after_chunks_staged")
             new_chunks = 0
             deduped: list[str] = []
-            for object_id in staging.order:
+
+            def publish(object_id: str) -> tuple[str, int | None]:
                 data = staging.get(object_id)
-                if self.store.put_object(object_key(object_id), data):
-                    bytes_written += len(data)
-                    new_chunks += 1
-                else:
-                    deduped.append(object_id)
+                return object_id, len(data) if self.store.put_object(object_key(object_id), data) else None
+
+            # Publishing is I/O (fsync, uploads): overlap it across threads.
+            with ThreadPoolExecutor(max_workers=8, thread_name_prefix="dvtool-publish") as io_pool:
+                for object_id, size in io_pool.map(publish, staging.order):
+                    if size is None:
+                        deduped.append(object_id)
+                    else:
+                        bytes_written += size
+                        new_chunks += 1
             crash_point("snapshot.after_objects_published")
             manifest_body = _replace(manifest_body, validation=validation_record)
             snap, written = self._commit(
@@ -767,39 +781,47 @@ class Repo:
 
             hasher = ColumnsHasher(schema)
             checker = _KeyCheck(key) if key else None
-            chunks: list[ChunkInfo] = []
+            chunks: list[ChunkInfo | None] = []
             rows = 0
-            try:
-                for table in ck.split_chunks(
-                    stream(), chunking, hash_columns, force_after=force_after, force_at_row=force_at_row
-                ):
-                    hasher.update(table)
-                    if checker is not None:
-                        checker.update(table)
-                    fp = ColumnsHasher(schema)
-                    fp.update(table)
-                    fingerprint = fp.hexdigest()
-                    rows += table.num_rows
-                    reused = reuse.get(fingerprint)
-                    if reused is not None:
-                        chunks.append(reused)
-                    else:
-                        data = ck.encode_chunk(table)
-                        object_id = hash_bytes(data)
-                        staging.add(object_id, data)
-                        key_min = key_max = None
-                        if key:
-                            first_row = table.slice(0, 1).select(list(key)).to_pylist()[0]
-                            last_row = table.slice(table.num_rows - 1, 1).select(list(key)).to_pylist()[0]
-                            key_min = tuple(ck.key_json_value(first_row[k]) for k in key)
-                            key_max = tuple(ck.key_json_value(last_row[k]) for k in key)
-                        chunks.append(
-                            ChunkInfo(object_id, fingerprint, table.num_rows, len(data), key_min, key_max, ck.column_stats(table))
-                        )
-                    if progress is not None:
-                        progress(table.num_rows)
-            except pa.ArrowInvalid as exc:
-                raise UsageError(f"cannot read {src.description}: {str(exc).splitlines()[0]}") from None
+            # Parquet encoding is the real cost and releases the GIL: encode new
+            # chunks on every core while this thread reads, cuts and hashes.
+            workers = _encode_workers()
+            inflight: deque[tuple[int, Future[tuple[ChunkInfo, bytes]]]] = deque()
+
+            def settle(limit: int) -> None:
+                while len(inflight) > limit:
+                    index, future = inflight.popleft()
+                    info, data = future.result()
+                    staging.add(info.object, data)
+                    chunks[index] = info
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dvtool-encode") as pool:
+                try:
+                    for table in ck.split_chunks(
+                        stream(), chunking, hash_columns, force_after=force_after, force_at_row=force_at_row
+                    ):
+                        hasher.update(table)
+                        if checker is not None:
+                            checker.update(table)
+                        fp = ColumnsHasher(schema)
+                        fp.update(table)
+                        fingerprint = fp.hexdigest()
+                        rows += table.num_rows
+                        reused = reuse.get(fingerprint)
+                        if reused is not None:
+                            chunks.append(reused)
+                        else:
+                            chunks.append(None)
+                            inflight.append((len(chunks) - 1, pool.submit(ck.encode_new_chunk, table, fingerprint, key)))
+                            settle(2 * workers)
+                        if progress is not None:
+                            progress(table.num_rows)
+                    settle(0)
+                except pa.ArrowInvalid as exc:
+                    raise UsageError(f"cannot read {src.description}: {str(exc).splitlines()[0]}") from None
+                finally:
+                    for _, future in inflight:
+                        future.cancel()
             if checker is not None:
                 checker.raise_if_bad()
             draft = Manifest(
@@ -812,10 +834,10 @@ class Repo:
                 key=key,
                 schema=schema,
                 rows=rows,
-                bytes=sum(c.bytes for c in chunks),
+                bytes=sum(c.bytes for c in chunks if c is not None),
                 fingerprint=hasher.hexdigest(),
                 chunking=chunking,
-                chunks=tuple(chunks),
+                chunks=tuple(c for c in chunks if c is not None),
             )
             return draft
         finally:
@@ -1043,6 +1065,37 @@ class Repo:
 
         snap = self.get(ref)
         return export_snapshot(snap, dest, format=format, out=out, storage_options=self.storage_options)
+
+    # ---- maintenance (see maintenance.py) ----
+
+    def fsck(self) -> FsckResult:
+        """Re-hash every object and manifest; check every version, tag and prune marker."""
+        from .maintenance import fsck
+
+        return fsck(self.store)
+
+    def prune(self, dataset: str, *, keep_last: int | None = None, older_than: str | None = None) -> PruneResult:
+        """Expire old versions (``keep_last=N`` or ``older_than="30d"``); tagged ones are kept."""
+        from .maintenance import parse_duration, prune
+
+        self.store.check_create_only()
+        age = parse_duration(older_than) if older_than is not None else None
+        return prune(self.store, dataset, keep_last=keep_last, older_than=age)
+
+    def gc(self, *, older_than: str = "7d", allow_short_grace: bool = False, dry_run: bool = True) -> GcResult:
+        """List (``dry_run``) or delete unreferenced keys older than the grace period."""
+        from .maintenance import gc, parse_duration
+
+        if not dry_run:
+            self.store.check_create_only()
+        return gc(self.store, older_than=parse_duration(older_than), allow_short_grace=allow_short_grace, dry_run=dry_run)
+
+
+def _encode_workers() -> int:
+    configured = os.environ.get("DVTOOL_THREADS")
+    if configured and configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def _same_data(parent: Manifest, draft: Manifest) -> bool:

@@ -94,7 +94,9 @@ class ValidationReport:
     chunks_checked: int = 0
     chunks_reused: int = 0
     checks: tuple[tuple[str | None, str], ...] = ()  # every (column, check) that ran
-    schema_lines: tuple[tuple[str, int], ...] = field(default=())  # column -> line in the schema file
+    schema_lines: tuple[tuple[str, int], ...] = field(
+        default=()
+    )  # column -> line in the schema file
 
     @property
     def ok(self) -> bool:
@@ -214,7 +216,11 @@ class ValidationReport:
         root.set("failures", suite.get("failures", "0"))
         root.append(suite)
         ET.indent(root)
-        return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            + ET.tostring(root, encoding="unicode")
+            + "\n"
+        )
 
     def to_markdown(self, *, strict: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
         icon = "✅" if self.passed(strict=strict) else "❌"
@@ -269,7 +275,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def _short(value: Any, width: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    text = (
+        json.dumps(value, ensure_ascii=False, default=str)
+        if not isinstance(value, str)
+        else repr(value)
+    )
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

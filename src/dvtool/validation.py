@@ -83,7 +83,16 @@ _COLUMN_KEYS = frozenset(
     }
 )  # fmt: skip
 _OPTION_KEYS = frozenset(
-    {"check_name", "ignore_na", "raise_warning", "n_failure_cases", "groupby", "groups", "error", "name"}
+    {
+        "check_name",
+        "ignore_na",
+        "raise_warning",
+        "n_failure_cases",
+        "groupby",
+        "groups",
+        "error",
+        "name",
+    }
 )
 _EXTRA_CHECK_KWARGS = frozenset({"title", "description", "element_wise"})
 _DATAFRAME_CHECKS = frozenset(
@@ -127,7 +136,9 @@ def _fingerprint(doc: Any) -> str:
     import pandera
 
     payload = {"engine": ENGINE, "pandera": pandera.__version__, "schema": doc}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return f"{ALGORITHM}:{xxhash.xxh3_128_hexdigest(text.encode('utf-8'))}"
 
 
@@ -212,7 +223,9 @@ def _check_document(raw: dict[str, Any], *, name: str, backend: Backend) -> None
     allowed = _TOP_KEYS_PANDAS if backend == "pandas" else _TOP_KEYS
     for key in raw:
         if key not in allowed:
-            raise UsageError(f"schema file {name}: unknown key {key!r}{_suggest(str(key), allowed)}")
+            raise UsageError(
+                f"schema file {name}: unknown key {key!r}{_suggest(str(key), allowed)}"
+            )
     if raw.get("drop_invalid_rows"):
         raise UsageError(
             f"schema file {name}: drop_invalid_rows would hide failing rows; dvtool validate does not allow it"
@@ -269,7 +282,9 @@ def _check_check_list(checks: Any, *, where: str, name: str) -> None:
     if isinstance(checks, dict):  # legacy {check_name: stats}
         for key, value in checks.items():
             if key not in known:
-                raise UsageError(f"schema file {name}: unknown check {where}.{key}{_suggest(str(key), known)}")
+                raise UsageError(
+                    f"schema file {name}: unknown check {where}.{key}{_suggest(str(key), known)}"
+                )
             if isinstance(value, dict):
                 opts = value.get("options") or {}
                 value = {**{k: v for k, v in value.items() if k != "options"}, **opts}
@@ -295,7 +310,9 @@ def _check_check_list(checks: Any, *, where: str, name: str) -> None:
         _check_args(check_name, stats if stats else None, where=here, name=name, listed=True)
 
 
-def _check_args(check_name: str, value: Any, *, where: str, name: str, listed: bool = False) -> None:
+def _check_args(
+    check_name: str, value: Any, *, where: str, name: str, listed: bool = False
+) -> None:
     if not isinstance(value, dict):
         return
     params = _check_params(check_name)
@@ -306,7 +323,9 @@ def _check_args(check_name: str, value: Any, *, where: str, name: str, listed: b
         allowed |= _OPTION_KEYS - {"check_name"}
     for k in value:
         if k not in allowed:
-            raise UsageError(f"schema file {name}: unknown argument {where}.{k}{_suggest(str(k), allowed)}")
+            raise UsageError(
+                f"schema file {name}: unknown argument {where}.{k}{_suggest(str(k), allowed)}"
+            )
 
 
 def _deserialize(raw: dict[str, Any], *, name: str, backend: Backend) -> Any:
@@ -340,7 +359,9 @@ def _guard_dropped_checks(raw: dict[str, Any], schema: Any, *, name: str) -> Non
         component = schema.columns.get(col)
         loaded = len(component.checks) if component is not None else 0
         if loaded != _declared_checks(spec):
-            raise UsageError(f"schema file {name}: a check of column {col!r} would be dropped by pandera")
+            raise UsageError(
+                f"schema file {name}: a check of column {col!r} would be dropped by pandera"
+            )
     declared = raw.get("checks")
     if isinstance(declared, list | dict) and len(schema.checks) != len(declared):
         raise UsageError(f"schema file {name}: a dataframe-level check would be dropped by pandera")
@@ -359,10 +380,14 @@ def _load_python(spec: str) -> LoadedSchema:
     try:
         mod_spec.loader.exec_module(module)
     except Exception as exc:  # user code: any failure is "could not load the schema"
-        raise UsageError(f"cannot import schema file {path_text}: {type(exc).__name__}: {exc}") from None
+        raise UsageError(
+            f"cannot import schema file {path_text}: {type(exc).__name__}: {exc}"
+        ) from None
     if not attr:
         found = [k for k, v in vars(module).items() if not k.startswith("_") and _is_schema_like(v)]
-        found = [k for k in found if getattr(vars(module)[k], "__module__", module_name) == module_name]
+        found = [
+            k for k in found if getattr(vars(module)[k], "__module__", module_name) == module_name
+        ]
         if len(found) != 1:
             raise UsageError(
                 f"schema file {path_text}: name the schema as {path_text}:NAME "
@@ -508,7 +533,9 @@ def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _
     if local.unique:
         cols = tuple([local.unique] if isinstance(local.unique, str) else local.unique)
         uniques.append(
-            _Unique(cols, "multiple_fields_uniqueness", ", ".join(cols), local.report_duplicates, False)
+            _Unique(
+                cols, "multiple_fields_uniqueness", ", ".join(cols), local.report_duplicates, False
+            )
         )
         listed.append((", ".join(cols), "multiple_fields_uniqueness"))
         local.unique = None
@@ -585,7 +612,9 @@ class ChunkVerdict:
             "key": list(self.key),
             "failures": [f.to_dict() for f in self.failures],
         }
-        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+        return json.dumps(
+            d, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        ).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> ChunkVerdict | None:
@@ -605,7 +634,9 @@ class ChunkVerdict:
 class VerdictCache(Protocol):
     def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None: ...
 
-    def put(self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict) -> None: ...
+    def put(
+        self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict
+    ) -> None: ...
 
 
 def verdict_key(schema_fingerprint: str, chunk_fingerprint: str) -> str:
@@ -683,7 +714,9 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return (
+            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        )
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -715,7 +748,9 @@ def _failure_frame(fc: Any) -> Any:
 
     return pl.DataFrame(
         {
-            "schema_context": [None if v is None else str(v) for v in fc["schema_context"].tolist()],
+            "schema_context": [
+                None if v is None else str(v) for v in fc["schema_context"].tolist()
+            ],
             "column": [None if v is None or v != v else str(v) for v in fc["column"].tolist()],
             "check": [str(v) for v in fc["check"].tolist()],
             "check_number": [opt_int(v) for v in fc["check_number"].tolist()],
@@ -745,11 +780,14 @@ def _run_pandera(plan: _Plan, loaded: LoadedSchema, table: pa.Table, target: str
     else:
         obj = table.to_pandas()
     try:
-        with warnings.catch_warnings(), config_context(
-            validation_enabled=True,
-            # Data-level checks always run; pandera would skip them on LazyFrames.
-            validation_depth=ValidationDepth.SCHEMA_AND_DATA,
-            use_narwhals_backend=False,
+        with (
+            warnings.catch_warnings(),
+            config_context(
+                validation_enabled=True,
+                # Data-level checks always run; pandera would skip them on LazyFrames.
+                validation_depth=ValidationDepth.SCHEMA_AND_DATA,
+                use_narwhals_backend=False,
+            ),
         ):
             warnings.simplefilter("ignore")
             plan.local.validate(obj, lazy=True)
@@ -778,7 +816,12 @@ def _run_pandera(plan: _Plan, loaded: LoadedSchema, table: pa.Table, target: str
 
 
 def _check_chunk(
-    plan: _Plan, loaded: LoadedSchema, table: pa.Table, key: Sequence[str], target: str, n_examples: int
+    plan: _Plan,
+    loaded: LoadedSchema,
+    table: pa.Table,
+    key: Sequence[str],
+    target: str,
+    n_examples: int,
 ) -> ChunkVerdict:
     import polars as pl
 
@@ -799,7 +842,11 @@ def _check_chunk(
             examples = []
             for i in g["idx"]:
                 value = table.column(column)[i].as_py() if column in names else None
-                kv = tuple((k, _jsonable(table.column(k)[i].as_py())) for k in keys) if keys else None
+                kv = (
+                    tuple((k, _jsonable(table.column(k)[i].as_py())) for k in keys)
+                    if keys
+                    else None
+                )
                 examples.append(Example(value=_jsonable(value), row=int(i), key=kv))
             failures.append(ChunkFailure(column, check, sev, int(g["n"]), tuple(examples)))
         schema_level = fc.filter(pl.col("index").is_null()).unique(maintain_order=True)
@@ -813,7 +860,9 @@ def _check_chunk(
             merged.setdefault((column, r["check"], sev), []).append(case)
         for (column, check, sev_), cases in merged.items():
             failures.append(
-                ChunkFailure(column, check, "warning" if sev_ == "warning" else "error", 0, (), tuple(cases))
+                ChunkFailure(
+                    column, check, "warning" if sev_ == "warning" else "error", 0, (), tuple(cases)
+                )
             )
     return ChunkVerdict(rows=table.num_rows, key=tuple(key), failures=tuple(failures))
 
@@ -843,11 +892,15 @@ def _global_checks(
     try:
         con.execute("CREATE TEMP TABLE dvtool_files (path VARCHAR, row_offset BIGINT)")
         if files:
-            con.executemany("INSERT INTO dvtool_files VALUES (?, ?)", list(zip(files, offsets, strict=True)))
+            con.executemany(
+                "INSERT INTO dvtool_files VALUES (?, ?)", list(zip(files, offsets, strict=True))
+            )
         for u in plan.uniques:
             if not files or not all(c in present for c in u.columns):
                 continue  # a missing column is reported by the chunk checks
-            out.extend(_unique_failures(con, u, files, [k for k in key if k in present], n_examples))
+            out.extend(
+                _unique_failures(con, u, files, [k for k in key if k in present], n_examples)
+            )
         for vs in plan.value_sets:
             if files and vs.column in present:
                 out.extend(_value_set_failures(con, vs, files))
@@ -892,8 +945,16 @@ def _unique_failures(
     examples = []
     for row in rows:
         vals = row[:ncols]
-        value = _jsonable(vals[0]) if ncols == 1 else {c: _jsonable(v) for c, v in zip(u.columns, vals, strict=True)}
-        kv = tuple((k, _jsonable(v)) for k, v in zip(key, row[ncols : ncols + nkeys], strict=True)) if key else None
+        value = (
+            _jsonable(vals[0])
+            if ncols == 1
+            else {c: _jsonable(v) for c, v in zip(u.columns, vals, strict=True)}
+        )
+        kv = (
+            tuple((k, _jsonable(v)) for k, v in zip(key, row[ncols : ncols + nkeys], strict=True))
+            if key
+            else None
+        )
         p = row[-1]
         examples.append(Example(value=value, row=int(p) if p is not None else None, key=kv))
     return [CheckFailure(u.label, u.check, total, tuple(examples), "error")]
@@ -973,7 +1034,13 @@ def validate_chunks(
         if not examples:
             examples = [Example(value=c) for c in cases[:n_examples]]
         results.append(
-            CheckFailure(column, check, count + len(cases), tuple(examples), "warning" if sev == "warning" else "error")
+            CheckFailure(
+                column,
+                check,
+                count + len(cases),
+                tuple(examples),
+                "warning" if sev == "warning" else "error",
+            )
         )
     if plan.uniques or plan.value_sets:
         files = parquet_files() if callable(parquet_files) else parquet_files
@@ -1026,8 +1093,12 @@ def validate_batches(
         def spill() -> None:
             nonlocal pending, pending_rows, offset
             path = str(Path(tmp) / f"chunk-{len(files):06d}.parquet")
-            table = pa.Table.from_batches([], schema=schema) if not pending else pa.concat_tables(
-                [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in pending]
+            table = (
+                pa.Table.from_batches([], schema=schema)
+                if not pending
+                else pa.concat_tables(
+                    [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in pending]
+                )
             )
             pq.write_table(table, path)
             chunks.append(ChunkInput(None, offset, table.num_rows, _parquet_loader(path)))
@@ -1090,9 +1161,7 @@ def infer_schema(
     lo: dict[str, Any] = {}
     hi: dict[str, Any] = {}
     ranged = {
-        f.name
-        for f in schema
-        if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+        f.name for f in schema if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
     }
     for batch in batches:
         for f, col in zip(schema, batch.columns, strict=True):
