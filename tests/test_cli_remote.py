@@ -157,6 +157,15 @@ def test_remote_repository_push_and_pull(
     if has_command("query"):
         rows = ok(*remote, "query", "select count(*) as n from orders", "--format", "json").json()
         assert rows == [{"n": 2130}]
+    if has_command("validate"):
+        schema = str(FIXTURES.parent / "faults" / "orders.schema.yaml")
+        report = ok(*remote, "validate", "orders@v2", "--schema", schema, "--format", "json")
+        assert report.json()["ok"] is True
+        bad = str(FIXTURES.parent / "faults" / "orders_bad.csv")
+        before = _objects(s3_bucket)
+        failed = dvtool(*remote, "snapshot", bad, "-d", "orders", "--schema", schema)
+        assert failed.code == 1
+        assert _objects(s3_bucket) == before  # the gate wrote nothing to S3
 
     # Diverged: both sides commit a different v4.
     ok(*remote, "snapshot", str(FIXTURES / "orders_v1.csv"), "-d", "orders", "--key", "order_id")
@@ -174,6 +183,13 @@ def test_remote_repository_push_and_pull(
     assert diverged.code == 2
     assert diverged.err.startswith("Error: orders: the histories have diverged at v4 ")
     assert diverged.out == ""
+
+
+def _objects(bucket: S3Bucket) -> dict[str, str]:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **bucket.storage_options)
+    return {path: info["ETag"] for path, info in fs.find(bucket.name, detail=True).items()}
 
 
 def _chunks(remote: list[str], ref: str) -> list[dict[str, Any]]:

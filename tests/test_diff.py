@@ -576,3 +576,35 @@ def test_repo_diff_on_a_one_percent_append_reads_only_new_chunks(tmp_path: Path)
     assert d.rows.to_dict() == {"added": n // 100, "removed": 0, "changed": 0, "unchanged": n}
     assert d.chunks.skipped >= d.chunks.old - 1 and d.chunks.skipped > 0
     assert d.chunks.compared <= 3
+
+
+def test_cli_diff_of_a_damaged_chunk_is_exit_2_naming_it(orders_repo: str) -> None:
+    from dvtool.repo import Repo
+
+    snap = Repo.open(orders_repo).get("orders@v2")
+    victim = Path(snap.files[0])
+    victim.chmod(0o644)
+    victim.write_bytes(b"PAR1 not really parquet PAR1")
+    code, out, err = _cli("--repo", orders_repo, "diff", "orders@v1", "orders@v2")
+    assert code == 2 and out == ""
+    assert err.startswith("Error: ") and err.count("\n") == 1
+    assert snap.chunks[0].object.split(":")[1][:12] in err
+
+
+def test_cli_diff_two_files_without_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVTOOL_REPO", raising=False)
+    code, out, err = _cli(
+        "diff",
+        str(FIXTURES / "orders_v1.csv"),
+        str(FIXTURES / "orders_v2.csv"),
+        "--key",
+        "order_id",
+        "--format",
+        "json",
+        "--exit-code",
+    )
+    assert code == 1, err
+    assert json.loads(out)["rows"]["removed"] == EDITS["v1_to_v2"]["rows"]["removed"]

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from conftest import S3Bucket
 from dvtool.cli import main
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.query import TableInput, format_table, run_query, write_result
@@ -204,3 +205,13 @@ def test_cli_query(tmp_path: Path) -> None:
         and err
         == "Error: query names 'missing@v2', but there is no dataset 'missing' (datasets: orders, other.set)\n"
     )
+
+
+def test_repo_query_on_s3(s3_bucket: S3Bucket) -> None:
+    repo = Repo.init(f"{s3_bucket.url}/repo", storage_options=s3_bucket.storage_options)
+    repo.snapshot(pa.table({"id": [1, 2, 3], "v": ["a", "b", "c"]}), dataset="orders", key=["id"])
+    repo.snapshot(pa.table({"id": [1, 2], "v": ["a", "B"]}), dataset="orders", key=["id"])
+    assert repo.query('select count(*) as n from "orders@v1"').to_pylist() == [{"n": 3}]
+    assert repo.query("select v from orders order by id").column("v").to_pylist() == ["a", "B"]
+    d = repo.diff("orders")
+    assert d.rows.to_dict() == {"added": 0, "removed": 1, "changed": 1, "unchanged": 1}

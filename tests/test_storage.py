@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import fsspec
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
 
 from conftest import S3Bucket
 from dvtool.errors import (
@@ -204,3 +205,27 @@ def test_missing_backend_names_the_extra(url: str, extra: str) -> None:
 def test_unknown_scheme() -> None:
     with pytest.raises(UsageError, match="unknown URL scheme nope://"):
         open_store("nope://x/y")
+
+
+class _ConflictOnceFS(MemoryFileSystem):  # type: ignore[misc]
+    """Answers the first exclusive create of each key with S3's 409, then behaves."""
+
+    protocol = ("dvtool-conflict",)
+    root_marker = "/"
+    conflicted: ClassVar[set[str]] = set()  # fsspec caches instances; keep it per class
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if "x" in mode and path not in self.conflicted:
+            self.conflicted.add(path)
+            raise OSError("An error occurred (ConditionalRequestConflict) when calling PutObject")
+        return super()._open(path, mode, **kwargs)
+
+
+def test_s3_409_conflict_is_retried_then_create_only_still_holds() -> None:
+    fsspec.register_implementation("dvtool-conflict", _ConflictOnceFS, clobber=True)
+    store = open_store(f"dvtool-conflict:///c-{uuid.uuid4().hex}")
+    store.create("a.json", b"first")
+    assert store.read("a.json") == b"first"
+    with pytest.raises(AlreadyExistsError):
+        store.create("a.json", b"second")
+    store.delete("a.json")

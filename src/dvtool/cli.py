@@ -409,7 +409,14 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
     if no_key and keys:
         raise UsageError("--key and --no-key cannot be used together")
     key = () if no_key else (keys or None)
-    result = state.repo().diff(old, new, key=key, limit=limit, stats=stats)
+    repo = _repo_or_none(state, old) if new is not None else state.repo()
+    if repo is not None:
+        result = repo.diff(old, new, key=key, limit=limit, stats=stats)
+    else:  # two files and no repository around: still a diff
+        from .diff import diff_sources
+
+        result = diff_sources(old, new, key=key, limit=limit, stats=stats,
+                              storage_options=state.storage_options)
     if fmt == "json":
         text = result.to_json() + "\n"
     else:

@@ -22,8 +22,9 @@ Every identifier is quoted with sql.quote_ident and every value is bound.
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -48,12 +49,22 @@ from .models import ChunkInfo
 if TYPE_CHECKING:
     from .repo import Repo, Snapshot
 
-__all__ = ["Diff", "Side", "diff", "diff_in_repo", "schema_diff"]
+__all__ = [
+    "Diff",
+    "Side",
+    "diff",
+    "diff_in_repo",
+    "diff_sources",
+    "schema_diff",
+    "side_from_snapshot",
+]
 
 Loader = Callable[[ChunkInfo], pa.Table]
 
 # Rows per side compared in one DuckDB query when key ranges allow splitting.
 _GROUP_ROWS = int(os.environ.get("DVTOOL_DIFF_GROUP_ROWS", "1000000"))
+# Chunks read ahead of DuckDB's scan, on this many threads.
+_PREFETCH = max(2, min(8, os.cpu_count() or 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,33 @@ def _conform(table: pa.Table | pa.RecordBatch, schema: pa.Schema, what: str) -> 
         raise UsageError(f"{what} does not match its schema: {str(exc).splitlines()[0]}") from None
 
 
+def _prefetch(load: Loader, chunks: Sequence[ChunkInfo]) -> Iterator[tuple[ChunkInfo, pa.Table]]:
+    """Load chunks in order, a few ahead on worker threads (reading and decoding release the GIL).
+
+    At most ``_PREFETCH`` chunks are held beyond the one being consumed, so memory stays bounded.
+    """
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            yield chunk, load(chunk)
+        return
+    pool = ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="dvtool-diff-read")
+    try:
+        pending: deque[tuple[ChunkInfo, Future[pa.Table]]] = deque()
+        todo = iter(chunks)
+        for chunk in todo:
+            pending.append((chunk, pool.submit(load, chunk)))
+            if len(pending) >= _PREFETCH:
+                break
+        while pending:
+            chunk, future = pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(load, nxt)))
+            yield chunk, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBatchReader:
     """The rows of ``chunks`` (or of the stream) as a one-pass reader DuckDB scans."""
 
@@ -141,10 +179,8 @@ def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBa
                     yield from _conform(batch, side.schema, side.label).to_batches()
                 return
             assert side.load is not None
-            for chunk in chunks:
-                table = _conform(
-                    side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}"
-                )
+            for chunk, loaded in _prefetch(side.load, chunks):
+                table = _conform(loaded, side.schema, f"chunk {chunk.object} of {side.label}")
                 for batch in table.to_batches():
                     feed.rows += batch.num_rows
                     yield batch
@@ -252,11 +288,15 @@ class _Engine:
     # -- keyed ---------------------------------------------------------------
 
     def keyed_group(
-        self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo], trusted: bool
+        self,
+        old_chunks: Sequence[ChunkInfo],
+        new_chunks: Sequence[ChunkInfo],
+        trusted: tuple[bool, bool],
     ) -> None:
+        """Compare one group; a side not trusted to be unique by the key is materialised and checked."""
         fo, fn = _Feed(), _Feed()
-        o = self._relation("dv_old", self.old, old_chunks, fo, trusted)
-        n = self._relation("dv_new", self.new, new_chunks, fn, trusted)
+        o = self._relation("dv_old", self.old, old_chunks, fo, trusted[0])
+        n = self._relation("dv_new", self.new, new_chunks, fn, trusted[1])
         q = sql.quote_ident
         k0 = q(self.key[0])
         on = " AND ".join(
@@ -300,10 +340,11 @@ class _Engine:
         self.changed += changed
         self.unchanged += fo.rows - removed - changed
         self._keyed_samples()
-        for rel in ("dv_old", "dv_new"):
-            self.con.execute(f"DROP TABLE IF EXISTS {rel}")
-            if trusted:
+        for rel, kept in (("dv_old", trusted[0]), ("dv_new", trusted[1])):
+            if kept:
                 self.con.unregister(f"{rel}_in")
+            else:
+                self.con.execute(f"DROP TABLE IF EXISTS {rel}")
         self.con.execute("DROP TABLE dv_delta")
 
     def _keyed_samples(self) -> None:
@@ -532,7 +573,9 @@ def diff(
     keycols = _resolve_key(old, new, key)
     sdiff = schema_diff(old.schema, new.schema)
     both_chunked = old.chunked and new.chunked
-    trusted = both_chunked and bool(keycols) and old.key == keycols and new.key == keycols
+    # A snapshot is unique and sorted by the key it was taken with; anything else is checked.
+    trust = (old.chunked and old.key == keycols, new.chunked and new.key == keycols)
+    trusted = both_chunked and bool(keycols) and all(trust)
     old_chunks, new_chunks = list(old.chunks), list(new.chunks)
     skipped = skipped_rows = 0
     if both_chunked and (trusted or not keycols):
@@ -550,10 +593,10 @@ def diff(
                 elif not group_old:
                     read += engine.one_sided(new, group_new, "a")
                 else:
-                    engine.keyed_group(group_old, group_new, trusted=True)
+                    engine.keyed_group(group_old, group_new, trusted=(True, True))
                     read += len(group_old) + len(group_new)
         else:
-            engine.keyed_group(old_chunks, new_chunks, trusted=trusted)
+            engine.keyed_group(old_chunks, new_chunks, trusted=trust)
             read = len(old_chunks) + len(new_chunks)
     finally:
         engine.close()
@@ -626,3 +669,22 @@ def diff_in_repo(
             side_from_snapshot(older), side_from_snapshot(newer), key=key, limit=limit, stats=stats
         )
     return diff(_side(repo, old), _side(repo, new), key=key, limit=limit, stats=stats)
+
+
+def diff_sources(
+    old: Any,
+    new: Any,
+    *,
+    key: Sequence[str] | None = None,
+    limit: int = 10,
+    stats: bool = False,
+    storage_options: dict[str, str] | None = None,
+) -> Diff:
+    """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
+    from .sources import open_source
+
+    sides = []
+    for arg in (old, new):
+        source = open_source(arg, storage_options=storage_options)
+        sides.append(Side(source.description, source.schema, stream=source.reader))
+    return diff(sides[0], sides[1], key=key, limit=limit, stats=stats)

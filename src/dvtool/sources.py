@@ -314,7 +314,8 @@ def _open_binary(path: str, fs: Any) -> Any:
             if name.endswith(_COMPRESSED):
                 codec = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".xz": "lzma"}[os.path.splitext(name)[1]]
                 return pa_.CompressedInputStream(pa_.OSFile(path, "rb"), codec)
-            return pa_.memory_map(path, "r")
+            # Not memory_map: mapped pages count as resident memory and would grow with the file.
+            return pa_.OSFile(path, "rb")
         return fs.open(path, "rb", compression="infer")
     except FileNotFoundError:
         raise NotFoundError(f"input file {path} does not exist") from None

@@ -67,7 +67,7 @@ def sorted_reader(
     Returns the sorted stream and the connection that owns it (close it when done).
     Nulls sort last. The schema of the stream is kept exactly.
     """
-    con = connect(memory_limit=os.environ.get("DVTOOL_SORT_MEMORY", "2GB"))
+    con = connect(memory_limit=os.environ.get("DVTOOL_SORT_MEMORY", "1GB"))
     con.register("dvtool_input", reader)
     order = ", ".join(f"{quote_ident(k)} ASC NULLS LAST" for k in key)
     try:

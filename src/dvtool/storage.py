@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .hashing import hash_bytes
 __all__ = ["FsspecStore", "LocalStore", "Store", "StoreEntry", "open_store", "redact_url"]
 
 TEMP_PREFIX = ".tmp-"
+_CONFLICT_RETRIES = 5
 _CRED_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
 _EXTRAS = {
     "s3": "s3",
@@ -337,17 +339,26 @@ class FsspecStore(Store):
         # s3fs's exclusive create of a zero-byte object overwrites; see Store.create.
         _refuse_empty(data, self._where(key))
         path = self._path(key)
-        try:
-            with self._fs.open(path, "xb") as f:
-                f.write(data)
-        except FileExistsError:
-            raise AlreadyExistsError(f"{key} already exists in {redact_url(self.url)}") from None
-        except Exception as exc:
-            if _is_precondition_failure(exc):
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                with self._fs.open(path, "xb") as f:
+                    f.write(data)
+                return
+            except FileExistsError:
                 raise AlreadyExistsError(
                     f"{key} already exists in {redact_url(self.url)}"
                 ) from None
-            raise StorageError(f"cannot write {self._where(key)}: {_describe(exc)}") from None
+            except Exception as exc:
+                if _is_precondition_failure(exc):
+                    raise AlreadyExistsError(
+                        f"{key} already exists in {redact_url(self.url)}"
+                    ) from None
+                if "ConditionalRequestConflict" in str(exc) and attempt + 1 < _CONFLICT_RETRIES:
+                    # S3's 409: a concurrent conditional write to this key is in flight and
+                    # its outcome is unknown; only a retry can tell "exists" from "free".
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise StorageError(f"cannot write {self._where(key)}: {_describe(exc)}") from None
 
     def exists(self, key: str) -> bool:
         path = self._path(key)

@@ -1,0 +1,45 @@
+"""Write docs/cli-reference.md from the commands' --help (tests/test_docs.py checks it is current).
+
+Run: .venv/bin/python scripts/gen_cli_reference.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dvtool.cli import cli
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "cli-reference.md"
+
+
+def help_text(command: click.Command, path: list[str]) -> str:
+    with click.Context(command, info_name=" ".join(path), terminal_width=100, max_content_width=100) as ctx:
+        return command.get_help(ctx)
+
+
+def walk(command: click.Command, path: list[str]) -> list[tuple[str, str]]:
+    out = [(" ".join(path), help_text(command, path))]
+    if isinstance(command, click.Group):
+        for name in sorted(command.commands):
+            out.extend(walk(command.commands[name], [*path, name]))
+    return out
+
+
+def render() -> str:
+    parts = [
+        "# CLI reference\n",
+        "Generated from each command's `--help` by `scripts/gen_cli_reference.py`;",
+        "a test fails when a command's help changes without regenerating this page.",
+        "The guide to the commands is [cli.md](cli.md).\n",
+    ]
+    for name, text in walk(cli, ["dvtool"]):
+        parts.append(f"## `{name}`\n\n```text\n{text.rstrip()}\n```\n")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    OUT.write_text(render())
+    sys.stdout.write(f"wrote {OUT}\n")
