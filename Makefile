@@ -33,5 +33,9 @@ lint: $(STAMP)  ## ruff and mypy --strict
 format: $(STAMP)  ## format the code with ruff
 	$(BIN)/ruff format src tests
 
+ROWS ?= 10000000
+bench: $(STAMP)  ## benchmarks vs peers and goals (ROWS=10000000 by default; ARGS= for run.py)
+	$(BIN)/python benchmarks/run.py --rows $(ROWS) $(ARGS)
+
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo

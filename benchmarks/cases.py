@@ -56,13 +56,13 @@ def _preload_dvtool() -> None:
     import duckdb  # noqa: F401
     import pandera.polars  # noqa: F401
     import polars  # noqa: F401
-    import pyarrow.compute  # noqa: F401
+    import pyarrow.compute
     import pyarrow.parquet  # noqa: F401
     import xxhash  # noqa: F401
 
-    import dvtool.chunking  # noqa: F401
-    import dvtool.diff  # noqa: F401
-    import dvtool.repo  # noqa: F401
+    import dvtool.chunking
+    import dvtool.diff
+    import dvtool.repo
     import dvtool.validation  # noqa: F401
 
 
@@ -183,7 +183,9 @@ def pyarrow_chunked(p: dict[str, Any]) -> Result:
     def write(i: int) -> None:
         start, rows = starts[i]
         part = table.slice(start, rows)
-        pq.write_table(part, f"{p['out']}/{i:06d}.parquet", row_group_size=max(1, rows), **CHUNK_WRITE)
+        pq.write_table(
+            part, f"{p['out']}/{i:06d}.parquet", row_group_size=max(1, rows), **CHUNK_WRITE
+        )
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(write, range(len(starts))))

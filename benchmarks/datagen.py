@@ -28,7 +28,9 @@ import pyarrow.parquet as pq
 GENERATOR = "dvtool-bench-data-1"  # bump when the data changes
 BLOCK = 1_000_000
 SEED = 20240607
-_LETTERS = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", np.uint8)
+_LETTERS = np.frombuffer(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", np.uint8
+)
 _CATEGORIES = pa.array([f"category_{i:02d}_" for i in range(50)], pa.string())
 SCHEMA = pa.schema(
     [
@@ -52,7 +54,9 @@ def _notes(rng: np.random.Generator, n: int) -> pa.Array:
 
 def _rows(rng: np.random.Generator, ids: np.ndarray) -> pa.RecordBatch:
     n = len(ids)
-    cat = pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, 50, n, dtype=np.int32)), _CATEGORIES)
+    cat = pa.DictionaryArray.from_arrays(
+        pa.array(rng.integers(0, 50, n, dtype=np.int32)), _CATEGORIES
+    )
     ts = (1_700_000_000_000_000 + rng.integers(0, 10**13, n)).astype("datetime64[us]")
     return pa.RecordBatch.from_arrays(
         [

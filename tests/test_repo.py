@@ -196,3 +196,21 @@ def test_golden_manifest_still_loads_and_encodes_identically() -> None:
     assert manifest.encode() == raw.rstrip(b"\n")
     assert manifest.dataset == "orders" and manifest.version == 2
     assert manifest.schema.field("order_id").type == pa.int64()
+
+
+def test_unsorted_csv_with_key_is_sorted_and_sorted_csv_streams(repo: dvtool.Repo, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    ids = rng.permutation(30_000)
+    shuffled = tmp_path / "shuffled.csv"
+    pcsv.write_csv(pa.table({"id": ids, "v": ids * 3}), shuffled)
+    ordered = tmp_path / "ordered.csv"
+    pcsv.write_csv(pa.table({"id": np.sort(ids), "v": np.sort(ids) * 3}), ordered)
+    a = repo.snapshot(str(shuffled), dataset="s", key=["id"])
+    assert a.snapshot.to_arrow().column("id").to_pylist() == list(range(30_000))
+    b = repo.snapshot(str(ordered), dataset="s", key=["id"])
+    assert b.unchanged
+    # Out of order late in the file: the optimistic pass restarts with a sort.
+    late = np.concatenate([np.arange(20_000), [25_000], np.arange(20_000, 25_000), np.arange(25_001, 30_000)])
+    late_csv = tmp_path / "late.csv"
+    pcsv.write_csv(pa.table({"id": late, "v": late * 3}), late_csv)
+    assert repo.snapshot(str(late_csv), dataset="s", key=["id"]).unchanged

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -338,10 +338,17 @@ class _Staging:
         return self._files[object_id]
 
     def close(self) -> None:
+        self.order.clear()
+        self._files.clear()
+        self._mem_bytes = 0
         self._mem.clear()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+class _Unsorted(Exception):
+    """The input turned out not to be ordered by the key: sort it and start again."""
 
 
 @dataclass(slots=True)
@@ -349,6 +356,7 @@ class _KeyCheck:
     """Counts null and duplicate keys across a sorted stream."""
 
     key: tuple[str, ...]
+    require_sorted: bool = False
     nulls: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     examples: list[Any] = field(default_factory=list)
@@ -358,6 +366,12 @@ class _KeyCheck:
         import pyarrow.compute as pc
 
         keys = table.select(list(self.key))
+        if self.require_sorted:
+            from .sources import table_sorted
+
+            ordered = keys if self.last is None else pa.concat_tables([self.last, keys])
+            if any(keys.column(k).null_count for k in self.key) or not table_sorted(ordered, self.key):
+                raise _Unsorted()
         for name in self.key:
             nulls = keys.column(name).null_count
             if nulls:
@@ -740,19 +754,43 @@ class Repo:
         staging: _Staging,
         progress: Callable[[int], None] | None,
     ) -> Manifest:
-        """Stream the source into chunks; stage new ones. Returns a manifest draft."""
+        """Stream the source into chunks; stage new ones. Returns a manifest draft.
+
+        With a key, rows must be ordered by it. Inputs proven sorted (Parquet and
+        Arrow files, tables) stream as they are. Other re-readable inputs (CSV,
+        JSON Lines) are streamed optimistically, checking the order as they go;
+        at the first row out of order the staged work is dropped and the input
+        is read again through DuckDB's external sort.
+        """
+        if key and not src.is_sorted_by(key):
+            if src.rereadable:
+                try:
+                    return self._build_pass(src, dataset, key, parent, staging, progress, "guard")
+                except _Unsorted:
+                    staging.close()
+            return self._build_pass(src, dataset, key, parent, staging, progress, "sort")
+        return self._build_pass(src, dataset, key, parent, staging, progress, "direct")
+
+    def _build_pass(
+        self,
+        src: Source,
+        dataset: str,
+        key: tuple[str, ...],
+        parent: Manifest | None,
+        staging: _Staging,
+        progress: Callable[[int], None] | None,
+        mode: Literal["direct", "guard", "sort"],
+    ) -> Manifest:
         from . import chunking as ck
 
         schema = src.schema
         con = None
         batches: Iterator[pa.RecordBatch]
-        if key and not src.is_sorted_by(key):
+        if mode == "sort":
             from .sql import sorted_reader
 
             reader, con = sorted_reader(src.reader(), key)
-            batches = (
-                _conform_sorted(b, schema) for b in reader
-            )
+            batches = (_conform_sorted(b, schema) for b in reader)
         else:
             batches = src.batches()
         try:
@@ -780,7 +818,7 @@ class Repo:
                 yield from batches
 
             hasher = ColumnsHasher(schema)
-            checker = _KeyCheck(key) if key else None
+            checker = _KeyCheck(key, require_sorted=mode == "guard") if key else None
             chunks: list[ChunkInfo | None] = []
             rows = 0
             # Parquet encoding is the real cost and releases the GIL: encode new

@@ -198,16 +198,17 @@ def _batches_sorted(batches: Iterator[pa.RecordBatch] | list[pa.RecordBatch], ke
             return False
         if last is not None:
             joined = pa.Table.from_batches([last, batch.select(list(key)).slice(0, 1)])
-            if not _table_sorted(joined, key):
+            if not table_sorted(joined, key):
                 return False
-        if not _table_sorted(pa.Table.from_batches([batch.select(list(key))]), key):
+        if not table_sorted(pa.Table.from_batches([batch.select(list(key))]), key):
             return False
         last = batch.select(list(key)).slice(batch.num_rows - 1, 1)
     del pc
     return True
 
 
-def _table_sorted(table: pa.Table, key: Sequence[str]) -> bool:
+def table_sorted(table: pa.Table, key: Sequence[str]) -> bool:
+    """True if the rows of ``table`` are non-decreasing by ``key`` (lexicographic)."""
     import pyarrow.compute as pc
 
     if table.num_rows < 2:
@@ -362,6 +363,7 @@ def _csv_reader(stream: Any, path: str) -> tuple[pa.Schema, Iterator[pa.RecordBa
         read_options=pcsv.ReadOptions(block_size=16 << 20),
         parse_options=pcsv.ParseOptions(delimiter=delimiter),
     )
+    reader.schema.names  # noqa: B018  a non-UTF-8 header raises UnicodeDecodeError here, inside _file_reader's handling
     return reader.schema, iter(reader)
 
 
