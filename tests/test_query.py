@@ -215,3 +215,19 @@ def test_repo_query_on_s3(s3_bucket: S3Bucket) -> None:
     assert repo.query("select v from orders order by id").column("v").to_pylist() == ["a", "B"]
     d = repo.diff("orders")
     assert d.rows.to_dict() == {"added": 0, "removed": 1, "changed": 1, "unchanged": 1}
+
+
+def test_odd_names_through_snapshot_diff_and_query(tmp_path: Path) -> None:
+    repo = Repo.init(str(tmp_path / "r"))
+    cols = {ODD: ["k1", "k2", "k3"], "with space": [1, 2, 3], "ünï'code": ["a", "b", "c"]}
+    repo.snapshot(pa.table(cols), dataset="odd", key=[ODD])
+    cols["with space"] = [1, 20, 3]
+    repo.snapshot(pa.table(cols), dataset="odd", key=[ODD])
+    d = repo.diff("odd")
+    assert d.key == (ODD,) and d.rows.changed == 1 and d.columns["with space"] == 1
+    assert d.samples.changed[0].key == {ODD: "k2"}
+    out = repo.query(
+        f"select {quote_ident(ODD)} as k, {quote_ident('ünï' + chr(39) + 'code')} as u "
+        f'from "odd@v1" where "with space" = 2'
+    )
+    assert out.to_pylist() == [{"k": "k2", "u": "b"}]

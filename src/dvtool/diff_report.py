@@ -427,7 +427,7 @@ def _schema_summary(s: SchemaDiff) -> str:
 
 def _chunk_summary(c: ChunkCounts) -> str:
     if not (c.old or c.new):
-        return "chunks: none (a SOURCE side is read whole)" if c.compared == 0 else ""
+        return "chunks: none (SOURCE sides are read whole)"
     return (
         f"chunks: {c.skipped} identical on both sides skipped without reading, "
         f"{c.compared} read (of {c.old} old, {c.new} new)"

@@ -147,7 +147,7 @@ class ValidationReport:
         verdict = "PASSED" if self.passed(strict=strict) else "FAILED"
         chunks = ""
         if self.chunks_checked or self.chunks_reused:
-            chunks = f", {self.chunks_checked} chunks checked, {self.chunks_reused} reused"
+            chunks = f", {_plural(self.chunks_checked, 'chunk')} checked, {self.chunks_reused} reused"
         return (
             f"{verdict}: {self.target} against {self.schema} — "
             f"{_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')} "

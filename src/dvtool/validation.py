@@ -25,6 +25,7 @@ import difflib
 import importlib.util
 import inspect
 import json
+import os
 import re
 import tempfile
 import warnings
@@ -65,6 +66,7 @@ __all__ = [
 # so cached verdicts of an older dvtool are not reused.
 ENGINE = "dvtool-validation-1"
 N_EXAMPLES = 5
+GROUP_ROWS = 256 * 1024  # rows validated per pandera call (bounded memory)
 Backend = Literal["pandas", "polars"]
 
 # Keys pandera's deserializers actually read; anything else would be dropped silently.
@@ -815,27 +817,37 @@ def _run_pandera(plan: _Plan, loaded: LoadedSchema, table: pa.Table, target: str
     return None
 
 
-def _check_chunk(
+def _check_group(
     plan: _Plan,
     loaded: LoadedSchema,
-    table: pa.Table,
+    tables: Sequence[pa.Table],
     key: Sequence[str],
     target: str,
     n_examples: int,
-) -> ChunkVerdict:
+) -> list[ChunkVerdict]:
+    """Validate consecutive chunks in one pandera call; split the failures back per chunk.
+
+    pandera costs ~20 ms per call whatever the size, so small chunks are
+    validated together (up to GROUP_ROWS rows) while verdicts stay per chunk.
+    """
+    import numpy as np
     import polars as pl
 
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    starts = np.cumsum([0] + [t.num_rows for t in tables[:-1]]).astype(np.int64)
     fc = _run_pandera(plan, loaded, table, target)
-    failures: list[ChunkFailure] = []
+    failures: list[list[ChunkFailure]] = [[] for _ in tables]
     if fc is not None and fc.height:
         names = set(table.column_names)
         keys = [k for k in key if k in names]
         rows = fc.filter(pl.col("index").is_not_null())
-        grouped = rows.group_by(["column", "check", "check_number"], maintain_order=True).agg(
-            pl.len().alias("n"), pl.col("index").head(n_examples).alias("idx")
-        )
-        for g in grouped.iter_rows(named=True):
-            column, check, number = g["column"], g["check"], g["check_number"]
+        chunk_of = np.searchsorted(starts, rows["index"].to_numpy(), side="right") - 1
+        rows = rows.with_columns(pl.Series("chunk", chunk_of, dtype=pl.Int64))
+        grouped = rows.group_by(
+            ["chunk", "column", "check", "check_number"], maintain_order=True
+        ).agg(pl.len().alias("n"), pl.col("index").head(n_examples).alias("idx"))
+        for g in grouped.sort("chunk", maintain_order=True).iter_rows(named=True):
+            column, check, number, c = g["column"], g["check"], g["check_number"], int(g["chunk"])
             sev: Literal["error", "warning"] = (
                 "warning" if number is not None and (column, number) in plan.warn else "error"
             )
@@ -847,8 +859,8 @@ def _check_chunk(
                     if keys
                     else None
                 )
-                examples.append(Example(value=_jsonable(value), row=int(i), key=kv))
-            failures.append(ChunkFailure(column, check, sev, int(g["n"]), tuple(examples)))
+                examples.append(Example(value=_jsonable(value), row=int(i - starts[c]), key=kv))
+            failures[c].append(ChunkFailure(column, check, sev, int(g["n"]), tuple(examples)))
         schema_level = fc.filter(pl.col("index").is_null()).unique(maintain_order=True)
         merged: dict[tuple[str | None, str, str], list[str]] = {}
         for r in schema_level.iter_rows(named=True):
@@ -859,12 +871,22 @@ def _check_chunk(
             sev = "warning" if number is not None and (column, number) in plan.warn else "error"
             merged.setdefault((column, r["check"], sev), []).append(case)
         for (column, check, sev_), cases in merged.items():
-            failures.append(
-                ChunkFailure(
-                    column, check, "warning" if sev_ == "warning" else "error", 0, (), tuple(cases)
+            # Not tied to rows (a dtype, a missing column): true of every chunk in the group.
+            for per_chunk in failures:
+                per_chunk.append(
+                    ChunkFailure(
+                        column,
+                        check,
+                        "warning" if sev_ == "warning" else "error",
+                        0,
+                        (),
+                        tuple(cases),
+                    )
                 )
-            )
-    return ChunkVerdict(rows=table.num_rows, key=tuple(key), failures=tuple(failures))
+    return [
+        ChunkVerdict(rows=t.num_rows, key=tuple(key), failures=tuple(f))
+        for t, f in zip(tables, failures, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------------------------
@@ -888,7 +910,10 @@ def _global_checks(
 ) -> list[CheckFailure]:
     present = set(columns)
     out: list[CheckFailure] = []
-    con = sql.connect(filesystem=filesystem)
+    # DuckDB spills to disk past this, so uniqueness over any size stays bounded.
+    con = sql.connect(
+        filesystem=filesystem, memory_limit=os.environ.get("DVTOOL_VALIDATE_MEMORY", "512MB")
+    )
     try:
         con.execute("CREATE TEMP TABLE dvtool_files (path VARCHAR, row_offset BIGINT)")
         if files:
@@ -1006,20 +1031,44 @@ def validate_chunks(
     """
     plan = _plan(loaded, columns, key)
     merged: dict[tuple[str | None, str, str], tuple[int, list[Example], list[str]]] = {}
-    checked = reused = rows = 0
+    rows = 0
+    verdicts: list[ChunkVerdict | None] = []
     for chunk in chunks:
         verdict = None
         if cache is not None and chunk.fingerprint:
             verdict = cache.get(loaded.fingerprint, chunk.fingerprint)
             if verdict is not None and (verdict.key != tuple(key) or verdict.rows != chunk.rows):
                 verdict = None
-        if verdict is None:
-            verdict = _check_chunk(plan, loaded, chunk.load(), key, target, n_examples)
-            checked += 1
-            if cache is not None and chunk.fingerprint:
-                cache.put(loaded.fingerprint, chunk.fingerprint, verdict)
-        else:
-            reused += 1
+        verdicts.append(verdict)
+    reused = sum(v is not None for v in verdicts)
+    checked = len(chunks) - reused
+
+    def flush(group: list[int]) -> None:
+        tables = [chunks[i].load() for i in group]
+        for i, verdict in zip(
+            group, _check_group(plan, loaded, tables, key, target, n_examples), strict=True
+        ):
+            verdicts[i] = verdict
+            fp = chunks[i].fingerprint
+            if cache is not None and fp:
+                cache.put(loaded.fingerprint, fp, verdict)
+
+    group: list[int] = []
+    group_rows = 0
+    for i, chunk in enumerate(chunks):
+        if verdicts[i] is not None:
+            continue
+        if group and group_rows + chunk.rows > GROUP_ROWS:
+            flush(group)
+            group, group_rows = [], 0
+        group.append(i)
+        group_rows += chunk.rows
+    if group:
+        flush(group)
+
+    for chunk, maybe in zip(chunks, verdicts, strict=True):
+        assert maybe is not None
+        verdict = maybe
         rows += verdict.rows
         for f in verdict.failures:
             count, examples, cases = merged.setdefault((f.column, f.check, f.severity), (0, [], []))
