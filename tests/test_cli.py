@@ -215,3 +215,37 @@ def test_python_m_dvtool_and_version() -> None:
         env={**os.environ},
     )
     assert r.returncode == 0 and r.stdout.startswith("dvtool, version")
+
+
+def test_stdin_csv_through_the_console_script(repo_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    data = (FIXTURES / "orders" / "orders_v1.csv").read_bytes()
+    r = subprocess.run(
+        [sys.executable, "-m", "dvtool", "snapshot", "-", "-d", "orders", "--key", "order_id", "--json"],
+        input=data,
+        capture_output=True,
+        cwd=repo_dir.parent,
+        env={k: v for k, v in os.environ.items() if k != "DVTOOL_REPO"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["unchanged"] is True  # same rows as the CSV snapshotted from a file
+
+
+def test_fsspec_url_source_and_export(repo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import uuid
+
+    import fsspec
+    import pyarrow.parquet as pq
+
+    root = f"memory://src-{uuid.uuid4().hex}"
+    fs = fsspec.filesystem("memory")
+    fs.pipe(f"{root}/orders.csv".removeprefix("memory://"), (FIXTURES / "orders" / "orders_v1.csv").read_bytes())
+    r = run(capsys, "snapshot", f"{root}/orders.csv", "-d", "orders", "--key", "order_id", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["unchanged"] is True
+    r = run(capsys, "export", "orders", f"{root}/out/orders.parquet")
+    assert r.exit_code == 0, r.stderr
+    with fs.open(f"{root}/out/orders.parquet".removeprefix("memory://"), "rb") as f:
+        assert pq.read_table(f).num_rows == 2000

@@ -138,11 +138,14 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
     repo = state.repo()
     # Several SOURCE arguments are read one after another as one dataset.
     source: Any = sources[0] if len(sources) == 1 else list(sources)
+    from .progress import Progress
+
     try:
-        result = repo.snapshot(
-            source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
-            tag=tag, schema=schema, format=fmt,
-        )
+        with Progress(f"snapshot {dataset}", "rows", enabled=not state.quiet) as bar:
+            result = repo.snapshot(
+                source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
+                tag=tag, schema=schema, format=fmt, progress=bar.advance,
+            )
     except DvtoolError as exc:
         report = getattr(exc, "report", None)
         if report is not None:
@@ -236,7 +239,11 @@ def export(state: State, ref: str, dest: str, fmt: str | None) -> None:
       dvtool export orders@v1 orders_v1.parquet
       dvtool export orders@v1 - --format csv | head
     """
-    result = state.repo().export(ref, dest, format=fmt)
+    from .progress import Progress
+
+    repo = state.repo()
+    with Progress(f"export {ref}", "rows", enabled=not state.quiet and dest != "-") as bar:
+        result = repo.export(ref, dest, format=fmt, progress=bar.advance)
     if dest != "-" and not state.quiet:
         click.echo(f"exported {result.rows:,} rows of {result.ref} to {result.dest} ({result.format})", err=True)
 

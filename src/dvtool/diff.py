@@ -62,7 +62,7 @@ __all__ = [
 Loader = Callable[[ChunkInfo], pa.Table]
 
 # Rows per side compared in one DuckDB query when key ranges allow splitting.
-_GROUP_ROWS = int(os.environ.get("DVTOOL_DIFF_GROUP_ROWS", "1000000"))
+_GROUP_ROWS = int(os.environ.get("DVTOOL_DIFF_GROUP_ROWS", "250000"))
 # Chunks read ahead of DuckDB's scan, on this many threads.
 _PREFETCH = max(2, min(8, os.cpu_count() or 2))
 

@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
@@ -74,13 +74,21 @@ class _Writer:
             self._csv.close()
 
 
-def _write_all(snapshot: Snapshot, sink: Any, fmt: str, batches: Iterator[pa.RecordBatch]) -> int:
+def _write_all(
+    snapshot: Snapshot,
+    sink: Any,
+    fmt: str,
+    batches: Iterator[pa.RecordBatch],
+    progress: Callable[[int], None] | None = None,
+) -> int:
     writer = _Writer(sink, snapshot.schema, fmt)
     rows = 0
     try:
         for batch in batches:
             writer.write(batch)
             rows += batch.num_rows
+            if progress is not None:
+                progress(batch.num_rows)
     finally:
         writer.close()
     return rows
@@ -93,6 +101,7 @@ def export_snapshot(
     format: str | None = None,
     out: Any = None,
     storage_options: dict[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     from .repo import ExportResult
 
@@ -118,7 +127,7 @@ def export_snapshot(
         tmp = f"{target}.tmp-{uuid.uuid4().hex}"
         try:
             with fs.open(tmp, "wb") as f:
-                rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()))
+                rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()), progress)
             fs.mv(tmp, target)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -131,7 +140,7 @@ def export_snapshot(
     tmp = os.path.join(parent, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
     try:
         with open(tmp, "wb") as f:
-            rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()))
+            rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()), progress)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

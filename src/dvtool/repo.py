@@ -1097,12 +1097,22 @@ class Repo:
 
     # ---- export ----
 
-    def export(self, ref: str, dest: str, *, format: str | None = None, out: Any = None) -> ExportResult:
+    def export(
+        self,
+        ref: str,
+        dest: str,
+        *,
+        format: str | None = None,
+        out: Any = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ExportResult:
         """Write the rows of ``ref`` to a file, folder, URL, or ``-`` (``out`` stream)."""
         from .export import export_snapshot
 
         snap = self.get(ref)
-        return export_snapshot(snap, dest, format=format, out=out, storage_options=self.storage_options)
+        return export_snapshot(
+            snap, dest, format=format, out=out, storage_options=self.storage_options, progress=progress
+        )
 
     # ---- maintenance (see maintenance.py) ----
 
