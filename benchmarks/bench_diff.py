@@ -28,11 +28,15 @@ import pyarrow as pa
 def make_a(rows: int, seed: int = 7) -> pa.Table:
     rng = np.random.default_rng(seed)
     cats = np.array([f"category_{i:02d}_" for i in range(50)], dtype=object)
-    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", np.uint8)
+    letters = np.frombuffer(
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", np.uint8
+    )
     width = 30
     note_bytes = letters[rng.integers(0, len(letters), rows * width)].tobytes()
     offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
-    note = pa.StringArray.from_buffers(rows, pa.py_buffer(offsets.tobytes()), pa.py_buffer(note_bytes))
+    note = pa.StringArray.from_buffers(
+        rows, pa.py_buffer(offsets.tobytes()), pa.py_buffer(note_bytes)
+    )
     return pa.table(
         {
             "id": pa.array(np.arange(rows, dtype=np.int64) * 10),
@@ -65,7 +69,9 @@ def make_b(a: pa.Table, seed: int = 8) -> pa.Table:
 
 def make_c(a: pa.Table) -> pa.Table:
     extra = a.slice(0, a.num_rows // 100)
-    extra = extra.set_column(0, "id", pa.array(extra["id"].to_numpy() + a["id"].to_numpy()[-1] + 10))
+    extra = extra.set_column(
+        0, "id", pa.array(extra["id"].to_numpy() + a["id"].to_numpy()[-1] + 10)
+    )
     return pa.concat_tables([a, extra]).combine_chunks()
 
 
@@ -97,7 +103,7 @@ def task(name: str, url: str) -> dict[str, Any]:
     """One measurement, in this (fresh) process."""
     # Import everything first: the timings are of the work, not of module loading.
     import duckdb  # noqa: F401
-    import pyarrow.dataset  # noqa: F401
+    import pyarrow.dataset
     import pyarrow.parquet  # noqa: F401
 
     import dvtool.diff  # noqa: F401
@@ -135,7 +141,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-TASKS = ["dvtool diff scattered", "duckdb join scattered", "dvtool diff append", "duckdb join append"]
+TASKS = [
+    "dvtool diff scattered",
+    "duckdb join scattered",
+    "dvtool diff append",
+    "duckdb join append",
+]
 
 
 def main() -> None:
@@ -164,7 +175,9 @@ def main() -> None:
                 env={**os.environ},
             ).stdout
             results.setdefault(name, []).append(json.loads(out))
-    print(f"\n{args.rows:,} rows; median of {args.repeat} fresh processes; {os.cpu_count()} cores\n")
+    print(
+        f"\n{args.rows:,} rows; median of {args.repeat} fresh processes; {os.cpu_count()} cores\n"
+    )
     print("| task | seconds | peak RSS MB | result |")
     print("|---|---:|---:|---|")
     med: dict[str, tuple[float, float]] = {}

@@ -70,16 +70,18 @@ def _preload_dvtool() -> None:
 
 
 def dvtool_snapshot(p: dict[str, Any]) -> Result:
-    """Snapshot ``src`` into ``repo`` (fresh, or a hard-linked copy of ``base``)."""
+    """Snapshot ``src`` into ``repo``: a new one (``fresh``), a hard-linked copy of ``base``, or as is."""
     _preload_dvtool()
     from dvtool import Repo
 
     if p.get("base"):
         link_copy(p["base"], p["repo"])
         repo = Repo.open(p["repo"])
-    else:
+    elif p.get("fresh"):
         _fresh(p["repo"])
         repo = Repo.init(p["repo"])
+    else:
+        repo = Repo.open(p["repo"])
     t = time.perf_counter()
     res = repo.snapshot(p["src"], dataset=p["dataset"], key=p["key"])
     seconds = time.perf_counter() - t

@@ -15,16 +15,14 @@ from dvtool.cli import cli
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cli-reference.md"
 
 
-def help_text(command: click.Command, path: list[str]) -> str:
-    with click.Context(command, info_name=" ".join(path), terminal_width=100, max_content_width=100) as ctx:
-        return command.get_help(ctx)
-
-
-def walk(command: click.Command, path: list[str]) -> list[tuple[str, str]]:
-    out = [(" ".join(path), help_text(command, path))]
+def walk(command: click.Command, path: list[str], parent: click.Context | None = None) -> list[tuple[str, str]]:
+    """(name, help) for ``command`` and its subcommands, with contexts chained like a real run."""
+    settings = {"terminal_width": 100, "max_content_width": 100, **command.context_settings}
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **settings)
+    out = [(" ".join(path), command.get_help(ctx))]
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
-            out.extend(walk(command.commands[name], [*path, name]))
+            out.extend(walk(command.commands[name], [*path, name], ctx))
     return out
 
 

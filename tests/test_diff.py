@@ -403,7 +403,7 @@ def _brute_keyless(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict
     }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables_with_edits(), st.integers(1, 25), st.integers(1, 25))
 def test_random_edits_match_brute_force(
     data: tuple[list[dict[str, Any]], list[dict[str, Any]]], rows_old: int, rows_new: int
@@ -431,7 +431,7 @@ def test_random_edits_match_brute_force(
     assert keyless.rows.to_dict() == _brute_keyless(old_rows, new_rows)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(tables_with_edits(), st.integers(1, 25))
 def test_diff_with_itself_is_empty(
     data: tuple[list[dict[str, Any]], list[dict[str, Any]]], rows: int

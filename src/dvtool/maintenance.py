@@ -377,9 +377,11 @@ def fsck(store: Store) -> FsckResult:
         if tagged is None or tagged.manifest != tentry.manifest:
             checker.report("invalid", tag_key(name, tag), tentry.manifest, f"tag {tag!r} does not match {name}@v{tentry.version}")
         check_manifest(tentry.manifest, f"{name}@{tag}", name, tentry.version, True)
+    early_markers = []
     for name, version in sorted(pruned):
         if (name, version) not in versions:
-            checker.report("invalid", pruned_key(name, version), None, f"prune marker for {name}@v{version}, which does not exist")
+            # An interrupted push copies the marker just before the version entry.
+            early_markers.append(pruned_key(name, version))
         elif version == max(by_dataset[name]):
             checker.report("invalid", pruned_key(name, version), None, f"the latest version {name}@v{version} is marked pruned")
 
@@ -406,6 +408,7 @@ def fsck(store: Store) -> FsckResult:
         if fingerprint not in live_fingerprints:
             dangling.append(Leftover("verdict", key, size))
     dangling.extend(Leftover("temp", t.key, t.size) for t in temps)
+    dangling.extend(Leftover("prune-marker", key, sizes.get(key, 0)) for key in early_markers)
     return FsckResult(
         url=redact_url(store.url),
         objects=len(present_objects),

@@ -26,7 +26,7 @@ from .crashpoints import crash_point
 from .errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError
 from .hashing import hash_bytes, is_object_id
 from .models import Manifest, TagEntry, VersionEntry, parse_json
-from .repo import check_name, manifest_key, object_key, tag_key, version_key
+from .repo import check_name, manifest_key, object_key, pruned_key, tag_key, version_key
 from .storage import Store, redact_url
 
 __all__ = ["DatasetTransfer", "Progress", "TransferSummary", "transfer"]
@@ -122,6 +122,7 @@ class _VersionCopy:
     manifest_id: str
     manifest: bytes  # verified manifest bytes
     chunks: tuple[tuple[str, int], ...]  # (object id, size) of chunks the target lacks
+    pruned: bytes | None = None  # the source's prune marker: its chunks may be gone (gc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,16 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
 
     copies: list[_VersionCopy] = []
     present = 0
+    # A pruned (and untagged) version travels as history only: entry, manifest and
+    # prune marker; its chunks may already have been removed by gc.
+    markers = {
+        int(k.rsplit("/", 1)[-1][:20]): k
+        for k in source.list(f"datasets/{name}/pruned")
+        if _VERSION_FILE_RE.match(k.rsplit("/", 1)[-1])
+    }
+    tagged = {
+        TagEntry.from_dict(parse_json(source.read(k), k)).version for k in _list_tags(source, name).values()
+    }
     for version in sorted(v for v in src if v > tgt_head):
         entry_bytes, entry = _read_entry(source, name, version)
         manifest_bytes, manifest = _read_manifest(source, entry.manifest)
@@ -237,7 +248,8 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
                 f"not {name}@v{version}"
             )
         missing: list[tuple[str, int]] = []
-        for chunk in manifest.chunks:
+        marker = source.read(markers[version]) if version in markers and version not in tagged else None
+        for chunk in manifest.chunks if marker is None else ():
             if chunk.object in known:
                 present += 1
                 continue
@@ -247,7 +259,7 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
             else:
                 missing.append((chunk.object, chunk.bytes))
         copies.append(
-            _VersionCopy(version, entry_bytes, entry.manifest, manifest_bytes, tuple(missing))
+            _VersionCopy(version, entry_bytes, entry.manifest, manifest_bytes, tuple(missing), marker)
         )
 
     tags: list[_TagCopy] = []
@@ -372,6 +384,11 @@ def transfer(
             crash_point("transfer.after_objects")
             if copier.manifest(version.manifest_id, version.manifest):
                 manifests += 1
+            if version.pruned is not None:
+                # Before the entry, so the target never has the version without its marker.
+                copier.immutable(
+                    pruned_key(plan.dataset, version.version), version.pruned, plan.dataset, "prune marker"
+                )
             crash_point("transfer.before_version_entry")
             # Writing the version entry is the commit: only after its chunks and manifest.
             copier.immutable(

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from clitools import run, tree_digest
 from helpers import age_files, dvtool_run, object_files, start_paused, table, versions
 
 import dvtool
+from clitools import run, tree_digest
 from dvtool.errors import ConflictError, NotFoundError, StorageError, UsageError
 from dvtool.maintenance import LOCK_KEY, parse_duration
 from dvtool.repo import object_key
@@ -263,3 +263,20 @@ def test_gc_deleting_an_old_chunk_a_paused_writer_deduplicated(tmp_path: Path) -
     assert needed & {i.key for i in swept.items}, "the writer should have deduplicated a swept chunk"
     assert repo.fsck().ok
     assert snap.to_arrow().equals(a)
+
+
+def test_push_after_prune_and_gc_carries_history_and_markers(tmp_path: Path) -> None:
+    src = dvtool.Repo.init(tmp_path / "src")
+    dvtool.Repo.init(tmp_path / "dst")
+    tables = [table(100, start=i * 1000, tag=str(i)) for i in range(3)]
+    for t in tables:
+        src.snapshot(t, dataset="d")
+    src.tag("d@v1", "first")
+    src.prune("d", keep_last=1)
+    src.gc(older_than="0s", allow_short_grace=True, dry_run=False)
+    src.push(["d"], str(tmp_path / "dst"))
+    dst = dvtool.Repo.open(tmp_path / "dst")
+    assert [(e.version, e.pruned) for e in dst.log("d")] == [(3, False), (2, True), (1, False)]
+    assert dst.get("d@first").to_arrow().equals(tables[0])
+    assert dst.get("d").to_arrow().equals(tables[2])
+    assert dst.fsck().ok

@@ -10,12 +10,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from clitools import run, tree_digest
 from helpers import dvtool_run, table, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dvtool
+from clitools import run, tree_digest
 
 BAD_NAMES = ["../x", "a/b", "-rf", "..", "a..b", ".hidden", "a b", "x" * 129, "ü", "a\x00b", "a;rm -rf /", "$(id)"]
 SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY"

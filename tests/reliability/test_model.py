@@ -7,6 +7,7 @@ live version and tag reads back exactly the rows the model says it holds.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -94,11 +95,8 @@ class RepoModel(RuleBasedStateMachine):
         if point is None:
             self.repo.gc(older_than="0s", allow_short_grace=True, dry_run=False)
             return
-        with arm(point):
-            try:
-                self.repo.gc(older_than="0s", allow_short_grace=True, dry_run=False)
-            except SimulatedCrash:
-                pass
+        with arm(point), contextlib.suppress(SimulatedCrash):
+            self.repo.gc(older_than="0s", allow_short_grace=True, dry_run=False)
 
     @invariant()
     def reachable_objects_exist_and_verify(self) -> None:
