@@ -24,7 +24,7 @@ demo: $(STAMP)  ## snapshot → validate → diff → query walk-through on fixt
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 test: $(STAMP)  ## run the test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests
