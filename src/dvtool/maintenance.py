@@ -41,8 +41,8 @@ from .errors import (
     UsageError,
 )
 from .hashing import hash_bytes, is_object_id
+from .layout import check_name, manifest_key, object_key, pruned_key, tag_key, version_key
 from .models import FORMAT_VERSION, Manifest, TagEntry, VersionEntry, canonical_json, parse_json
-from .repo import check_name, manifest_key, object_key, pruned_key, tag_key, version_key
 from .storage import TEMP_PREFIX, Store, StoreEntry, redact_url
 
 __all__ = [

@@ -8,36 +8,42 @@ hashing, models) and never prints. Modules that pull heavy dependencies
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import shutil
-import tempfile
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from .crashpoints import crash_point
 from .errors import (
     AlreadyExistsError,
-    DataError,
     IntegrityError,
     NotFoundError,
     StorageError,
     UsageError,
     ValidationFailed,
 )
-from .hashing import ColumnsHasher, hash_bytes, object_hex
+from .hashing import hash_bytes, object_hex
+from .layout import (
+    DEFAULT_DIR,
+    MARKER,
+    NAME_RE,
+    check_name,
+    manifest_key,
+    object_key,
+    pruned_key,
+    tag_key,
+    utc_now,
+    version_key,
+)
 from .models import (
     FORMAT_VERSION,
     ChunkInfo,
-    Chunking,
     Manifest,
     TagEntry,
     ValidationRecord,
@@ -45,366 +51,35 @@ from .models import (
     canonical_json,
     parse_json,
 )
+from .snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot, SnapshotResult
 from .sources import Source, open_source
 from .storage import Store, check_url, open_store, redact_url
+from .writer import Staging, build_draft
 
 if TYPE_CHECKING:
-    import pandas
-
     from .diff_report import Diff
     from .maintenance import FsckResult, GcResult, PruneResult
     from .transfer import TransferSummary
 
-__all__ = ["DatasetInfo", "ExportResult", "LogEntry", "Repo", "Snapshot", "SnapshotResult"]
+__all__ = [
+    "DatasetInfo",
+    "ExportResult",
+    "LogEntry",
+    "Repo",
+    "Snapshot",
+    "SnapshotResult",
+    "check_name",
+    "manifest_key",
+    "object_key",
+    "pruned_key",
+    "tag_key",
+    "version_key",
+]
 
-MARKER = "dvtool.json"
-DEFAULT_DIR = ".dvtool"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 COMMIT_ATTEMPTS = 200
-SPOOL_MEMORY = 64 << 20  # staged chunk bytes kept in memory before spilling to a temp folder
-
-
-def check_name(name: str, what: str = "dataset") -> str:
-    """Dataset and tag names: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``."""
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
-        shown = name if isinstance(name, str) and len(name) <= 80 else repr(name)[:80]
-        raise UsageError(
-            f"invalid {what} name {shown!r}: use letters, digits, '.', '_' and '-' "
-            "(starting with a letter or digit, no '..', at most 128 characters)"
-        )
-    return name
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def object_key(object_id: str) -> str:
-    h = object_hex(object_id)
-    return f"objects/{h[:2]}/{h[2:]}.parquet"
-
-
-def manifest_key(manifest_id: str) -> str:
-    h = object_hex(manifest_id)
-    return f"manifests/{h[:2]}/{h[2:]}.json"
-
-
-def version_key(dataset: str, version: int) -> str:
-    return f"datasets/{dataset}/versions/{version:020d}.json"
-
-
-def tag_key(dataset: str, tag: str) -> str:
-    return f"datasets/{dataset}/tags/{tag}.json"
-
-
-def pruned_key(dataset: str, version: int) -> str:
-    """The create-only marker saying version N was pruned (see maintenance.prune)."""
-    return f"datasets/{dataset}/pruned/{version:020d}.json"
-
-
-# -- results ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotResult:
-    """What ``Repo.snapshot`` did. ``unchanged`` means no version was committed."""
-
-    snapshot: Snapshot
-    unchanged: bool
-    new_chunks: int
-    bytes_written: int
-    tag: str | None = None
-    validation: Any = None  # the ValidationReport when a schema was given
-
-    @property
-    def dataset(self) -> str:
-        return self.snapshot.dataset
-
-    @property
-    def version(self) -> int:
-        return self.snapshot.version
-
-    @property
-    def id(self) -> str:
-        return self.snapshot.id
-
-    def to_json(self) -> dict[str, Any]:
-        m = self.snapshot.manifest
-        return {
-            "dataset": m.dataset,
-            "version": m.version,
-            "id": self.snapshot.id,
-            "rows": m.rows,
-            "chunks": len(m.chunks),
-            "new_chunks": self.new_chunks,
-            "bytes_written": self.bytes_written,
-            "unchanged": self.unchanged,
-            "fingerprint": m.fingerprint,
-            "tag": self.tag,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    dataset: str
-    version: int
-    id: str
-    created: str
-    rows: int
-    message: str
-    tags: tuple[str, ...]
-    pruned: bool = False  # expired by 'dvtool prune'; the entry stays, the data goes at gc
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "version": self.version,
-            "id": self.id,
-            "created": self.created,
-            "rows": self.rows,
-            "message": self.message,
-            "tags": list(self.tags),
-            "pruned": self.pruned,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetInfo:
-    name: str
-    version: int
-    id: str
-    rows: int
-    bytes: int
-    updated: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset": self.name,
-            "version": self.version,
-            "id": self.id,
-            "rows": self.rows,
-            "bytes": self.bytes,
-            "updated": self.updated,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ExportResult:
-    ref: str
-    dest: str
-    format: str
-    rows: int
-    files: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ref": self.ref, "dest": self.dest, "format": self.format, "rows": self.rows, "files": self.files}
-
-
-# -- snapshot ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One immutable version of a dataset. Reads are verified against object ids."""
-
-    store: Store
-    manifest: Manifest
-    id: str
-    tags: tuple[str, ...] = ()
-
-    @property
-    def dataset(self) -> str:
-        return self.manifest.dataset
-
-    @property
-    def version(self) -> int:
-        return self.manifest.version
-
-    @property
-    def ref(self) -> str:
-        return f"{self.manifest.dataset}@v{self.manifest.version}"
-
-    @property
-    def rows(self) -> int:
-        return self.manifest.rows
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.manifest.schema
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        return self.manifest.key
-
-    @property
-    def chunks(self) -> tuple[ChunkInfo, ...]:
-        return self.manifest.chunks
-
-    @property
-    def files(self) -> list[str]:
-        """URLs (or local paths) of the chunk files, for Spark, Dask, Trino, DuckDB.
-
-        These are read by other engines without dvtool's hash check; run
-        ``dvtool fsck`` or use :meth:`scan` when integrity matters.
-        """
-        return [self.store.full_url(object_key(c.object)) for c in self.manifest.chunks]
-
-    def read_chunk(self, chunk: ChunkInfo, columns: Sequence[str] | None = None) -> pa.Table:
-        """The rows of one chunk, after checking its bytes hash to its id."""
-        import pyarrow.parquet as pq
-
-        data = self.store.read_verified(object_key(chunk.object), chunk.object)
-        try:
-            table = pq.read_table(pa.BufferReader(data), columns=list(columns) if columns else None)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise IntegrityError(f"object {chunk.object} is not readable Parquet ({exc})") from None
-        target = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
-        if not table.schema.equals(target):
-            table = table.cast(target)
-        return table
-
-    def scan(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
-        """A streaming reader over every chunk, in order (verified reads)."""
-        schema = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for chunk in self.manifest.chunks:
-                yield from self.read_chunk(chunk, columns).to_batches()
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
-
-    def to_arrow(self) -> pa.Table:
-        return self.scan().read_all()
-
-    def to_pandas(self) -> pandas.DataFrame:
-        frame: pandas.DataFrame = self.to_arrow().to_pandas()
-        return frame
-
-    def verified_files(self) -> list[str]:
-        """Chunk paths/URLs after re-hashing each one (for engines that read files directly)."""
-        for chunk in self.manifest.chunks:
-            self.store.read_verified(object_key(chunk.object), chunk.object)
-        return self.files
 
 
 # -- staging ------------------------------------------------------------------------
-
-
-class _Staging:
-    """New chunk bytes held back until the snapshot is known to be committed.
-
-    Nothing touches the repository until every check passed, so a failed
-    snapshot (bad input, duplicate key, failed schema) leaves it byte-for-byte
-    unchanged. Small snapshots stay in memory; large ones spill to a temp folder.
-    """
-
-    def __init__(self) -> None:
-        self._mem: dict[str, bytes] = {}
-        self._mem_bytes = 0
-        self._dir: str | None = None
-        self._files: dict[str, str] = {}
-        self.order: list[str] = []
-
-    def add(self, object_id: str, data: bytes) -> None:
-        if object_id in self._mem or object_id in self._files:
-            return
-        self.order.append(object_id)
-        if self._mem_bytes + len(data) <= SPOOL_MEMORY:
-            self._mem[object_id] = data
-            self._mem_bytes += len(data)
-            return
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
-        path = os.path.join(self._dir, object_hex(object_id))
-        with open(path, "wb") as f:
-            f.write(data)
-        self._files[object_id] = path
-
-    def get(self, object_id: str) -> bytes:
-        if object_id in self._mem:
-            return self._mem[object_id]
-        with open(self._files[object_id], "rb") as f:
-            return f.read()
-
-    def local_path(self, object_id: str) -> str:
-        """A local file for the staged object (written on demand), e.g. for DuckDB."""
-        if object_id not in self._files:
-            if self._dir is None:
-                self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
-            path = os.path.join(self._dir, object_hex(object_id))
-            with open(path, "wb") as f:
-                f.write(self._mem[object_id])
-            self._files[object_id] = path
-        return self._files[object_id]
-
-    def close(self) -> None:
-        self.order.clear()
-        self._files.clear()
-        self._mem_bytes = 0
-        self._mem.clear()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-
-class _Unsorted(Exception):
-    """The input turned out not to be ordered by the key: sort it and start again."""
-
-
-@dataclass(slots=True)
-class _KeyCheck:
-    """Counts null and duplicate keys across a sorted stream."""
-
-    key: tuple[str, ...]
-    require_sorted: bool = False
-    nulls: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
-    examples: list[Any] = field(default_factory=list)
-    last: pa.Table | None = None
-
-    def update(self, table: pa.Table) -> None:
-        import pyarrow.compute as pc
-
-        keys = table.select(list(self.key))
-        if self.require_sorted:
-            from .sources import table_sorted
-
-            ordered = keys if self.last is None else pa.concat_tables([self.last, keys])
-            if any(keys.column(k).null_count for k in self.key) or not table_sorted(ordered, self.key):
-                raise _Unsorted()
-        for name in self.key:
-            nulls = keys.column(name).null_count
-            if nulls:
-                self.nulls[name] = self.nulls.get(name, 0) + nulls
-        joined = pa.concat_tables([self.last, keys]) if self.last is not None else keys
-        if joined.num_rows >= 2:
-            same = None
-            for name in self.key:
-                col = joined.column(name)
-                eq = pc.equal(col.slice(0, len(col) - 1), col.slice(1))
-                eq = pc.fill_null(eq, False)
-                same = eq if same is None else pc.and_(same, eq)
-            assert same is not None
-            count = pc.sum(same).as_py() or 0
-            if count:
-                self.duplicates += count
-                if len(self.examples) < 5:
-                    idx = pc.indices_nonzero(same).to_pylist()[: 5 - len(self.examples)]
-                    for i in idx:
-                        row = joined.slice(i + 1, 1).to_pylist()[0]
-                        self.examples.append(row[self.key[0]] if len(self.key) == 1 else tuple(row.values()))
-        self.last = keys.slice(keys.num_rows - 1, 1) if keys.num_rows else self.last
-
-    def raise_if_bad(self) -> None:
-        if self.nulls:
-            detail = ", ".join(f"'{k}' has {n} null value{'s' * (n != 1)}" for k, n in self.nulls.items())
-            raise DataError(f"key {', '.join(self.key)} has nulls: {detail}; nothing was committed")
-        if self.duplicates:
-            shown = ", ".join(repr(e) for e in self.examples)
-            raise DataError(
-                f"key ({', '.join(self.key)}) is not unique: {self.duplicates} duplicate row"
-                f"{'s' * (self.duplicates != 1)} (e.g. {shown}); nothing was committed"
-            )
 
 
 # -- the repository ---------------------------------------------------------------------
@@ -430,7 +105,7 @@ class Repo:
         check_url(target)
         store = open_store(target, dict(storage_options or {}))
         store.check_create_only()  # say so now, not at the first snapshot
-        marker = canonical_json({"format": "dvtool", "version": FORMAT_VERSION, "created": _now()})
+        marker = canonical_json({"format": "dvtool", "version": FORMAT_VERSION, "created": utc_now()})
         try:
             store.create(MARKER, marker)
         except AlreadyExistsError:
@@ -637,7 +312,7 @@ class Repo:
         check_name(tag, "tag")
         snap = self.get(ref)
         self.store.check_create_only()
-        entry = TagEntry(snap.dataset, tag, snap.version, snap.id, _now())
+        entry = TagEntry(snap.dataset, tag, snap.version, snap.id, utc_now())
         try:
             self.store.create(tag_key(snap.dataset, tag), entry.encode())
         except AlreadyExistsError:
@@ -696,16 +371,17 @@ class Repo:
 
         head = self._head(dataset)
         parent = self.manifest(head.manifest) if head else None
-        staging = _Staging()
+        staging = Staging()
         report = None
+        verdicts = None
         validation_record = None
         bytes_written = 0
         try:
-            manifest_body = self._build(src, dataset, key, parent, staging, progress)
+            manifest_body = build_draft(src, dataset, key, parent, staging, progress)
             if parent is not None and _same_data(parent, manifest_body):
                 return SnapshotResult(self.get(f"{dataset}@v{parent.version}"), True, 0, 0)
             if loaded_schema is not None:
-                report = self._validate_staged(loaded_schema, manifest_body, staging, key)
+                report, verdicts = self._validate_staged(loaded_schema, manifest_body, staging)
                 validation_record = ValidationRecord(
                     loaded_schema.fingerprint, loaded_schema.name, report.ok, len(report.errors), len(report.warnings)
                 )
@@ -738,149 +414,14 @@ class Repo:
             bytes_written += written
         finally:
             staging.close()
-        if loaded_schema is not None and report is not None:
-            self._remember_verdicts(loaded_schema, report)
+        if verdicts is not None:
+            # The verdict cache is an optimisation; the commit already happened.
+            with contextlib.suppress(StorageError):
+                verdicts.flush()
         if tag is not None:
             self.tag(f"{dataset}@v{snap.version}", tag)
             snap = self.get(f"{dataset}@v{snap.version}")
         return SnapshotResult(snap, False, new_chunks, bytes_written, tag, report)
-
-    def _build(
-        self,
-        src: Source,
-        dataset: str,
-        key: tuple[str, ...],
-        parent: Manifest | None,
-        staging: _Staging,
-        progress: Callable[[int], None] | None,
-    ) -> Manifest:
-        """Stream the source into chunks; stage new ones. Returns a manifest draft.
-
-        With a key, rows must be ordered by it. Inputs proven sorted (Parquet and
-        Arrow files, tables) stream as they are. Other re-readable inputs (CSV,
-        JSON Lines) are streamed optimistically, checking the order as they go;
-        at the first row out of order the staged work is dropped and the input
-        is read again through DuckDB's external sort.
-        """
-        if key and not src.is_sorted_by(key):
-            if src.rereadable:
-                try:
-                    return self._build_pass(src, dataset, key, parent, staging, progress, "guard")
-                except _Unsorted:
-                    staging.close()
-            return self._build_pass(src, dataset, key, parent, staging, progress, "sort")
-        return self._build_pass(src, dataset, key, parent, staging, progress, "direct")
-
-    def _build_pass(
-        self,
-        src: Source,
-        dataset: str,
-        key: tuple[str, ...],
-        parent: Manifest | None,
-        staging: _Staging,
-        progress: Callable[[int], None] | None,
-        mode: Literal["direct", "guard", "sort"],
-    ) -> Manifest:
-        from . import chunking as ck
-
-        schema = src.schema
-        con = None
-        batches: Iterator[pa.RecordBatch]
-        if mode == "sort":
-            from .sql import sorted_reader
-
-            reader, con = sorted_reader(src.reader(), key)
-            batches = (_conform_sorted(b, schema) for b in reader)
-        else:
-            batches = src.batches()
-        try:
-            first = next(batches, None)
-            reuse = {c.fingerprint: c for c in parent.chunks} if parent else {}
-            if parent is not None and parent.chunking.strategy == ("cdc-key" if key else "cdc-row"):
-                chunking = parent.chunking
-            elif first is not None:
-                chunking = ck.choose_chunking(schema, first, bool(key))
-            else:
-                chunking = Chunking("cdc-key" if key else "cdc-row", 16384, 4096, 65536)
-            hash_columns = list(key) if key else schema.names[:4]
-            force_after = None
-            force_at_row = None
-            if parent is not None and parent.chunks:
-                last = parent.chunks[-1]
-                if key and tuple(parent.key) == key and last.key_max is not None:
-                    force_after = (key, tuple(last.key_max))
-                elif not key:
-                    force_at_row = parent.rows
-
-            def stream() -> Iterator[pa.RecordBatch]:
-                if first is not None:
-                    yield first
-                yield from batches
-
-            hasher = ColumnsHasher(schema)
-            checker = _KeyCheck(key, require_sorted=mode == "guard") if key else None
-            chunks: list[ChunkInfo | None] = []
-            rows = 0
-            # Parquet encoding is the real cost and releases the GIL: encode new
-            # chunks on every core while this thread reads, cuts and hashes.
-            workers = _encode_workers()
-            inflight: deque[tuple[int, Future[tuple[ChunkInfo, bytes]]]] = deque()
-
-            def settle(limit: int) -> None:
-                while len(inflight) > limit:
-                    index, future = inflight.popleft()
-                    info, data = future.result()
-                    staging.add(info.object, data)
-                    chunks[index] = info
-
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dvtool-encode") as pool:
-                try:
-                    for table in ck.split_chunks(
-                        stream(), chunking, hash_columns, force_after=force_after, force_at_row=force_at_row
-                    ):
-                        hasher.update(table)
-                        if checker is not None:
-                            checker.update(table)
-                        fp = ColumnsHasher(schema)
-                        fp.update(table)
-                        fingerprint = fp.hexdigest()
-                        rows += table.num_rows
-                        reused = reuse.get(fingerprint)
-                        if reused is not None:
-                            chunks.append(reused)
-                        else:
-                            chunks.append(None)
-                            inflight.append((len(chunks) - 1, pool.submit(ck.encode_new_chunk, table, fingerprint, key)))
-                            settle(2 * workers)
-                        if progress is not None:
-                            progress(table.num_rows)
-                    settle(0)
-                except pa.ArrowInvalid as exc:
-                    raise UsageError(f"cannot read {src.description}: {str(exc).splitlines()[0]}") from None
-                finally:
-                    for _, future in inflight:
-                        future.cancel()
-            if checker is not None:
-                checker.raise_if_bad()
-            draft = Manifest(
-                dataset=dataset,
-                version=0,
-                parent=None,
-                created="",
-                message="",
-                meta=(),
-                key=key,
-                schema=schema,
-                rows=rows,
-                bytes=sum(c.bytes for c in chunks if c is not None),
-                fingerprint=hasher.hexdigest(),
-                chunking=chunking,
-                chunks=tuple(c for c in chunks if c is not None),
-            )
-            return draft
-        finally:
-            if con is not None:
-                con.close()
 
     def _commit(
         self,
@@ -899,7 +440,7 @@ class Repo:
                 draft,
                 version=version,
                 parent=head.manifest if head else None,
-                created=_now(),
+                created=utc_now(),
                 message=message,
                 meta=meta,
             )
@@ -935,7 +476,7 @@ class Repo:
         except (NotFoundError, StorageError):
             return False
 
-    def _recheck_deduped(self, object_ids: Sequence[str], staging: _Staging) -> None:
+    def _recheck_deduped(self, object_ids: Sequence[str], staging: Staging) -> None:
         """Just before the commit, re-check chunks that were already stored (dedup hits).
 
         Such a chunk may be an old, unreferenced leftover that a concurrent
@@ -995,7 +536,7 @@ class Repo:
         return infer_schema(src.batches(), schema=src.schema)
 
     def _run_validation(
-        self, loaded: Any, manifest: Manifest, target: str, cache: Any, staging: _Staging | None
+        self, loaded: Any, manifest: Manifest, target: str, cache: Any, staging: Staging | None
     ) -> Any:
         """Validate the chunks of ``manifest`` (staged ones read from ``staging``)."""
         import pyarrow.parquet as pq
@@ -1041,22 +582,13 @@ class Repo:
             target=target,
         )
 
-    def _validate_staged(self, loaded_schema: Any, draft: Manifest, staging: _Staging, key: tuple[str, ...]) -> Any:
+    def _validate_staged(self, loaded_schema: Any, draft: Manifest, staging: Staging) -> tuple[Any, Any]:
+        """Validate a draft before anything is written; verdicts are held back until commit."""
         from .validation import StoreVerdictCache
 
-        # Verdicts are held back and written only once the snapshot commits.
         cache = StoreVerdictCache(self.store, defer=True)
-        self._pending_verdicts: Any = cache
-        return self._run_validation(loaded_schema, draft, f"{draft.dataset} (new version)", cache, staging)
-
-    def _remember_verdicts(self, loaded_schema: Any, report: Any) -> None:
-        import contextlib
-
-        cache, self._pending_verdicts = getattr(self, "_pending_verdicts", None), None
-        if cache is not None:
-            # The cache is an optimisation; the commit already happened.
-            with contextlib.suppress(StorageError):
-                cache.flush()
+        report = self._run_validation(loaded_schema, draft, f"{draft.dataset} (new version)", cache, staging)
+        return report, cache
 
     # ---- push / pull ----
 
@@ -1139,13 +671,6 @@ class Repo:
         return gc(self.store, older_than=parse_duration(older_than), allow_short_grace=allow_short_grace, dry_run=dry_run)
 
 
-def _encode_workers() -> int:
-    configured = os.environ.get("DVTOOL_THREADS")
-    if configured and configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return max(1, min(8, os.cpu_count() or 1))
-
-
 def _same_data(parent: Manifest, draft: Manifest) -> bool:
     return (
         parent.fingerprint == draft.fingerprint
@@ -1158,12 +683,6 @@ def _replace(m: Manifest, **changes: Any) -> Manifest:
     import dataclasses
 
     return dataclasses.replace(m, **changes)
-
-
-def _conform_sorted(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    from .sources import conform
-
-    return conform(batch, schema, "sorted input")
 
 
 def _discover(start: Path) -> Path | None:

@@ -25,8 +25,8 @@ from typing import Any
 from .crashpoints import crash_point
 from .errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError
 from .hashing import hash_bytes, is_object_id
+from .layout import check_name, manifest_key, object_key, pruned_key, tag_key, version_key
 from .models import Manifest, TagEntry, VersionEntry, parse_json
-from .repo import check_name, manifest_key, object_key, pruned_key, tag_key, version_key
 from .storage import Store, redact_url
 
 __all__ = ["DatasetTransfer", "Progress", "TransferSummary", "transfer"]
