@@ -19,7 +19,8 @@ from dvtool.chunking import column_stats
 from dvtool.diff import Side, diff
 from dvtool.diff_report import MARKDOWN_LIMIT, schema_diff
 from dvtool.errors import DataError, UsageError
-from dvtool.hashing import hash_bytes, table_fingerprint
+from dvtool.fingerprint import table_fingerprint
+from dvtool.hashing import hash_bytes
 from dvtool.models import ChunkInfo
 
 ODD = 'a"; DROP TABLE t; --'

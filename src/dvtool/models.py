@@ -12,11 +12,12 @@ import base64
 import builtins
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from .errors import IntegrityError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "FORMAT_VERSION",
@@ -62,6 +63,8 @@ def schema_to_b64(schema: pa.Schema) -> str:
 
 
 def schema_from_b64(text: str) -> pa.Schema:
+    import pyarrow as pa  # lazily: `dvtool log` never decodes a schema
+
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 

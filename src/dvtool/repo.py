@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from .crashpoints import crash_point
 from .errors import (
     AlreadyExistsError,
@@ -52,14 +50,16 @@ from .models import (
     parse_json,
 )
 from .snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot, SnapshotResult
-from .sources import Source, open_source
 from .storage import Store, check_url, open_store, redact_url
-from .writer import Staging, build_draft
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from .diff_report import Diff
     from .maintenance import FsckResult, GcResult, PruneResult
+    from .sources import Source
     from .transfer import TransferSummary
+    from .writer import Staging
 
 __all__ = [
     "DatasetInfo",
@@ -277,6 +277,8 @@ class Repo:
         return out
 
     def open_source(self, source: Any, *, format: str | None = None) -> Source:
+        from .sources import open_source
+
         return open_source(source, format=format, storage_options=self.storage_options)
 
     # ---- diff and query (dvtool.diff, dvtool.query) ----
@@ -368,6 +370,8 @@ class Repo:
             from .validation import load_schema
 
             loaded_schema = load_schema(schema)
+
+        from .writer import Staging, build_draft
 
         head = self._head(dataset)
         parent = self.manifest(head.manifest) if head else None
@@ -539,6 +543,7 @@ class Repo:
         self, loaded: Any, manifest: Manifest, target: str, cache: Any, staging: Staging | None
     ) -> Any:
         """Validate the chunks of ``manifest`` (staged ones read from ``staging``)."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         from .validation import ChunkInput, validate_chunks

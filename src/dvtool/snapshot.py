@@ -6,8 +6,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from .errors import IntegrityError
 from .layout import object_key
 from .models import ChunkInfo, Manifest
@@ -15,6 +13,7 @@ from .storage import Store
 
 if TYPE_CHECKING:
     import pandas
+    import pyarrow as pa
 
 __all__ = ["DatasetInfo", "ExportResult", "LogEntry", "Snapshot", "SnapshotResult"]
 
@@ -162,6 +161,7 @@ class Snapshot:
 
     def read_chunk(self, chunk: ChunkInfo, columns: Sequence[str] | None = None) -> pa.Table:
         """The rows of one chunk, after checking its bytes hash to its id."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         data = self.store.read_verified(object_key(chunk.object), chunk.object)
@@ -176,6 +176,7 @@ class Snapshot:
 
     def scan(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
         """A streaming reader over every chunk, in order (verified reads)."""
+        import pyarrow as pa
         schema = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
 
         def batches() -> Iterator[pa.RecordBatch]:

@@ -19,7 +19,8 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from .errors import DataError, UsageError
-from .hashing import ColumnsHasher, object_hex
+from .fingerprint import ColumnsHasher
+from .hashing import object_hex
 from .models import ChunkInfo, Chunking, Manifest
 from .sources import Source
 
