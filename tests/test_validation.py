@@ -552,3 +552,20 @@ def test_infer_on_a_snapshot_adds_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, "o.yaml", text)
     assert repo.validate("orders", schema=path).ok
     assert os.path.getsize(path) < 2000
+
+
+def test_snapshot_with_schema_reports_duplicate_keys_with_every_other_failure(tmp_path: Path) -> None:
+    """With --schema, a duplicate key is one line of the full report, not a lone key error."""
+    from dvtool.errors import ValidationFailed
+
+    repo = Repo.init(tmp_path / "gate")
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "faults"
+    before = sorted(repo.store.list(""))
+    with pytest.raises(ValidationFailed) as info:
+        repo.snapshot(
+            str(fixtures / "orders_bad.csv"), dataset="orders", key=["order_id"],
+            schema=str(fixtures / "orders.schema.yaml"),
+        )
+    columns = {e.column for e in info.value.report.errors}
+    assert {"order_id", "amount", "status", "customer_id"} <= columns
+    assert sorted(repo.store.list("")) == before

@@ -349,7 +349,7 @@ def _write_output(text: str, output: str | None) -> None:
 
 
 @cli.command()
-@click.argument("target", metavar="REF|SOURCE")
+@click.argument("targets", nargs=-1, required=True, metavar="REF|SOURCE...")
 @click.option("--schema", "schema", required=True, metavar="FILE",
               help="pandera schema: a YAML/JSON file (pandas or polars), or file.py:NAME.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "github"]),
@@ -358,17 +358,29 @@ def _write_output(text: str, output: str | None) -> None:
 @click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
 @click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
 @pass_state
-def validate(state: State, target: str, schema: str, fmt: str, output: str | None, strict: bool,
+def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, strict: bool,
              no_cache: bool) -> None:
     """Validate a snapshot or a SOURCE against a pandera schema; exit 0 pass, 1 fail, 2 could not run.
+
+    Several SOURCE files are read one after another and checked as one dataset
+    (as by snapshot), which is how the pre-commit hook passes the files of a commit.
 
     \b
     Example:
       dvtool validate orders@v2 --schema orders.schema.yaml
       dvtool validate orders --schema orders.schema.yaml --format junit -o report.xml
       dvtool validate new.csv --schema schemas.py:Orders --format github
+      dvtool validate data/orders-*.csv --schema orders.schema.yaml
     """
-    repo = _repo_or_none(state, target)
+    target: Any = targets[0] if len(targets) == 1 else list(targets)
+    repo = _repo_or_none(state, targets[0])
+    if repo is not None and len(targets) > 1:
+        refs = [t for t in targets if repo.is_ref(t)]
+        if refs:
+            raise UsageError(
+                f"validate takes one REF, or SOURCE files only; {refs[0]!r} is a REF here "
+                f"(validate it on its own, or write ./{refs[0]} for a file of that name)"
+            )
     if repo is not None:
         report = repo.validate(target, schema=schema, use_cache=not no_cache)
     else:

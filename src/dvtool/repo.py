@@ -381,16 +381,22 @@ class Repo:
         validation_record = None
         bytes_written = 0
         try:
-            manifest_body = build_draft(src, dataset, key, parent, staging, progress)
+            manifest_body, key_problem = build_draft(src, dataset, key, parent, staging, progress)
+            if key_problem is not None and loaded_schema is None:
+                raise key_problem
             if parent is not None and _same_data(parent, manifest_body):
                 return SnapshotResult(self.get(f"{dataset}@v{parent.version}"), True, 0, 0)
             if loaded_schema is not None:
+                # With a schema, duplicate keys are reported in the full validation
+                # report (its cross-chunk key check) together with every other failure.
                 report, verdicts = self._validate_staged(loaded_schema, manifest_body, staging)
                 validation_record = ValidationRecord(
                     loaded_schema.fingerprint, loaded_schema.name, report.ok, len(report.errors), len(report.warnings)
                 )
                 if not report.ok:
                     raise ValidationFailed(report)
+                if key_problem is not None:
+                    raise key_problem
             # Commits rely on create-only writes: refuse a store that ignores them.
             self.store.check_create_only()
             crash_point("snapshot.after_chunks_staged")

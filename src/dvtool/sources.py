@@ -331,7 +331,7 @@ def _file_reader(path: str, fmt: str, fs: Any) -> tuple[pa.Schema, Iterator[pa.R
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(_open_binary(path, fs))
+            pf = pq.ParquetFile(_open_binary(path, fs), pre_buffer=False)  # arrow#39808
             return pf.schema_arrow, pf.iter_batches(batch_size=BATCH_ROWS)
         if fmt == "arrow":
             stream = _open_binary(path, fs)
@@ -457,7 +457,7 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
                     if f == "parquet":
                         import pyarrow.parquet as pq
 
-                        pf = pq.ParquetFile(_open_binary(path, fs))
+                        pf = pq.ParquetFile(_open_binary(path, fs), pre_buffer=False)  # arrow#39808
                         yield from pf.iter_batches(batch_size=BATCH_ROWS, columns=list(key))
                     else:
                         for b in _file_reader(path, f, fs)[1]:

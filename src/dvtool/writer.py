@@ -134,16 +134,18 @@ class KeyCheck:
                         self.examples.append(row[self.key[0]] if len(self.key) == 1 else tuple(row.values()))
         self.last = keys.slice(keys.num_rows - 1, 1) if keys.num_rows else self.last
 
-    def raise_if_bad(self) -> None:
+    def problem(self) -> DataError | None:
+        """The key failure to report (nulls first, then duplicates), or None."""
         if self.nulls:
             detail = ", ".join(f"'{k}' has {n} null value{'s' * (n != 1)}" for k, n in self.nulls.items())
-            raise DataError(f"key {', '.join(self.key)} has nulls: {detail}; nothing was committed")
+            return DataError(f"key {', '.join(self.key)} has nulls: {detail}; nothing was committed")
         if self.duplicates:
             shown = ", ".join(repr(e) for e in self.examples)
-            raise DataError(
+            return DataError(
                 f"key ({', '.join(self.key)}) is not unique: {self.duplicates} duplicate row"
                 f"{'s' * (self.duplicates != 1)} (e.g. {shown}); nothing was committed"
             )
+        return None
 
 
 
@@ -154,7 +156,7 @@ def build_draft(
     parent: Manifest | None,
     staging: Staging,
     progress: Callable[[int], None] | None,
-) -> Manifest:
+) -> tuple[Manifest, DataError | None]:
     """Stream the source into chunks; stage new ones. Returns a manifest draft.
 
     With a key, rows must be ordered by it. Inputs proven sorted (Parquet and
@@ -180,7 +182,7 @@ def _build_pass(
     staging: Staging,
     progress: Callable[[int], None] | None,
     mode: Literal["direct", "guard", "sort"],
-) -> Manifest:
+) -> tuple[Manifest, DataError | None]:
     from . import chunking as ck
 
     schema = src.schema
@@ -260,8 +262,6 @@ def _build_pass(
             finally:
                 for _, future in inflight:
                     future.cancel()
-        if checker is not None:
-            checker.raise_if_bad()
         draft = Manifest(
             dataset=dataset,
             version=0,
@@ -277,7 +277,7 @@ def _build_pass(
             chunking=chunking,
             chunks=tuple(c for c in chunks if c is not None),
         )
-        return draft
+        return draft, (checker.problem() if checker is not None else None)
     finally:
         if con is not None:
             con.close()
