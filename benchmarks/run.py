@@ -222,7 +222,7 @@ def machine(rows: int, load: tuple[float, float, float]) -> list[str]:
         except md.PackageNotFoundError:
             libs.append(f"{name} ?")
     lines = [
-        f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}; dvtool at {_git_state()}",
         f"- machine: {cpu}, {os.cpu_count()} cores, {mem:.1f} GiB RAM, {platform.platform()}",
         f"- Python {platform.python_version()}; {', '.join(libs)}",
         f"- rows: {rows:,}; load average at start (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
@@ -620,6 +620,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     log(f"written {out}")
     return 0
+
+
+def _git_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
+    root = HERE.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    dirty = git("status", "--porcelain", "--", "src")
+    return f"commit {commit}" + (" + uncommitted changes in src/" if dirty else "")
 
 
 def _mb(runs: Runs, what: str) -> str:

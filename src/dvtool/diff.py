@@ -32,6 +32,7 @@ import pyarrow as pa
 from .diff_report import ChunkCounts, Diff, RowCounts, Samples, schema_diff, stats_changes
 from .errors import UsageError
 from .hashing import object_hex
+from .layout import object_key
 from .models import ChunkInfo
 from .rowdiff import Engine, Side
 
@@ -235,8 +236,21 @@ def diff(
 
 def side_from_snapshot(snapshot: Snapshot) -> Side:
     """A snapshot as a diff side: its manifest's chunks, read (verified) only when compared."""
+    store = snapshot.store
+
+    def verified_path(chunk: ChunkInfo) -> str | None:
+        path = store.local_path(object_key(chunk.object))
+        if path is not None:
+            store.read_verified(object_key(chunk.object), chunk.object)
+        return path
+
     return Side(
-        snapshot.ref, snapshot.schema, snapshot.chunks, snapshot.key, load=snapshot.read_chunk
+        snapshot.ref,
+        snapshot.schema,
+        snapshot.chunks,
+        snapshot.key,
+        load=snapshot.read_chunk,
+        verified_path=verified_path,
     )
 
 
