@@ -180,3 +180,53 @@ def test_pre_commit_hook_refuses_a_commit_of_bad_data(tmp_path: Path) -> None:
     assert "greater_than_or_equal_to(0): 7 failures" in out
     assert git(repo, env, "log", "--format=%s").splitlines() == ["january", "schema and hook config"]
     assert "data/orders/february.csv" in git(repo, env, "diff", "--cached", "--name-only")
+
+
+# -- Makefile and Airflow --------------------------------------------------------------
+
+
+def make(tmp: Path, target: str, data: Path | str, schema: Path | str = FIX / "faults" / "orders.schema.yaml") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", "-f", str(ROOT / "docs" / "recipes" / "Makefile"), target, f"DATA={data}", f"SCHEMA={schema}"],
+        cwd=tmp, env=git_env(tmp), capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_makefile_recipe_commits_only_data_that_passed(tmp_path: Path) -> None:
+    subprocess.run([str(BIN / "dvtool"), "--quiet", "init"], cwd=tmp_path, env=git_env(tmp_path), check=True)
+    bad = make(tmp_path, "snapshot", FIX / "faults" / "orders_bad.csv")
+    assert bad.returncode == 2 and "check] Error 1" in bad.stderr  # make exits 2, naming dvtool's 1
+    assert not (tmp_path / ".dvtool" / "datasets").exists()
+    good = make(tmp_path, "snapshot", FIX / "orders" / "orders_v1.csv")
+    assert good.returncode == 0, good.stderr
+    assert "orders@v1" in good.stdout
+    report = make(tmp_path, "report", FIX / "faults" / "orders_bad.csv")
+    assert report.returncode == 0 and "<failure" in (tmp_path / "validation.xml").read_text()
+
+
+def airflow_commands() -> dict[str, str]:
+    import ast
+
+    tree = ast.parse((ROOT / "docs" / "recipes" / "airflow_dag.py").read_text(encoding="utf-8"))
+    return {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    }
+
+
+def test_airflow_commands_map_bad_data_to_skip_and_keep_could_not_run(tmp_path: Path) -> None:
+    commands = airflow_commands()
+    env = {**git_env(tmp_path), "DVTOOL_REPO": str(tmp_path / "repo"), "SCHEMA": str(FIX / "faults" / "orders.schema.yaml")}
+    subprocess.run([str(BIN / "dvtool"), "init", env["DVTOOL_REPO"]], env=env, check=True, capture_output=True)
+
+    def run(name: str, data: Path) -> int:
+        proc = subprocess.run(["bash", "-c", commands[name]], env={**env, "DATA": str(data)},
+                              capture_output=True, text=True, timeout=120)
+        return proc.returncode
+
+    assert run("VALIDATE", FIX / "orders" / "orders_v1.csv") == 0
+    assert run("VALIDATE", FIX / "faults" / "orders_bad.csv") == 99  # skipped, not retried
+    assert run("VALIDATE", tmp_path / "missing.csv") == 2  # could not run: failed, retried
+    assert run("SNAPSHOT", FIX / "faults" / "orders_bad.csv") == 99

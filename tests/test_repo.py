@@ -214,3 +214,22 @@ def test_unsorted_csv_with_key_is_sorted_and_sorted_csv_streams(repo: dvtool.Rep
     late_csv = tmp_path / "late.csv"
     pcsv.write_csv(pa.table({"id": late, "v": late * 3}), late_csv)
     assert repo.snapshot(str(late_csv), dataset="s", key=["id"]).unchanged
+
+
+def test_nested_types_snapshot_export_diff_and_infer(repo: dvtool.Repo, tmp_path: Path) -> None:
+    t = pa.table(
+        {
+            "id": [1, 2, 3],
+            "tags": [["a", "b"], None, []],
+            "s": [{"x": 1, "y": "q"}, None, {"x": 3, "y": None}],
+            "m": pa.array([[("k", 1)], None, []], pa.map_(pa.string(), pa.int64())),
+        }
+    )
+    pq.write_table(t, tmp_path / "nested.parquet")
+    first = repo.snapshot(str(tmp_path / "nested.parquet"), dataset="nested")
+    assert first.snapshot.to_arrow().equals(t)
+    assert repo.snapshot(t, dataset="nested").unchanged
+    assert repo.diff("nested@v1", str(tmp_path / "nested.parquet")).rows.changed == 0
+    schema_file = tmp_path / "nested.yaml"
+    schema_file.write_text(repo.infer_schema("nested"))
+    assert repo.validate("nested", schema=str(schema_file)).ok

@@ -49,7 +49,7 @@ if __name__ != "__docs__":  # the test runs the commands above without Airflow
         )
         load = BashOperator(
             task_id="load",
-            bash_command="dvtool export orders@~0 /warehouse/orders.parquet",
+            bash_command="dvtool export orders /warehouse/orders.parquet",  # the version just committed
             env=env,
             append_env=True,
         )

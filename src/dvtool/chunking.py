@@ -98,8 +98,9 @@ def _column_hash(arr: pa.Array) -> np.ndarray:
     if pa.types.is_boolean(typ):
         flags: np.ndarray = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
         return flags
-    width = typ.bit_width // 8 if hasattr(typ, "bit_width") else 0
-    if width and (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_temporal(typ) or pa.types.is_decimal(typ)):
+    fixed = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_temporal(typ) or pa.types.is_decimal(typ)
+    width = typ.bit_width // 8 if fixed else 0  # bit_width raises for variable-width types
+    if width and arr.buffers()[1] is not None:
         buf = arr.buffers()[1]
         raw = np.frombuffer(buf, dtype=np.uint8)[arr.offset * width : (arr.offset + n) * width]
         if width in (1, 2, 4, 8):

@@ -1233,9 +1233,14 @@ def infer_schema(
         if f.name in ranged and f.name in lo:
             checks.append(pp.Check.in_range(lo[f.name], hi[f.name]))
         unique = len(key) == 1 and key[0] == f.name
-        columns[f.name] = pp.Column(
-            dtypes[f.name], checks=checks or None, nullable=nulls[f.name] > 0, unique=unique
-        )
+        try:
+            column = pp.Column(
+                dtypes[f.name], checks=checks or None, nullable=nulls[f.name] > 0, unique=unique
+            )
+        except (TypeError, ValueError):
+            # A type pandera cannot express (maps, some nested types): check presence only.
+            column = pp.Column(None, checks=checks or None, nullable=nulls[f.name] > 0, unique=unique)
+        columns[f.name] = column
     out = pp.DataFrameSchema(
         columns, unique=list(key) if len(key) > 1 else None, name=name, strict=False
     )
