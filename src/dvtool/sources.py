@@ -66,6 +66,10 @@ def normalise_type(typ: pa.DataType) -> pa.DataType:
         return pa.list_(normalise_type(typ.value_type))
     if pa.types.is_list(typ):
         return pa.list_(normalise_type(typ.value_type))
+    if pa.types.is_map(typ):
+        # Field names inside a map differ by writer ("entries", or the column's
+        # name after a Parquet round trip); the canonical map type fixes them.
+        return pa.map_(normalise_type(typ.key_type), normalise_type(typ.item_type), keys_sorted=typ.keys_sorted)
     if pa.types.is_struct(typ):
         return pa.struct([pa.field(f.name, normalise_type(f.type)) for f in typ])
     return typ
