@@ -30,6 +30,9 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
+docs: $(STAMP)  ## build the documentation site into site/ (read it live: .venv/bin/mkdocs serve)
+	$(BIN)/python -m mkdocs build --strict -d site
+
 format: $(STAMP)  ## format the code with ruff
 	$(BIN)/ruff format src tests
 

@@ -233,3 +233,34 @@ def test_nested_types_snapshot_export_diff_and_infer(repo: dvtool.Repo, tmp_path
     schema_file = tmp_path / "nested.yaml"
     schema_file.write_text(repo.infer_schema("nested"))
     assert repo.validate("nested", schema=str(schema_file)).ok
+
+
+def test_pandas_with_time_zones_categoricals_and_nullable_ints(repo: dvtool.Repo) -> None:
+    df = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-01-01", periods=5, freq="h", tz="Europe/Paris"),
+            "cat": pd.Categorical(["a", "b", "a", None, "c"]),
+            "i": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+        },
+        index=[10, 11, 12, 13, 14],
+    )
+    first = repo.snapshot(df, dataset="pd", key=["ts"])
+    assert first.snapshot.schema.field("ts").type == pa.timestamp("ns", "Europe/Paris") or first.snapshot.schema.field(
+        "ts"
+    ).type.tz == "Europe/Paris"
+    assert first.snapshot.schema.field("cat").type == pa.string()
+    assert repo.snapshot(df.reset_index(drop=True), dataset="pd", key=["ts"]).unchanged
+    assert repo.snapshot(pl.from_pandas(df).lazy(), dataset="pd", key=["ts"]).unchanged
+    more = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-02-01", periods=3, freq="h", tz="Europe/Paris"),
+            "cat": ["z"] * 3,
+            "i": pd.array([1, 2, 3], dtype="Int64"),
+        }
+    )
+    second = repo.snapshot(pd.concat([df, more], ignore_index=True), dataset="pd", key=["ts"])
+    assert second.version == 2 and second.snapshot.rows == 8
+    rows = repo.diff("pd@v1", "pd@v2").rows
+    assert (rows.added, rows.removed, rows.changed, rows.unchanged) == (3, 0, 0, 5)
+    with pytest.raises(UsageError, match="cannot convert the pandas DataFrame"):
+        repo.snapshot(pd.DataFrame({"m": [1, "a", 2.5]}), dataset="mixed")

@@ -157,12 +157,7 @@ def split_chunks(
         h = row_hashes(batch, hash_columns)
         cut = (h & mask) == 0
         if force_after is not None:
-            cols, values = force_after
-            hit = None
-            for name, value in zip(cols, values, strict=True):
-                eq = pc.equal(batch.column(name), pa.scalar(value, type=batch.schema.field(name).type))
-                eq = pc.fill_null(eq, False)
-                hit = eq if hit is None else pc.and_(hit, eq)
+            hit = _rows_equal(batch, *force_after)
             if hit is not None and pc.any(hit).as_py():
                 cut = cut.copy()
                 cut[np.flatnonzero(hit.to_numpy(zero_copy_only=False))] = True
@@ -207,6 +202,41 @@ def split_chunks(
         seen += n
     if pending.rows:
         yield pa.Table.from_batches(pending.parts)
+
+
+def key_scalar(value: Any, typ: pa.DataType) -> pa.Scalar | None:
+    """The Arrow scalar for a key value as a manifest stores it (JSON), or None if unsure."""
+    if value is None:
+        return None
+    try:
+        if pa.types.is_timestamp(typ) and isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        elif pa.types.is_date(typ) and isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        elif pa.types.is_time(typ) and isinstance(value, str):
+            value = dt.time.fromisoformat(value)
+        elif pa.types.is_decimal(typ):
+            value = decimal.Decimal(str(value))
+        elif pa.types.is_duration(typ):
+            value = dt.timedelta(seconds=float(value))
+        elif pa.types.is_floating(typ) and isinstance(value, str):
+            value = float(value.replace("Infinity", "inf"))
+        scalar = pa.scalar(value, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError, OverflowError):
+        return None
+    return scalar
+
+
+def _rows_equal(batch: pa.RecordBatch, columns: Sequence[str], values: tuple[Any, ...]) -> pa.Array | None:
+    """A boolean mask of rows whose key equals ``values`` (a manifest key range end), or None."""
+    hit = None
+    for name, value in zip(columns, values, strict=True):
+        scalar = key_scalar(value, batch.schema.field(name).type)
+        if scalar is None:
+            return None  # cannot tell: the forced cut is only an optimisation, skip it
+        eq = pc.fill_null(pc.equal(batch.column(name), scalar), False)
+        hit = eq if hit is None else pc.and_(hit, eq)
+    return hit
 
 
 def _dictionary_columns(table: pa.Table) -> list[str]:

@@ -125,8 +125,9 @@ def init(state: State, url: str | None) -> None:
 @pass_state
 def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str, keys: tuple[str, ...],
              schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
-    """Commit the next version of a dataset from files, a folder, a glob, a URL or - (stdin CSV).
+    """Commit the next version of a dataset from files or stdin.
 
+    SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin).
     Identical data to the latest version commits nothing and says 'unchanged'.
 
     \b
@@ -198,7 +199,9 @@ def ls_(state: State, as_json: bool) -> None:
 @json_option
 @pass_state
 def show(state: State, ref: str, as_json: bool) -> None:
-    """Show a snapshot: schema, rows, chunks, key, column stats, message, meta, validation.
+    """Show a snapshot: schema, rows, chunks, stats, validation.
+
+    Also the key, message, metadata and parent of the version.
 
     \b
     Example:
@@ -232,7 +235,9 @@ def tag(state: State, ref: str, tag: str) -> None:
               help="Output format (default: from DEST's extension; parquet, or csv for -).")
 @pass_state
 def export(state: State, ref: str, dest: str, fmt: str | None) -> None:
-    """Write a snapshot's rows to a file, a folder (one part per chunk), a URL or - (stdout).
+    """Write a snapshot's rows to a file, folder, URL or stdout.
+
+    A folder gets one part per chunk; - is stdout (CSV unless --format).
 
     \b
     Example:
@@ -253,9 +258,9 @@ def export(state: State, ref: str, dest: str, fmt: str | None) -> None:
 @json_option
 @pass_state
 def push(state: State, args: tuple[str, ...], as_json: bool) -> None:
-    """Copy datasets' whole histories to another repository; only chunks it lacks travel.
+    """Copy datasets' whole histories to another repository.
 
-    The target must be a dvtool repository (create it with 'dvtool init URL'), and
+    Only the chunks the target lacks travel. The target must be a dvtool repository (create it with 'dvtool init URL'), and
     its history of each dataset must be a prefix of this one's, else exit 2 (diverged).
     An interrupted push leaves the target consistent; run it again to finish.
 
@@ -276,9 +281,9 @@ def push(state: State, args: tuple[str, ...], as_json: bool) -> None:
 @json_option
 @pass_state
 def pull(state: State, args: tuple[str, ...], as_json: bool) -> None:
-    """Copy datasets' whole histories from another repository into this one.
+    """Copy datasets' whole histories from another repository.
 
-    This repository's history of each dataset must be a prefix of the source's,
+    Only the chunks this repository lacks travel. This repository's history of each dataset must be a prefix of the source's,
     else exit 2 (diverged). Only chunks this repository lacks are copied.
 
     \b
@@ -360,9 +365,9 @@ def _write_output(text: str, output: str | None) -> None:
 @pass_state
 def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, strict: bool,
              no_cache: bool) -> None:
-    """Validate a snapshot or a SOURCE against a pandera schema; exit 0 pass, 1 fail, 2 could not run.
+    """Validate a snapshot or files against a pandera schema.
 
-    Several SOURCE files are read one after another and checked as one dataset
+    Exit 0 passed, 1 the data failed, 2 could not run. Several SOURCE files are read one after another and checked as one dataset
     (as by snapshot), which is how the pre-commit hook passes the files of a commit.
 
     \b
@@ -414,9 +419,9 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
 @pass_state
 def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
          limit: int, exit_code: bool, stats: bool, output: str | None) -> None:
-    """Schema, row and column differences between two versions (or a version and a SOURCE).
+    """Show schema, row and column changes between two versions.
 
-    `dvtool diff NAME` compares the latest version with its parent. Chunks that
+    Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
     are identical on both sides are skipped without being read.
 
     \b
@@ -452,8 +457,10 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
 @click.option("--output", "-o", metavar="FILE", help="Write the result to FILE (default: stdout).")
 @pass_state
 def query(state: State, sql: str, fmt: str, output: str | None) -> None:
-    """Run DuckDB SQL over the repository: each dataset is a table by its name (latest version)
-    and by "NAME@REF" (double quotes) for any version. Only the named snapshots are read.
+    """Run DuckDB SQL over the repository's datasets.
+
+    Each dataset is a table by its name (latest version) and by "NAME@REF"
+    (double quotes) for any version. Only the named snapshots are read.
 
     \b
     Example:
@@ -488,7 +495,9 @@ def schema_group() -> None:
 @click.option("--output", "-o", metavar="FILE", help="Write the YAML to FILE (default: stdout).")
 @pass_state
 def schema_infer(state: State, target: str, output: str | None) -> None:
-    """Write a pandera (polars) YAML schema that the data passes: dtypes, nulls, ranges, key.
+    """Write a pandera YAML schema that the data passes.
+
+    A polars schema: dtypes, nullable columns, numeric ranges, the key as unique.
 
     \b
     Example:
@@ -511,7 +520,9 @@ def schema_infer(state: State, target: str, output: str | None) -> None:
 @json_option
 @pass_state
 def fsck(state: State, as_json: bool) -> None:
-    """Re-hash every object and manifest and check every version and tag; exit 1 on damage.
+    """Check every object, manifest, version and tag; exit 1 on damage.
+
+    Every object and manifest is re-hashed against its id.
 
     Corrupt, missing and invalid keys are damage; unreferenced (dangling) keys
     are not, 'dvtool gc' removes them.
@@ -536,7 +547,7 @@ def fsck(state: State, as_json: bool) -> None:
 @json_option
 @pass_state
 def prune(state: State, dataset: str, keep_last: int | None, older_than: str | None, as_json: bool) -> None:
-    """Expire old versions of a dataset; tagged versions and the latest are kept.
+    """Expire old versions; tagged versions and the latest are kept.
 
     Pruned versions stay in 'dvtool log' (marked [pruned]); their data goes at
     the next 'dvtool gc' after the grace period.
@@ -561,9 +572,9 @@ def prune(state: State, dataset: str, keep_last: int | None, older_than: str | N
 @json_option
 @pass_state
 def gc(state: State, older_than: str, allow_short_grace: bool, yes: bool, as_json: bool) -> None:
-    """Delete chunks, manifests, verdicts and temp files no version or tag needs.
+    """Delete stored data that no version or tag needs.
 
-    A dry run unless --yes. Age is measured on the store's clock; one gc runs at
+    Chunks, manifests, verdicts and temp files. A dry run unless --yes. Age is measured on the store's clock; one gc runs at
     a time; if any version or tag cannot be read, nothing is deleted.
 
     \b

@@ -166,21 +166,22 @@ def _from_object(obj: Any) -> Source | None:
 
 def _from_pandas(df: Any) -> Source:
     step = BATCH_ROWS
-    try:
-        first = pa.RecordBatch.from_pandas(df.iloc[:step], preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise UsageError(f"cannot convert the pandas DataFrame: {str(exc).splitlines()[0]}") from None
+
+    def convert(start: int) -> pa.Table:
+        try:
+            # A Table, not a RecordBatch: some columns convert to chunked arrays.
+            return pa.Table.from_pandas(df.iloc[start : start + step], preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            where = "the pandas DataFrame" if start == 0 else f"pandas DataFrame rows {start}.."
+            raise UsageError(f"cannot convert {where}: {str(exc).splitlines()[0]}") from None
+
+    first = convert(0)
     schema = normalise_schema(first.schema)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        yield first
+        yield from first.to_batches()
         for start in range(step, len(df), step):
-            try:
-                yield pa.RecordBatch.from_pandas(df.iloc[start : start + step], preserve_index=False)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise UsageError(
-                    f"pandas DataFrame rows {start}..: {str(exc).splitlines()[0]}"
-                ) from None
+            yield from convert(start).to_batches()
 
     def presorted(key: Sequence[str]) -> bool:
         table = pa.Table.from_pandas(df[list(key)], preserve_index=False)
