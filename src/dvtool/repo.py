@@ -198,9 +198,7 @@ class Repo:
         check_name(name)
         versions = self._versions(name)
         if not versions:
-            known = self.dataset_names()
-            hint = f" (datasets: {', '.join(known[:10])})" if known else " (the repository is empty)"
-            raise NotFoundError(f"unknown dataset '{name}'{hint}")
+            raise self._unknown_dataset(name)
         tags = self._tags(name)
         entry: VersionEntry | None = None
         if not spec:
@@ -229,7 +227,11 @@ class Repo:
                 if matches:
                     entry = matches[0]
             if entry is None:
-                raise NotFoundError(f"unknown ref '{ref}': no tag or snapshot id '{spec}' in {name}")
+                hint = f"tags: {', '.join(sorted(t.tag for t in tags)[:10])}" if tags else "it has no tags"
+                raise NotFoundError(
+                    f"unknown ref '{ref}': no tag or snapshot id '{spec}' in {name} "
+                    f"({hint}; versions v1..v{versions[-1]}; see 'dvtool log {name}')"
+                )
         if (
             entry.version != versions[-1]
             and not any(t.version == entry.version for t in tags)
@@ -243,12 +245,23 @@ class Repo:
         version_tags = tuple(sorted(t.tag for t in tags if t.version == entry.version))
         return Snapshot(self.store, manifest, entry.manifest, version_tags)
 
+    def _unknown_dataset(self, name: str) -> NotFoundError:
+        """The error for a dataset that is not here, naming the close matches and the others."""
+        import difflib
+
+        known = self.dataset_names()
+        if not known:
+            return NotFoundError(f"unknown dataset '{name}' (the repository is empty; see 'dvtool snapshot --help')")
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return NotFoundError(f"unknown dataset '{name}' ({hint}datasets: {', '.join(known[:10])})")
+
     def log(self, dataset: str, limit: int | None = None) -> list[LogEntry]:
         """Versions newest first."""
         check_name(dataset)
         versions = self._versions(dataset)
         if not versions:
-            raise NotFoundError(f"unknown dataset '{dataset}'")
+            raise self._unknown_dataset(dataset)
         tags: dict[int, list[str]] = {}
         for t in self._tags(dataset):
             tags.setdefault(t.version, []).append(t.tag)

@@ -150,7 +150,10 @@ def _load_yaml(path: Path, *, name: str) -> LoadedSchema:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise NotFoundError(f"schema file {name} does not exist") from None
+        raise NotFoundError(
+            f"schema file {name} does not exist; write one from the data with "
+            f"'dvtool schema infer DATA -o {name}'"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read schema file {name}: {exc}") from None
     try:
