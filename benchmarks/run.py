@@ -203,7 +203,7 @@ def verdict(row: Row) -> tuple[str, str]:
     return f"{ratio:.3f}", "met" if row.check(ratio) else "**not met**"
 
 
-def machine(rows: int, load: tuple[float, float, float]) -> list[str]:
+def machine(rows: int, load: tuple[float, float, float], git_state: str) -> list[str]:
     cpu = "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -222,7 +222,7 @@ def machine(rows: int, load: tuple[float, float, float]) -> list[str]:
         except md.PackageNotFoundError:
             libs.append(f"{name} ?")
     lines = [
-        f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}; dvtool at {_git_state()}",
+        f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}; dvtool at {git_state}",
         f"- machine: {cpu}, {os.cpu_count()} cores, {mem:.1f} GiB RAM, {platform.platform()}",
         f"- Python {platform.python_version()}; {', '.join(libs)}",
         f"- rows: {rows:,}; load average at start (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
@@ -256,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     rows, repeat = args.rows, args.repeat
     load = os.getloadavg()
+    git_state = _git_state()
     started = time.perf_counter()
 
     log(f"data: {rows:,} rows in {args.data}")
@@ -576,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"# dvtool benchmarks, {rows:,} rows",
         "",
-        *machine(rows, load),
+        *machine(rows, load, git_state),
         f"- each case: median of {repeat} runs (min–max), A/B interleaved, each run a fresh process; "
         f"whole run {minutes:.1f} min",
         "",

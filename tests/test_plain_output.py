@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from clitools import run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,6 +14,7 @@ taken from .pre-commit-hooks.yaml, so the test checks the file users install fro
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -230,3 +231,26 @@ def test_airflow_commands_map_bad_data_to_skip_and_keep_could_not_run(tmp_path: 
     assert run("VALIDATE", FIX / "faults" / "orders_bad.csv") == 99  # skipped, not retried
     assert run("VALIDATE", tmp_path / "missing.csv") == 2  # could not run: failed, retried
     assert run("SNAPSHOT", FIX / "faults" / "orders_bad.csv") == 99
+
+
+def test_validate_takes_several_files_as_one_dataset_but_one_ref_alone(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    from clitools import run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVTOOL_REPO", raising=False)
+    schema = str(FIX / "faults" / "orders.schema.yaml")
+    v1, v2 = str(FIX / "orders" / "orders_v1.csv"), str(FIX / "orders" / "orders_v2.csv")
+    assert run(capsys, "validate", v1, "--schema", schema).exit_code == 0
+    # v2 keeps most of v1's order ids: read together they repeat, which `unique` catches.
+    together = run(capsys, "validate", v1, v2, "--schema", schema, "--format", "json")
+    assert together.exit_code == 1, together.stderr
+    report = json.loads(together.stdout)
+    assert report["rows_checked"] == 4030
+    assert [e["check"] for e in report["errors"]] == ["field_uniqueness"]
+    assert run(capsys, "init").exit_code == 0
+    assert run(capsys, "snapshot", v2, "-d", "orders", "--key", "order_id").exit_code == 0
+    mixed = run(capsys, "validate", "orders", v2, "--schema", schema)
+    assert mixed.exit_code == 2
+    assert mixed.stderr.startswith("Error: validate takes one REF, or SOURCE files only; 'orders' is a REF")
