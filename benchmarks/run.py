@@ -95,7 +95,7 @@ class Variant:
     runs: Runs
     python: Path | str | None  # None: its environment could not be built
     task: str
-    params: dict[str, Any] | Callable[[], dict[str, Any]]
+    params: dict[str, Any]
 
 
 def interleave(variants: Sequence[Variant], repeat: int) -> None:
@@ -108,10 +108,9 @@ def interleave(variants: Sequence[Variant], repeat: int) -> None:
         for v in [*variants[k:], *variants[:k]]:
             if v.runs.error:
                 continue
-            params = v.params() if callable(v.params) else v.params
             assert v.python is not None
             try:
-                out = run_task(v.python, v.task, params)
+                out = run_task(v.python, v.task, v.params)
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
                 v.runs.error = str(exc)
                 log(f"  {v.runs.label}: FAILED {exc}")
@@ -138,7 +137,8 @@ def time_command(cmd: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
 def build_repo(path: Path, steps: Sequence[tuple[str, Any]], base: Path | None = None) -> None:
     """Make a repository by snapshots (``("snap", parquet)``) and validations (``("validate", ref)``)."""
     marker = path / ".bench-ready"
-    if marker.exists():
+    stamp = f"{datagen.GENERATOR} dvtool {_version('dvtool')}"
+    if marker.exists() and marker.read_text() == stamp:
         return
     if path.exists():
         shutil.rmtree(path)
@@ -154,7 +154,7 @@ def build_repo(path: Path, steps: Sequence[tuple[str, Any]], base: Path | None =
             repo.snapshot(str(arg), dataset="d", key=KEY)
         else:
             repo.validate(arg, schema=str(SCHEMA))
-    marker.write_text("ok")
+    marker.write_text(stamp)
 
 
 def chunk_rows(repo: Path) -> list[int]:
@@ -213,14 +213,8 @@ def machine(rows: int, load: tuple[float, float, float], git_state: str) -> list
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import importlib.metadata as md
-
-    libs = []
-    for name in ("dvtool", "pyarrow", "pandas", "polars", "pandera", "duckdb", "numpy"):
-        try:
-            libs.append(f"{name} {md.version(name)}")
-        except md.PackageNotFoundError:
-            libs.append(f"{name} ?")
+    names = ("dvtool", "pyarrow", "pandas", "polars", "pandera", "duckdb", "numpy")
+    libs = [f"{name} {_version(name)}" for name in names]
     lines = [
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}; dvtool at {git_state}",
         f"- machine: {cpu}, {os.cpu_count()} cores, {mem:.1f} GiB RAM, {platform.platform()}",
@@ -251,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated groups to skip: snapshot,diff,compare,validate,memory,startup",
     )
     ap.add_argument("--data", type=Path, default=HERE / "data")
+    ap.add_argument(
+        "--fresh-setup",
+        action="store_true",
+        help="rebuild the set-up repositories (they are kept between runs of the same dvtool version)",
+    )
     ap.add_argument("--results", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -273,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if env.python is None:
             log(f"  {env.name}: could not be installed: {env.error}")
 
+    if args.fresh_setup:
+        shutil.rmtree(args.data / "work", ignore_errors=True)
     work = args.data / "work" / str(rows)
     work.mkdir(parents=True, exist_ok=True)
     tmp = work / "tmp"
@@ -520,7 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
         )
         interleave([bsnap], 1)
-        (bwork / "base" / ".bench-ready").write_text("ok")
+        (bwork / "base" / ".bench-ready").write_text(
+            f"{datagen.GENERATOR} dvtool {_version('dvtool')}"
+        )
         build_repo(bwork / "scattered", [("snap", big["B"])], base=bwork / "base")
         bval = v(
             "validate",
@@ -621,6 +624,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     log(f"written {out}")
     return 0
+
+
+def _version(package: str) -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version(package)
+    except md.PackageNotFoundError:
+        return "?"
 
 
 def _git_state() -> str:

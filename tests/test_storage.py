@@ -229,3 +229,18 @@ def test_s3_409_conflict_is_retried_then_create_only_still_holds() -> None:
     with pytest.raises(AlreadyExistsError):
         store.create("a.json", b"second")
     store.delete("a.json")
+
+
+def test_an_io_error_that_mentions_412_is_not_already_exists() -> None:
+    """Object keys are hex: a path with "412" in it must not read as HTTP 412 (seed 223 of the fault storm)."""
+    from dvtool.storage import _is_precondition_failure
+
+    plain = OSError("injected write failure before the side effect on /r/manifests/4a/5343bbe83afc4063697b4127f4ebf3.json")
+    assert not _is_precondition_failure(plain)
+
+    class ClientError(Exception):
+        def __init__(self, message: str) -> None:
+            super().__init__(message)
+            self.response = {"Error": {"Code": "PreconditionFailed"}, "ResponseMetadata": {"HTTPStatusCode": 412}}
+
+    assert _is_precondition_failure(ClientError("An error occurred when calling PutObject"))

@@ -415,8 +415,31 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
 
 
 def _is_precondition_failure(exc: Exception) -> bool:
-    text = f"{type(exc).__name__} {exc}"
-    return "PreconditionFailed" in text or "412" in text or "ConditionNotMet" in text
+    """Whether a backend refused a conditional create because the key exists (HTTP 412).
+
+    Decided from the error's structure (status code, error code), never from a
+    bare "412" in its text: object keys are hex and often contain "412", and a
+    plain I/O error mistaken for "already exists" would let a commit point at a
+    manifest that was never written.
+    """
+    for err in (exc, exc.__cause__, exc.__context__):
+        if err is None:
+            continue
+        response = getattr(err, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionNotMet") or status == 412:
+                return True
+        if getattr(err, "code", None) == 412 or getattr(err, "status", None) == 412:
+            return True  # gcsfs HttpError, aiohttp/azure response errors
+        name = type(err).__name__
+        if name in ("PreconditionFailed", "ConditionNotMetError", "ResourceModifiedError"):
+            return True
+        text = str(err)
+        if "PreconditionFailed" in text or "ConditionNotMet" in text or "412 Precondition" in text:
+            return True
+    return False
 
 
 def _describe(exc: Exception) -> str:
