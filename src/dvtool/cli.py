@@ -387,7 +387,10 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
                 f"(validate it on its own, or write ./{refs[0]} for a file of that name)"
             )
     if repo is not None:
-        report = repo.validate(target, schema=schema, use_cache=not no_cache)
+        from .progress import Progress
+
+        with Progress("validate", "rows", enabled=not state.quiet) as bar:
+            report = repo.validate(target, schema=schema, use_cache=not no_cache, progress=bar.advance)
     else:
         from .sources import open_source
         from .validation import load_schema, validate_batches
@@ -533,8 +536,11 @@ def fsck(state: State, as_json: bool) -> None:
       dvtool fsck --json | jq '.problems[].key'
     """
     from . import _render
+    from .progress import Progress
 
-    result = state.repo().fsck()
+    repo = state.repo()
+    with Progress("fsck", "keys checked", enabled=not state.quiet) as bar:
+        result = repo.fsck(progress=bar.advance)
     emit(_render.json_text(result.to_json()) if as_json else result.to_text())
     if not result.ok:
         sys.exit(1)

@@ -26,7 +26,7 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -273,8 +273,11 @@ class _Fsck:
         return data
 
 
-def fsck(store: Store) -> FsckResult:
-    """Re-hash every object and manifest; check every version entry, tag and prune marker."""
+def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> FsckResult:
+    """Re-hash every object and manifest; check every version entry, tag and prune marker.
+
+    ``progress`` is called with 1 for every key checked.
+    """
     checker = _Fsck(store)
     entries = list(store.scan(""))
     objects: dict[str, int] = {}  # id -> size, readable and verified
@@ -288,6 +291,8 @@ def fsck(store: Store) -> FsckResult:
 
     for entry in entries:
         key = entry.key
+        if progress is not None:
+            progress(1)
         if _is_temp(key):
             temps.append(entry)
         elif (m := _OBJECT_RE.match(key)) is not None:

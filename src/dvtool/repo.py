@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -528,6 +528,7 @@ class Repo:
         key: Sequence[str] | None = None,
         format: str | None = None,
         use_cache: bool = True,
+        progress: Callable[[int], None] | None = None,
     ) -> Any:
         """Validate a REF or a SOURCE against a pandera schema; returns a ValidationReport.
 
@@ -542,10 +543,10 @@ class Repo:
         if isinstance(target, str) and self.is_ref(target):
             snap = self.get(target)
             cache = StoreVerdictCache(self.store) if use_cache else None
-            return self._run_validation(loaded, snap.manifest, snap.ref, cache, None)
+            return self._run_validation(loaded, snap.manifest, snap.ref, cache, None, progress)
         src = self.open_source(target, format=format)
         return validate_batches(
-            loaded, src.batches(), schema=src.schema, key=tuple(key or ()), target=src.description
+            loaded, _counted(src.batches(), progress), schema=src.schema, key=tuple(key or ()), target=src.description
         )
 
     def infer_schema(self, target: Any, *, format: str | None = None) -> str:
@@ -559,7 +560,13 @@ class Repo:
         return infer_schema(src.batches(), schema=src.schema)
 
     def _run_validation(
-        self, loaded: Any, manifest: Manifest, target: str, cache: Any, staging: Staging | None
+        self,
+        loaded: Any,
+        manifest: Manifest,
+        target: str,
+        cache: Any,
+        staging: Staging | None,
+        progress: Callable[[int], None] | None = None,
     ) -> Any:
         """Validate the chunks of ``manifest`` (staged ones read from ``staging``)."""
         import pyarrow as pa
@@ -588,7 +595,13 @@ class Repo:
             return out
 
         def loader(chunk: ChunkInfo) -> Callable[[], pa.Table]:
-            return lambda: load(chunk)
+            def run() -> pa.Table:
+                table = load(chunk)
+                if progress is not None:
+                    progress(table.num_rows)
+                return table
+
+            return run
 
         chunks, offset = [], 0
         for c in manifest.chunks:
@@ -672,11 +685,11 @@ class Repo:
 
     # ---- maintenance (see maintenance.py) ----
 
-    def fsck(self) -> FsckResult:
+    def fsck(self, *, progress: Callable[[int], None] | None = None) -> FsckResult:
         """Re-hash every object and manifest; check every version, tag and prune marker."""
         from .maintenance import fsck
 
-        return fsck(self.store)
+        return fsck(self.store, progress=progress)
 
     def prune(self, dataset: str, *, keep_last: int | None = None, older_than: str | None = None) -> PruneResult:
         """Expire old versions (``keep_last=N`` or ``older_than="30d"``); tagged ones are kept."""
@@ -693,6 +706,13 @@ class Repo:
         if not dry_run:
             self.store.check_create_only()
         return gc(self.store, older_than=parse_duration(older_than), allow_short_grace=allow_short_grace, dry_run=dry_run)
+
+
+def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        if progress is not None:
+            progress(batch.num_rows)
+        yield batch
 
 
 def _same_data(parent: Manifest, draft: Manifest) -> bool:
