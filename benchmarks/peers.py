@@ -53,7 +53,10 @@ def ensure(name: str, log: Path | None = None) -> PeerEnv:
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
     ]
     for cmd in steps:
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=1800)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return PeerEnv(name, None, error=f"`{' '.join(cmd[2:5])} …` failed: {exc}")
         if log is not None:
             with log.open("a") as f:
                 f.write(f"$ {' '.join(cmd)}\n{done.stdout}{done.stderr}\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -45,12 +46,16 @@ class ColumnsHasher:
         self.rows = 0
         self._cols = [_ColumnState() for _ in schema]
 
-    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
+    def update(self, batch: pa.RecordBatch | pa.Table, *, also: ColumnsHasher | None = None) -> None:
+        """Add ``batch``'s rows; ``also`` gets the same rows (canonical bytes are built once)."""
         self.rows += batch.num_rows
-        for state, column in zip(self._cols, batch.columns, strict=True):
+        if also is not None:
+            also.rows += batch.num_rows
+        for i, column in enumerate(batch.columns):
+            states = (self._cols[i],) if also is None else (self._cols[i], also._cols[i])
             chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
             for arr in chunks:
-                _update_array(state, arr)
+                _update_array(states, arr)
 
     def hexdigest(self) -> str:
         outer = xxhash.xxh3_128()
@@ -65,7 +70,13 @@ class ColumnsHasher:
         return f"{ALGORITHM}:{outer.hexdigest()}"
 
 
-def _update_array(state: _ColumnState, arr: pa.Array) -> None:
+def _feed(states: tuple[_ColumnState, ...], part: str, data: Any) -> None:
+    view = memoryview(data)
+    for state in states:
+        getattr(state, part).update(view)
+
+
+def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
     n = len(arr)
     if n == 0:
         return
@@ -74,7 +85,7 @@ def _update_array(state: _ColumnState, arr: pa.Array) -> None:
         valid = arr.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8)
     else:
         valid = np.ones(n, dtype=np.uint8)
-    state.validity.update(valid.tobytes())
+    _feed(states, "validity", valid)
     if pa.types.is_null(typ):
         return
     if _is_var_binary(typ):
@@ -87,13 +98,13 @@ def _update_array(state: _ColumnState, arr: pa.Array) -> None:
         offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)[
             arr.offset : arr.offset + n + 1
         ]
-        state.lengths.update(np.diff(offsets).astype(np.int64).tobytes())
+        _feed(states, "lengths", np.diff(offsets).astype(np.int64))
         if buffers[2] is not None:
-            state.data.update(memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])])
+            _feed(states, "data", memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])])
         return
     if pa.types.is_boolean(typ):
         values = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8)
-        state.data.update(values.tobytes())
+        _feed(states, "data", values)
         return
     if (
         pa.types.is_integer(typ)
@@ -117,15 +128,15 @@ def _update_array(state: _ColumnState, arr: pa.Array) -> None:
             if nan.any():
                 floats = floats.copy()
                 floats[nan] = np.nan
-            state.data.update(floats.tobytes())
+            _feed(states, "data", np.ascontiguousarray(floats))
             return
-        state.data.update(np.ascontiguousarray(raw).tobytes())
+        _feed(states, "data", np.ascontiguousarray(raw))
         return
     # Nested and rare types: a canonical text form, slower but exact.
     for value in arr.to_pylist():
         token = repr(value).encode("utf-8")
-        state.lengths.update(struct.pack("<q", len(token)))
-        state.data.update(token)
+        _feed(states, "lengths", struct.pack("<q", len(token)))
+        _feed(states, "data", token)
 
 
 def _is_var_binary(typ: pa.DataType) -> bool:

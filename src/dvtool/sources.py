@@ -113,7 +113,6 @@ class Source:
     schema: pa.Schema
     _open: Callable[[], Iterator[pa.RecordBatch]]
     rereadable: bool = True
-    presorted_check: Callable[[Sequence[str]], bool] | None = None
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for batch in self._open():
@@ -123,9 +122,6 @@ class Source:
     def reader(self) -> pa.RecordBatchReader:
         return pa.RecordBatchReader.from_batches(self.schema, self.batches())
 
-    def is_sorted_by(self, key: Sequence[str]) -> bool:
-        """True when cheap to prove the rows are already ordered by ``key`` (no nulls)."""
-        return self.presorted_check(key) if self.presorted_check is not None else False
 
 
 # -- in-memory objects ---------------------------------------------------------------
@@ -137,10 +133,7 @@ def _from_table(table: pa.Table, description: str) -> Source:
     def batches() -> Iterator[pa.RecordBatch]:
         yield from table.to_batches(max_chunksize=BATCH_ROWS)
 
-    def presorted(key: Sequence[str]) -> bool:
-        return _batches_sorted(table.select(list(key)).to_batches(max_chunksize=BATCH_ROWS), key)
-
-    return Source(description, schema, batches, True, presorted)
+    return Source(description, schema, batches, True)
 
 
 def _from_object(obj: Any) -> Source | None:
@@ -183,33 +176,7 @@ def _from_pandas(df: Any) -> Source:
         for start in range(step, len(df), step):
             yield from convert(start).to_batches()
 
-    def presorted(key: Sequence[str]) -> bool:
-        table = pa.Table.from_pandas(df[list(key)], preserve_index=False)
-        return _batches_sorted(table.to_batches(max_chunksize=BATCH_ROWS), key)
-
-    return Source("pandas DataFrame", schema, batches, True, presorted)
-
-
-def _batches_sorted(batches: Iterator[pa.RecordBatch] | list[pa.RecordBatch], key: Sequence[str]) -> bool:
-    """True if the key columns are non-decreasing and null-free across ``batches``."""
-    import pyarrow.compute as pc
-
-    last: pa.RecordBatch | None = None
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        cols = [batch.column(k) for k in key]
-        if any(c.null_count for c in cols):
-            return False
-        if last is not None:
-            joined = pa.Table.from_batches([last, batch.select(list(key)).slice(0, 1)])
-            if not table_sorted(joined, key):
-                return False
-        if not table_sorted(pa.Table.from_batches([batch.select(list(key))]), key):
-            return False
-        last = batch.select(list(key)).slice(batch.num_rows - 1, 1)
-    del pc
-    return True
+    return Source("pandas DataFrame", schema, batches, True)
 
 
 def table_sorted(table: pa.Table, key: Sequence[str]) -> bool:
@@ -453,25 +420,8 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
             for batch in _guard(redact_url(path), f, it):
                 yield conform(batch, schema, redact_url(path))
 
-    presorted = None
-    if all(f in ("parquet", "arrow") for f in formats):
-
-        def presorted(key: Sequence[str]) -> bool:
-            def keys() -> Iterator[pa.RecordBatch]:
-                for path, f in zip(paths, formats, strict=True):
-                    if f == "parquet":
-                        import pyarrow.parquet as pq
-
-                        pf = pq.ParquetFile(_open_binary(path, fs), pre_buffer=False)  # arrow#39808
-                        yield from pf.iter_batches(batch_size=BATCH_ROWS, columns=list(key))
-                    else:
-                        for b in _file_reader(path, f, fs)[1]:
-                            yield b.select(list(key))
-
-            return _batches_sorted(keys(), key)
-
     desc = redact_url(args[0]) if len(args) == 1 else f"{len(args)} sources"
-    return Source(desc, schema, batches, True, presorted)
+    return Source(desc, schema, batches, True)
 
 
 def _from_stdin(fmt: str | None) -> Source:

@@ -159,13 +159,14 @@ def build_draft(
 ) -> tuple[Manifest, DataError | None]:
     """Stream the source into chunks; stage new ones. Returns a manifest draft.
 
-    With a key, rows must be ordered by it. Inputs proven sorted (Parquet and
-    Arrow files, tables) stream as they are. Other re-readable inputs (CSV,
-    JSON Lines) are streamed optimistically, checking the order as they go;
-    at the first row out of order the staged work is dropped and the input
-    is read again through DuckDB's external sort.
+    With a key, rows must be ordered by it. Re-readable inputs (files, tables,
+    frames) are streamed optimistically, checking the order as they go (no
+    extra pass when they are sorted, as appended data usually is); at the
+    first row out of order the staged work is dropped and the input is read
+    again through DuckDB's external sort. One-pass inputs (stdin, a
+    RecordBatchReader) go through the sort directly.
     """
-    if key and not src.is_sorted_by(key):
+    if key:
         if src.rereadable:
             try:
                 return _build_pass(src, dataset, key, parent, staging, progress, "guard")
@@ -240,11 +241,10 @@ def _build_pass(
                 for table in ck.split_chunks(
                     stream(), chunking, hash_columns, force_after=force_after, force_at_row=force_at_row
                 ):
-                    hasher.update(table)
+                    fp = ColumnsHasher(schema)
+                    hasher.update(table, also=fp)
                     if checker is not None:
                         checker.update(table)
-                    fp = ColumnsHasher(schema)
-                    fp.update(table)
                     fingerprint = fp.hexdigest()
                     rows += table.num_rows
                     reused = reuse.get(fingerprint)
