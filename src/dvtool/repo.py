@@ -617,6 +617,9 @@ class Repo:
             key=manifest.key,
             cache=cache,
             target=target,
+            # A committed snapshot's key was proven unique when it was written;
+            # a draft's key is checked here, so duplicates show in the report.
+            key_guaranteed=staging is None,
         )
 
     def _validate_staged(self, loaded_schema: Any, draft: Manifest, staging: Staging) -> tuple[Any, Any]:
