@@ -249,3 +249,29 @@ def test_fsspec_url_source_and_export(repo_dir: Path, capsys: pytest.CaptureFixt
     assert r.exit_code == 0, r.stderr
     with fs.open(f"{root}/out/orders.parquet".removeprefix("memory://"), "rb") as f:
         assert pq.read_table(f).num_rows == 2000
+
+
+def test_a_folder_of_many_files_holds_one_open_at_a_time(tmp_path: Path) -> None:
+    """A folder of 300 Parquet parts snapshots with a 128-file descriptor limit."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(300):
+        pq.write_table(pa.table({"id": [i], "v": [f"row {i}"]}), parts / f"part-{i:05d}.parquet")
+    script = (
+        "import resource, sys, dvtool\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))\n"
+        "repo = dvtool.Repo.init(sys.argv[1])\n"
+        "r = repo.snapshot(sys.argv[2], dataset='parts', key=['id'])\n"
+        "print(r.snapshot.rows)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "repo"), str(parts)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "300"

@@ -12,6 +12,7 @@ rows give the same schema and fingerprint whatever the input format.
 
 from __future__ import annotations
 
+import contextlib
 import glob as globmod
 import io
 import os
@@ -296,34 +297,70 @@ def _open_binary(path: str, fs: Any) -> Any:
         raise UsageError(f"cannot open {redact_url(path)}: {exc}") from None
 
 
-def _file_reader(path: str, fmt: str, fs: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+@dataclass(slots=True)
+class _Opened:
+    """One open input file: its raw schema, its batches, and how to let go of it."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    handles: list[Any]
+
+    def close(self) -> None:
+        for handle in self.handles:
+            with contextlib.suppress(Exception):
+                handle.close()
+        self.handles.clear()
+
+
+def _owning(batches: Iterator[pa.RecordBatch], opened: list[_Opened]) -> Iterator[pa.RecordBatch]:
+    """Yield ``batches``, closing the file's handles when done (or abandoned)."""
+    try:
+        yield from batches
+    finally:
+        for o in opened:
+            o.close()
+
+
+def _file_reader(path: str, fmt: str, fs: Any) -> _Opened:
     """Open one file; return its raw schema and its batch iterator. Errors name the file."""
     where = redact_url(path)
+    handles: list[Any] = []
+
+    def open_handle() -> Any:
+        handle = _open_binary(path, fs)
+        handles.append(handle)
+        return handle
+
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(_open_binary(path, fs), pre_buffer=False)  # arrow#39808
-            return pf.schema_arrow, pf.iter_batches(batch_size=BATCH_ROWS)
-        if fmt == "arrow":
-            stream = _open_binary(path, fs)
+            pf = pq.ParquetFile(open_handle(), pre_buffer=False)  # arrow#39808
+            schema, it = pf.schema_arrow, pf.iter_batches(batch_size=BATCH_ROWS)
+        elif fmt == "arrow":
             try:
-                ipc_file = pa.ipc.open_file(stream)
-                return ipc_file.schema, (ipc_file.get_batch(i) for i in range(ipc_file.num_record_batches))
+                ipc_file = pa.ipc.open_file(open_handle())
+                schema = ipc_file.schema
+                it = (ipc_file.get_batch(i) for i in range(ipc_file.num_record_batches))
             except pa.ArrowInvalid:
-                stream = _open_binary(path, fs)
-                ipc_stream = pa.ipc.open_stream(stream)
-                return ipc_stream.schema, iter(ipc_stream)
-        if fmt == "jsonl":
+                ipc_stream = pa.ipc.open_stream(open_handle())
+                schema, it = ipc_stream.schema, iter(ipc_stream)
+        elif fmt == "jsonl":
             import pyarrow.json as pj
 
-            jr = pj.open_json(_open_binary(path, fs), read_options=pj.ReadOptions(block_size=8 << 20))
-            return jr.schema, iter(jr)
-        return _csv_reader(_open_binary(path, fs), path, lambda: _open_binary(path, fs))
+            jr = pj.open_json(open_handle(), read_options=pj.ReadOptions(block_size=8 << 20))
+            schema, it = jr.schema, iter(jr)
+        else:
+            schema, it = _csv_reader(open_handle(), path, open_handle)
     except (NotFoundError, UsageError):
+        _Opened(pa.schema([]), iter(()), handles).close()
         raise
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as exc:
+        _Opened(pa.schema([]), iter(()), handles).close()
         raise UsageError(f"cannot read {where} as {fmt}: {str(exc).splitlines()[0]}") from None
+    opened = _Opened(schema, iter(()), handles)
+    opened.batches = _owning(it, [opened])
+    return opened
 
 
 CSV_INFER_BYTES = 16 << 20  # column types are inferred from this much of each file
@@ -405,18 +442,24 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
         paths.extend(found)
         fs = fs_arg
     formats = [_detect_format(p, fmt) for p in paths]
-    opened = [_file_reader(p, f, fs) for p, f in zip(paths, formats, strict=True)]
-    raw = [(p, normalise_schema(s)) for p, (s, _) in zip(paths, opened, strict=True)]
+    # Read every file's schema first (a folder may hold thousands of parts: hold
+    # one file open at a time), keeping only the first one open for reading.
+    first = _file_reader(paths[0], formats[0], fs)
+    raw = [(paths[0], normalise_schema(first.schema))]
+    for p, f in zip(paths[1:], formats[1:], strict=True):
+        other = _file_reader(p, f, fs)
+        raw.append((p, normalise_schema(other.schema)))
+        other.close()
     schema = normalise_schema(_unify(raw))
-    first_iters = [it for _, it in opened]
     used = [False]
 
     def batches() -> Iterator[pa.RecordBatch]:
-        iters = first_iters
-        if used[0]:
-            iters = [_file_reader(p, f, fs)[1] for p, f in zip(paths, formats, strict=True)]
-        used[0] = True
-        for path, f, it in zip(paths, formats, iters, strict=True):
+        for i, (path, f) in enumerate(zip(paths, formats, strict=True)):
+            if i == 0 and not used[0]:
+                used[0] = True
+                it = first.batches
+            else:
+                it = _file_reader(path, f, fs).batches
             for batch in _guard(redact_url(path), f, it):
                 yield conform(batch, schema, redact_url(path))
 
