@@ -27,6 +27,18 @@ from fsspec.implementations.memory import MemoryFileSystem
 _DUMMY = {"key": "dvtool-test-key", "secret": "dvtool-test-secret"}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_stat_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep dvtool's stat cache (dvtool.statcache) out of the user's home during tests."""
+    old = os.environ.get("DVTOOL_CACHE_DIR")
+    os.environ["DVTOOL_CACHE_DIR"] = str(tmp_path_factory.mktemp("dvtool-cache"))
+    yield
+    if old is None:
+        os.environ.pop("DVTOOL_CACHE_DIR", None)
+    else:
+        os.environ["DVTOOL_CACHE_DIR"] = old
+
+
 @dataclass(frozen=True)
 class S3Server:
     endpoint: str

@@ -114,6 +114,7 @@ class Source:
     schema: pa.Schema
     _open: Callable[[], Iterator[pa.RecordBatch]]
     rereadable: bool = True
+    identity: str | None = None  # local files: see statcache.file_identity
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for batch in self._open():
@@ -464,7 +465,12 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
                 yield conform(batch, schema, redact_url(path))
 
     desc = redact_url(args[0]) if len(args) == 1 else f"{len(args)} sources"
-    return Source(desc, schema, batches, True)
+    identity = None
+    if fs is None:
+        from .statcache import file_identity
+
+        identity = file_identity(paths, formats)
+    return Source(desc, schema, batches, True, identity)
 
 
 def _from_stdin(fmt: str | None) -> Source:
