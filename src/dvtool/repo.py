@@ -397,7 +397,7 @@ class Repo:
         ):
             # The same local files, untouched since they gave the latest version.
             return SnapshotResult(self.get(f"{dataset}@v{parent.version}"), True, 0, 0)
-        staging = Staging()
+        staging = Staging(self.store.staging_dir())
         report = None
         verdicts = None
         validation_record = None
@@ -427,8 +427,7 @@ class Repo:
             deduped: list[str] = []
 
             def publish(object_id: str) -> tuple[str, int | None]:
-                data = staging.get(object_id)
-                return object_id, len(data) if self.store.put_object(object_key(object_id), data) else None
+                return object_id, staging.publish(self.store, object_key(object_id), object_id)
 
             # Publishing is I/O (fsync, uploads): overlap it across threads.
             with ThreadPoolExecutor(max_workers=8, thread_name_prefix="dvtool-publish") as io_pool:

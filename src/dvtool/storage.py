@@ -144,6 +144,15 @@ class Store:
         """A local file path for ``key`` when the store is a local folder, else None."""
         return None
 
+    def staging_dir(self) -> str | None:
+        """A folder for staging new objects on the store's own filesystem, if it has one."""
+        return None
+
+    def publish_file(self, key: str, path: str) -> bool:
+        """Create ``key`` from the local file ``path`` (create-only); False if already there."""
+        with open(path, "rb") as f:
+            return self.put_object(key, f.read())
+
     def full_url(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key}"
 
@@ -266,6 +275,36 @@ class LocalStore(Store):
 
     def check_create_only(self) -> None:
         """Nothing to probe: ``os.link`` never replaces an existing file."""
+
+    def staging_dir(self) -> str | None:
+        # Inside the repository, so publishing is a hard link; the folder and the
+        # files in it carry the temp prefix, so gc sweeps what a killed writer left.
+        return str(self.root / "tmp" / f"{TEMP_PREFIX}stage-{uuid.uuid4().hex}")
+
+    def publish_file(self, key: str, path: str) -> bool:
+        """fsync the staged file, hard-link it into place (never replacing), fsync the folder."""
+        target = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                    raise
+                return super().publish_file(key, path)  # no hard links here: copy create-only
+            _fsync_dir(target.parent)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return True
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from None
 
     def local_path(self, key: str) -> str | None:
         return str(self._path(key))

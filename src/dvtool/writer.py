@@ -23,6 +23,7 @@ from .fingerprint import ColumnsHasher
 from .hashing import object_hex
 from .models import ChunkInfo, Chunking, Manifest
 from .sources import Source
+from .storage import TEMP_PREFIX, Store
 
 __all__ = ["KeyCheck", "Staging", "build_draft", "encode_workers"]
 
@@ -32,31 +33,55 @@ SPOOL_MEMORY = 64 << 20  # staged chunk bytes kept in memory before spilling to 
 class Staging:
     """New chunk bytes held back until the snapshot is known to be committed.
 
-    Nothing touches the repository until every check passed, so a failed
-    snapshot (bad input, duplicate key, failed schema) leaves it byte-for-byte
-    unchanged. Small snapshots stay in memory; large ones spill to a temp folder.
+    Nothing is published until every check passed, so a failed snapshot (bad
+    input, duplicate key, failed schema) leaves the repository's files as they
+    were. For a local repository, chunks are staged as temp files inside it
+    (``directory``, on the same filesystem), written by the encode workers and
+    published with a hard link, so no byte is copied twice; leftovers of a
+    killed writer are temp files that ``gc`` sweeps. Otherwise small snapshots
+    stay in memory and large ones spill to the system's temp folder.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, directory: str | None = None) -> None:
         self._mem: dict[str, bytes] = {}
         self._mem_bytes = 0
+        self._fixed_dir = directory
         self._dir: str | None = None
         self._files: dict[str, str] = {}
         self.order: list[str] = []
 
-    def add(self, object_id: str, data: bytes) -> None:
+    def _folder(self) -> str:
+        if self._dir is None:
+            if self._fixed_dir is not None:
+                os.makedirs(self._fixed_dir, exist_ok=True)
+                self._dir = self._fixed_dir
+            else:
+                self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
+        return self._dir
+
+    def prepare(self, object_id: str, data: bytes) -> bytes | str:
+        """Runs in an encode worker: write to the stage folder when there is one (→ its path)."""
+        if self._fixed_dir is None:
+            return data
+        path = os.path.join(self._folder(), f"{TEMP_PREFIX}{object_hex(object_id)}")
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def add(self, object_id: str, prepared: bytes | str) -> None:
         if object_id in self._mem or object_id in self._files:
             return
         self.order.append(object_id)
-        if self._mem_bytes + len(data) <= SPOOL_MEMORY:
-            self._mem[object_id] = data
-            self._mem_bytes += len(data)
+        if isinstance(prepared, str):
+            self._files[object_id] = prepared
             return
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
-        path = os.path.join(self._dir, object_hex(object_id))
+        if self._mem_bytes + len(prepared) <= SPOOL_MEMORY:
+            self._mem[object_id] = prepared
+            self._mem_bytes += len(prepared)
+            return
+        path = os.path.join(self._folder(), f"{TEMP_PREFIX}{object_hex(object_id)}")
         with open(path, "wb") as f:
-            f.write(data)
+            f.write(prepared)
         self._files[object_id] = path
 
     def get(self, object_id: str) -> bytes:
@@ -65,12 +90,20 @@ class Staging:
         with open(self._files[object_id], "rb") as f:
             return f.read()
 
+    def publish(self, store: Store, key: str, object_id: str) -> int | None:
+        """Put the staged object at ``key``: its size if written now, None if already there."""
+        path = self._files.get(object_id)
+        if path is not None:
+            size = os.path.getsize(path)
+            created = store.publish_file(key, path)
+            return size if created else None
+        data = self._mem[object_id]
+        return len(data) if store.put_object(key, data) else None
+
     def local_path(self, object_id: str) -> str:
         """A local file for the staged object (written on demand), e.g. for DuckDB."""
         if object_id not in self._files:
-            if self._dir is None:
-                self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
-            path = os.path.join(self._dir, object_hex(object_id))
+            path = os.path.join(self._folder(), f"{TEMP_PREFIX}{object_hex(object_id)}")
             with open(path, "wb") as f:
                 f.write(self._mem[object_id])
             self._files[object_id] = path
@@ -227,14 +260,18 @@ def _build_pass(
         # Parquet encoding is the real cost and releases the GIL: encode new
         # chunks on every core while this thread reads, cuts and hashes.
         workers = encode_workers()
-        inflight: deque[tuple[int, Future[tuple[ChunkInfo, bytes]]]] = deque()
+        inflight: deque[tuple[int, Future[tuple[ChunkInfo, bytes | str]]]] = deque()
 
         def settle(limit: int) -> None:
             while len(inflight) > limit:
                 index, future = inflight.popleft()
-                info, data = future.result()
-                staging.add(info.object, data)
+                info, prepared = future.result()
+                staging.add(info.object, prepared)
                 chunks[index] = info
+
+        def encode(table: pa.Table, fingerprint: str) -> tuple[ChunkInfo, bytes | str]:
+            info, data = ck.encode_new_chunk(table, fingerprint, key)
+            return info, staging.prepare(info.object, data)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dvtool-encode") as pool:
             try:
@@ -252,7 +289,7 @@ def _build_pass(
                         chunks.append(reused)
                     else:
                         chunks.append(None)
-                        inflight.append((len(chunks) - 1, pool.submit(ck.encode_new_chunk, table, fingerprint, key)))
+                        inflight.append((len(chunks) - 1, pool.submit(encode, table, fingerprint)))
                         settle(2 * workers)
                     if progress is not None:
                         progress(table.num_rows)
