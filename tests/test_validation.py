@@ -569,3 +569,43 @@ def test_snapshot_with_schema_reports_duplicate_keys_with_every_other_failure(tm
     columns = {e.column for e in info.value.report.errors}
     assert {"order_id", "amount", "status", "customer_id"} <= columns
     assert sorted(repo.store.list("")) == before
+
+
+FRAME_CHECKS = """
+import pandera.pandas as pdp
+import pandera.polars as pap
+import polars as pl
+
+# Dataframe-level checks need every row: a row count and an aggregate.
+polars_schema = pap.DataFrameSchema(
+    {"id": pap.Column(int)},
+    checks=[
+        pap.Check(lambda data: data.lazyframe.select(pl.len() >= 300_000), name="at_least_300k_rows"),
+        pap.Check(lambda data: data.lazyframe.select(pl.col("id").mean() > 140_000), name="mean_id_over_140k"),
+    ],
+)
+pandas_schema = pdp.DataFrameSchema(
+    {"id": pdp.Column(int)},
+    checks=[pdp.Check(lambda df: len(df) >= 300_000, name="at_least_300k_rows")],
+)
+too_many = pap.DataFrameSchema(
+    {"id": pap.Column(int)},
+    checks=[pap.Check(lambda data: data.lazyframe.select(pl.len() >= 310_000), name="at_least_310k_rows")],
+)
+"""
+
+
+def test_dataframe_level_checks_see_all_rows_not_one_chunk(tmp_path: Path) -> None:
+    """A row count over a snapshot larger than one validation group (256k rows): true of the whole
+    data, false of every chunk and of every group of chunks."""
+    schema_file = tmp_path / "frame_checks.py"
+    schema_file.write_text(FRAME_CHECKS)
+    repo = Repo.init(tmp_path / "repo")
+    snap = repo.snapshot(pa.table({"id": list(range(300_000))}), dataset="d", key=["id"]).snapshot
+    assert len(snap.chunks) > 1 and max(c.rows for c in snap.chunks) < 300_000
+    for name in ("polars_schema", "pandas_schema"):
+        report = repo.validate("d", schema=f"{schema_file}:{name}")
+        assert report.ok, (name, report.to_text())
+    failed = repo.validate("d", schema=f"{schema_file}:too_many")
+    assert not failed.ok
+    assert [(e.column, e.check, e.failure_count) for e in failed.errors] == [(None, "at_least_310k_rows", 1)]

@@ -488,6 +488,10 @@ class _Plan:
     uniques: tuple[_Unique, ...]
     value_sets: tuple[_ValueSet, ...]
     checks: tuple[tuple[str | None, str], ...]
+    # Dataframe-level checks (a row count, an aggregate): they need all the rows
+    # at once, so they run once over the whole data, never per chunk.
+    frame: Any = None  # a column-less DataFrameSchema holding only those checks
+    frame_warn: frozenset[int] = frozenset()
 
 
 def _label(check: Any) -> str:
@@ -545,16 +549,24 @@ def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _
         )
         listed.append((", ".join(cols), "multiple_fields_uniqueness"))
         local.unique = None
-    for i, check in enumerate(local.checks):
+    frame_checks = list(local.checks)
+    frame_warn: set[int] = set()
+    for i, check in enumerate(frame_checks):
         if check.raise_warning:
             check.raise_warning = False
-            warn.add((None, i))
+            frame_warn.add(i)
         check.n_failure_cases = None
         listed.append((None, _label(check)))
+    frame = None
+    if frame_checks:
+        frame = type(local)(checks=frame_checks, name=local.name)
+        local.checks = []
     if key and not any(u.columns == tuple(key) and u.keep == "all" for u in uniques):
         uniques.append(_Unique(tuple(key), "key_unique", ", ".join(key), "all", False))
         listed.append((", ".join(key), "key_unique"))
-    return _Plan(local, frozenset(warn), tuple(uniques), tuple(value_sets), tuple(listed))
+    return _Plan(
+        local, frozenset(warn), tuple(uniques), tuple(value_sets), tuple(listed), frame, frozenset(frame_warn)
+    )
 
 
 # ---------------------------------------------------------------------------------
@@ -774,15 +786,19 @@ def _failure_frame(fc: Any) -> Any:
     )
 
 
-def _run_pandera(plan: _Plan, loaded: LoadedSchema, table: pa.Table, target: str) -> Any | None:
-    """Validate one chunk; the failure cases as a polars frame, or None when it passed."""
+def _run_pandera(
+    plan: _Plan, loaded: LoadedSchema, table: pa.Table | Any, target: str, schema: Any = None
+) -> Any | None:
+    """Validate one chunk (or, for frame checks, a LazyFrame of all rows); failure cases or None."""
     from pandera.config import ValidationDepth, config_context
     from pandera.errors import SchemaError, SchemaErrors
 
-    if loaded.backend == "polars":
+    if not isinstance(table, pa.Table):
+        obj: Any = table
+    elif loaded.backend == "polars":
         import polars as pl
 
-        obj: Any = pl.from_arrow(table)  # zero-copy; a polars schema cannot take a pa.Table
+        obj = pl.from_arrow(table)  # zero-copy; a polars schema cannot take a pa.Table
     else:
         obj = table.to_pandas()
     try:
@@ -796,7 +812,7 @@ def _run_pandera(plan: _Plan, loaded: LoadedSchema, table: pa.Table, target: str
             ),
         ):
             warnings.simplefilter("ignore")
-            plan.local.validate(obj, lazy=True)
+            (plan.local if schema is None else schema).validate(obj, lazy=True)
     except SchemaErrors as exc:
         return _failure_frame(exc.failure_cases)
     except SchemaError as exc:  # pragma: no cover - lazy=True collects; kept for safety
@@ -1105,14 +1121,23 @@ def validate_chunks(
                 "warning" if sev == "warning" else "error",
             )
         )
+    files_cache: list[Sequence[str]] = []
+
+    def files_once() -> Sequence[str]:
+        if not files_cache:
+            files = parquet_files() if callable(parquet_files) else parquet_files
+            if files is None:
+                raise ValueError("validate_chunks needs parquet_files for cross-chunk checks")
+            if len(files) != len(chunks):
+                raise ValueError("parquet_files must list the same chunks, in the same order")
+            files_cache.append(files)
+        return files_cache[0]
+
     if plan.uniques or plan.value_sets:
-        files = parquet_files() if callable(parquet_files) else parquet_files
-        if files is None:
-            raise ValueError("validate_chunks needs parquet_files for cross-chunk checks")
-        if len(files) != len(chunks):
-            raise ValueError("parquet_files must list the same chunks, in the same order")
         offsets = [c.row_offset for c in chunks]
-        results.extend(_global_checks(plan, files, offsets, filesystem, columns, key, n_examples))
+        results.extend(_global_checks(plan, files_once(), offsets, filesystem, columns, key, n_examples))
+    if plan.frame is not None:
+        results.extend(_frame_checks(plan, loaded, chunks, files_once, filesystem, target, n_examples))
     order = {c: i for i, c in enumerate(plan.checks)}
     results.sort(key=lambda r: (order.get((r.column, r.check), len(order)), str(r.column), r.check))
     return ValidationReport(
@@ -1127,6 +1152,53 @@ def validate_chunks(
         checks=plan.checks,
         schema_lines=loaded.lines,
     )
+
+
+def _frame_checks(
+    plan: _Plan,
+    loaded: LoadedSchema,
+    chunks: Sequence[ChunkInput],
+    files: Callable[[], Sequence[str]],
+    filesystem: Any,
+    target: str,
+    n_examples: int,
+) -> list[CheckFailure]:
+    """Run dataframe-level checks once over all rows.
+
+    A polars schema gets a LazyFrame scanning the (verified) local chunk files,
+    so polars plans the check and streams; otherwise, and for pandas schemas,
+    the rows are assembled in memory, as pandera itself would need them.
+    """
+    import polars as pl
+
+    if not chunks:
+        return []
+    data: Any
+    paths = files() if filesystem is None else None
+    if loaded.backend == "polars" and paths:
+        data = pl.scan_parquet(list(paths))
+    else:
+        table = pa.concat_tables([c.load() for c in chunks])
+        if loaded.backend == "polars":
+            frame = pl.from_arrow(table)
+            assert isinstance(frame, pl.DataFrame)
+            data = frame.lazy()
+        else:
+            data = table
+    fc = _run_pandera(plan, loaded, data, target, schema=plan.frame)
+    if fc is None or not fc.height:
+        return []
+    out: list[CheckFailure] = []
+    for (check, number), group in fc.group_by(["check", "check_number"], maintain_order=True):
+        rows = group.filter(pl.col("index").is_not_null())
+        count = rows.height if rows.height else 1
+        examples = tuple(
+            Example(value=_jsonable(r["failure_case"]), row=int(r["index"]))
+            for r in rows.head(n_examples).iter_rows(named=True)
+        ) or tuple(Example(value=str(v)) for v in group["failure_case"].head(n_examples).to_list())
+        severity: Literal["error", "warning"] = "warning" if number in plan.frame_warn else "error"
+        out.append(CheckFailure(None, str(check), count, examples, severity))
+    return out
 
 
 def _parquet_loader(path: str) -> Callable[[], pa.Table]:
