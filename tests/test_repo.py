@@ -269,3 +269,12 @@ def test_fingerprint_of_the_fixture_is_pinned(repo: dvtool.Repo) -> None:
     golden = json.loads((GOLDEN / "manifest-v1.json").read_bytes())
     snap = repo.snapshot(str(FIXTURES / "orders" / "orders_v2.csv"), dataset="orders", key=["order_id"]).snapshot
     assert snap.manifest.fingerprint == golden["fingerprint"]
+
+
+def test_tag_on_an_unchanged_snapshot_names_the_latest_version(repo: dvtool.Repo) -> None:
+    t = pa.table({"a": [1, 2, 3]})
+    repo.snapshot(t, dataset="t")
+    again = repo.snapshot(t, dataset="t", tag="release-1")
+    assert again.unchanged and again.tag == "release-1"
+    assert repo.get("t@release-1").version == 1
+    assert [e.version for e in repo.log("t")] == [1]

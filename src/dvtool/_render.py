@@ -44,7 +44,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Seque
 def snapshot_text(result: Any) -> str:
     d = result.to_json()
     if d["unchanged"]:
-        return f"{d['dataset']}: unchanged (same data as v{d['version']}, {short_id(d['id'])}); nothing committed"
+        tagged = f"; tagged v{d['version']} {d['tag']}" if d.get("tag") else ""
+        return f"{d['dataset']}: unchanged (same data as v{d['version']}, {short_id(d['id'])}); nothing committed{tagged}"
     tag = f", tagged {d['tag']}" if d.get("tag") else ""
     return (
         f"{d['dataset']}@v{d['version']} {short_id(d['id'])}: {d['rows']:,} rows in {d['chunks']} chunks "

@@ -396,7 +396,7 @@ class Repo:
             and statcache.lookup(src.identity, key) == parent.fingerprint
         ):
             # The same local files, untouched since they gave the latest version.
-            return SnapshotResult(self.get(f"{dataset}@v{parent.version}"), True, 0, 0)
+            return self._unchanged(dataset, parent.version, tag)
         staging = Staging(self.store.staging_dir())
         report = None
         verdicts = None
@@ -408,7 +408,7 @@ class Repo:
                 raise key_problem
             if parent is not None and _same_data(parent, manifest_body):
                 statcache.remember(src.identity, key, manifest_body.fingerprint)
-                return SnapshotResult(self.get(f"{dataset}@v{parent.version}"), True, 0, 0)
+                return self._unchanged(dataset, parent.version, tag)
             if loaded_schema is not None:
                 # With a schema, duplicate keys are reported in the full validation
                 # report (its cross-chunk key check) together with every other failure.
@@ -455,6 +455,12 @@ class Repo:
             self.tag(f"{dataset}@v{snap.version}", tag)
             snap = self.get(f"{dataset}@v{snap.version}")
         return SnapshotResult(snap, False, new_chunks, bytes_written, tag, report)
+
+    def _unchanged(self, dataset: str, version: int, tag: str | None) -> SnapshotResult:
+        """Nothing to commit; ``--tag`` still names the version that holds this data."""
+        if tag is not None:
+            self.tag(f"{dataset}@v{version}", tag)
+        return SnapshotResult(self.get(f"{dataset}@v{version}"), True, 0, 0, tag)
 
     def _commit(
         self,
