@@ -56,3 +56,20 @@ def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyP
     rows_read: list[int] = []
     assert repo.snapshot(str(data), dataset="d", progress=rows_read.append).unchanged
     assert sum(rows_read) == 10  # decided by reading the rows
+
+
+def test_an_identical_copy_is_recognised_by_its_bytes(tmp_path: Path) -> None:
+    """A fresh download of the same bytes has a new inode and mtime: its content hash answers."""
+    import shutil
+
+    repo = dvtool.Repo.init(tmp_path / "repo")
+    first = tmp_path / "monday.csv"
+    write(first, 2000)
+    repo.snapshot(str(first), dataset="d", key=["id"])
+    copy = tmp_path / "tuesday.csv"
+    shutil.copyfile(first, copy)
+    rows_read: list[int] = []
+    again = repo.snapshot(str(copy), dataset="d", key=["id"], progress=rows_read.append)
+    assert again.unchanged and rows_read == []
+    write(copy, 2001)  # real new data is still read
+    assert repo.snapshot(str(copy), dataset="d", key=["id"]).version == 2

@@ -389,13 +389,31 @@ class Repo:
 
         head = self._head(dataset)
         parent = self.manifest(head.manifest) if head else None
+        content_id: list[str | None] = []  # computed at most once
+
+        def content_identity() -> str | None:
+            if not content_id:
+                paths, formats = zip(*src.local_files, strict=True) if src.local_files else ((), ())
+                content_id.append(statcache.content_identity(paths, formats) if paths else None)
+            return content_id[0]
+
+        def remember(fingerprint: str) -> None:
+            statcache.remember(src.identity, key, fingerprint)
+            statcache.remember(content_identity(), key, fingerprint)
+
+        # The same local files, untouched since they gave the latest version, or an
+        # identical copy of them (same bytes): unchanged, without reading a row.
         if (
             parent is not None
             and tuple(parent.key) == key
             and parent.schema.equals(src.schema)
-            and statcache.lookup(src.identity, key) == parent.fingerprint
+            and src.identity is not None
+            and (
+                statcache.lookup(src.identity, key) == parent.fingerprint
+                or statcache.lookup(content_identity(), key) == parent.fingerprint
+            )
         ):
-            # The same local files, untouched since they gave the latest version.
+            statcache.remember(src.identity, key, parent.fingerprint)
             return self._unchanged(dataset, parent.version, tag)
         staging = Staging(self.store.staging_dir())
         report = None
@@ -407,7 +425,7 @@ class Repo:
             if key_problem is not None and loaded_schema is None:
                 raise key_problem
             if parent is not None and _same_data(parent, manifest_body):
-                statcache.remember(src.identity, key, manifest_body.fingerprint)
+                remember(manifest_body.fingerprint)
                 return self._unchanged(dataset, parent.version, tag)
             if loaded_schema is not None:
                 # With a schema, duplicate keys are reported in the full validation
@@ -446,7 +464,7 @@ class Repo:
             bytes_written += written
         finally:
             staging.close()
-        statcache.remember(src.identity, key, manifest_body.fingerprint)
+        remember(manifest_body.fingerprint)
         if verdicts is not None:
             # The verdict cache is an optimisation; the commit already happened.
             with contextlib.suppress(StorageError):

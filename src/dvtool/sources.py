@@ -115,6 +115,7 @@ class Source:
     _open: Callable[[], Iterator[pa.RecordBatch]]
     rereadable: bool = True
     identity: str | None = None  # local files: see statcache.file_identity
+    local_files: tuple[tuple[str, str], ...] = ()  # (path, format) of local input files
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for batch in self._open():
@@ -470,7 +471,8 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
         from .statcache import file_identity
 
         identity = file_identity(paths, formats)
-    return Source(desc, schema, batches, True, identity)
+    local = tuple(zip(paths, formats, strict=True)) if fs is None else ()
+    return Source(desc, schema, batches, True, identity, local)
 
 
 def _from_stdin(fmt: str | None) -> Source:
