@@ -8,6 +8,7 @@ location in the message (and never a credential).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import errno
 import os
@@ -65,15 +66,17 @@ class StoreEntry:
     modified: datetime | None
 
 
-class Store:
+class Store(abc.ABC):
     """The storage contract every backend implements (see tests/test_storage.py)."""
 
     url: str
     _create_only_checked: bool = False
 
+    @abc.abstractmethod
     def read(self, key: str) -> bytes:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def create(self, key: str, data: bytes) -> None:
         """Write ``data`` at ``key`` only if nothing is there; else AlreadyExistsError.
 
@@ -83,6 +86,7 @@ class Store:
         """
         raise NotImplementedError
 
+    @abc.abstractmethod
     def exists(self, key: str) -> bool:
         raise NotImplementedError
 
@@ -90,10 +94,12 @@ class Store:
         """Keys under ``prefix`` (recursively), sorted, without temp files."""
         return sorted(e.key for e in self.scan(prefix) if not _is_temp(e.key))
 
+    @abc.abstractmethod
     def scan(self, prefix: str) -> Iterator[StoreEntry]:
         """Every key under ``prefix`` with size and time, temp files included (for gc)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
@@ -157,9 +163,9 @@ class Store:
         return f"{self.url.rstrip('/')}/{key}"
 
     @property
+    @abc.abstractmethod
     def filesystem(self) -> Any:
         """The fsspec filesystem behind the store (for engines that read through fsspec)."""
-        raise NotImplementedError
 
     # -- content-addressed helpers -------------------------------------------------
 
