@@ -48,7 +48,8 @@ def snapshot_text(result: Any) -> str:
         return f"{d['dataset']}: unchanged (same data as v{d['version']}, {short_id(d['id'])}); nothing committed{tagged}"
     tag = f", tagged {d['tag']}" if d.get("tag") else ""
     return (
-        f"{d['dataset']}@v{d['version']} {short_id(d['id'])}: {d['rows']:,} rows in {d['chunks']} chunks "
+        f"{d['dataset']}@v{d['version']} {short_id(d['id'])}: {d['rows']:,} rows in {d['chunks']} "
+        f"chunk{'s' * (d['chunks'] != 1)} "
         f"({d['new_chunks']} new, {human_bytes(d['bytes_written'])} written){tag}"
     )
 
