@@ -14,10 +14,12 @@ from xml.etree import ElementTree as ET
 
 __all__ = [
     "FORMATS",
+    "N_EXAMPLES",
     "CheckFailure",
     "Example",
     "ReportFormat",
     "ValidationReport",
+    "jsonable",
 ]
 
 ReportFormat = Literal["text", "json", "junit", "markdown", "github"]
@@ -293,3 +295,23 @@ def _gh_data(text: str) -> str:
 
 def _gh_prop(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+N_EXAMPLES = 5  # examples kept per check
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe form of a failing value, for reports and cached verdicts."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return (
+            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        )
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)

@@ -26,25 +26,34 @@ import difflib
 import importlib.util
 import inspect
 import json
-import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from . import sql
-from .errors import DvtoolError, NotFoundError, StorageError, UsageError
-from .hashing import ALGORITHM, object_hex
+from .crosschecks import Unique, ValueSet, global_checks
+from .errors import DvtoolError, NotFoundError, UsageError
+from .hashing import ALGORITHM
 from .models import ValidationRecord
-from .report import CheckFailure, Example, ValidationReport
+from .report import N_EXAMPLES, CheckFailure, Example, ValidationReport, jsonable
+from .verdicts import (
+    ENGINE,
+    ChunkFailure,
+    ChunkInput,
+    ChunkVerdict,
+    MemoryVerdictCache,
+    StoreVerdictCache,
+    VerdictCache,
+    verdict_key,
+)
 
 __all__ = [
     "ENGINE",
@@ -63,10 +72,6 @@ __all__ = [
     "verdict_key",
 ]
 
-# Part of every schema fingerprint: bump it when chunk verdicts change meaning,
-# so cached verdicts of an older dvtool are not reused.
-ENGINE = "dvtool-validation-1"
-N_EXAMPLES = 5
 GROUP_ROWS = 256 * 1024  # rows validated per pandera call (bounded memory)
 Backend = Literal["pandas", "polars"]
 
@@ -465,28 +470,11 @@ def validation_record(schema: LoadedSchema, report: ValidationReport) -> Validat
 
 
 @dataclass(frozen=True, slots=True)
-class _Unique:
-    columns: tuple[str, ...]
-    check: str
-    label: str | None  # report column
-    keep: str  # pandera report_duplicates: all | exclude_first | exclude_last
-    nulls_distinct: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _ValueSet:
-    column: str
-    values: tuple[Any, ...]
-    check: str
-    severity: Literal["error", "warning"]
-
-
-@dataclass(frozen=True, slots=True)
 class _Plan:
     local: Any
     warn: frozenset[tuple[str | None, int]]
-    uniques: tuple[_Unique, ...]
-    value_sets: tuple[_ValueSet, ...]
+    uniques: tuple[Unique, ...]
+    value_sets: tuple[ValueSet, ...]
     checks: tuple[tuple[str | None, str], ...]
     # Dataframe-level checks (a row count, an aggregate): they need all the rows
     # at once, so they run once over the whole data, never per chunk.
@@ -501,8 +489,8 @@ def _label(check: Any) -> str:
 def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _Plan:
     local = copy.deepcopy(loaded.schema)
     warn: set[tuple[str | None, int]] = set()
-    uniques: list[_Unique] = []
-    value_sets: list[_ValueSet] = []
+    uniques: list[Unique] = []
+    value_sets: list[ValueSet] = []
     listed: list[tuple[str | None, str]] = []
     pandas = loaded.backend == "pandas"
     if any(c.required for c in local.columns.values()):
@@ -521,7 +509,7 @@ def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _
             targets = [c for c in columns if re.fullmatch(label, c)] if col.regex else [label]
             for target in targets:
                 uniques.append(
-                    _Unique((target,), "field_uniqueness", target, col.report_duplicates, pandas)
+                    Unique((target,), "field_uniqueness", target, col.report_duplicates, pandas)
                 )
             listed.append((label, "field_uniqueness"))
             col.unique = False
@@ -530,7 +518,7 @@ def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _
             if check.name == "unique_values_eq":
                 values = tuple((check.statistics or {}).get("values") or ())
                 sev: Literal["error", "warning"] = "warning" if check.raise_warning else "error"
-                value_sets.append(_ValueSet(label, values, _label(check), sev))
+                value_sets.append(ValueSet(label, values, _label(check), sev))
                 listed.append((label, _label(check)))
                 continue
             if check.raise_warning:
@@ -543,7 +531,7 @@ def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _
     if local.unique:
         cols = tuple([local.unique] if isinstance(local.unique, str) else local.unique)
         uniques.append(
-            _Unique(
+            Unique(
                 cols, "multiple_fields_uniqueness", ", ".join(cols), local.report_duplicates, False
             )
         )
@@ -562,186 +550,11 @@ def _plan(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> _
         frame = type(local)(checks=frame_checks, name=local.name)
         local.checks = []
     if key and not any(u.columns == tuple(key) and u.keep == "all" for u in uniques):
-        uniques.append(_Unique(tuple(key), "key_unique", ", ".join(key), "all", False))
+        uniques.append(Unique(tuple(key), "key_unique", ", ".join(key), "all", False))
         listed.append((", ".join(key), "key_unique"))
     return _Plan(
         local, frozenset(warn), tuple(uniques), tuple(value_sets), tuple(listed), frame, frozenset(frame_warn)
     )
-
-
-# ---------------------------------------------------------------------------------
-# chunk verdicts
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkFailure:
-    """Failures of one check in one chunk; example rows are positions inside the chunk."""
-
-    column: str | None
-    check: str
-    severity: Literal["error", "warning"]
-    count: int  # failing rows
-    examples: tuple[Example, ...] = ()
-    cases: tuple[str, ...] = ()  # schema-level failures (wrong dtype, missing column): not rows
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "column": self.column,
-            "check": self.check,
-            "severity": self.severity,
-            "count": self.count,
-            "examples": [e.to_dict() for e in self.examples],
-            "cases": list(self.cases),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ChunkFailure:
-        return cls(
-            column=d["column"],
-            check=str(d["check"]),
-            severity="warning" if d["severity"] == "warning" else "error",
-            count=int(d["count"]),
-            examples=tuple(
-                Example(
-                    value=e.get("value"),
-                    row=e.get("row"),
-                    key=tuple(e["key"].items()) if e.get("key") is not None else None,
-                )
-                for e in d["examples"]
-            ),
-            cases=tuple(str(c) for c in d["cases"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkVerdict:
-    """The chunk-local result of one schema on one chunk; cached as JSON."""
-
-    rows: int
-    key: tuple[str, ...]
-    failures: tuple[ChunkFailure, ...]
-
-    def encode(self) -> bytes:
-        d = {
-            "format": 1,
-            "kind": "validation-verdict",
-            "engine": ENGINE,
-            "rows": self.rows,
-            "key": list(self.key),
-            "failures": [f.to_dict() for f in self.failures],
-        }
-        return json.dumps(
-            d, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        ).encode()
-
-    @classmethod
-    def decode(cls, data: bytes) -> ChunkVerdict | None:
-        try:
-            d = json.loads(data)
-            if d.get("kind") != "validation-verdict" or d.get("engine") != ENGINE:
-                return None
-            return cls(
-                rows=int(d["rows"]),
-                key=tuple(d["key"]),
-                failures=tuple(ChunkFailure.from_dict(f) for f in d["failures"]),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None  # an unreadable cache entry is a miss, not an error
-
-
-class VerdictCache(Protocol):
-    def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None: ...
-
-    def put(
-        self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict
-    ) -> None: ...
-
-
-def verdict_key(schema_fingerprint: str, chunk_fingerprint: str) -> str:
-    """The store key of a cached verdict: ``validation/<schema hex>/<chunk fingerprint hex>.json``."""
-    return f"validation/{object_hex(schema_fingerprint)}/{object_hex(chunk_fingerprint)}.json"
-
-
-class MemoryVerdictCache:
-    """A dict-backed cache (tests, one-off runs)."""
-
-    def __init__(self) -> None:
-        self.entries: dict[tuple[str, str], ChunkVerdict] = {}
-
-    def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
-        return self.entries.get((schema_fingerprint, chunk_fingerprint))
-
-    def put(self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict) -> None:
-        self.entries[(schema_fingerprint, chunk_fingerprint)] = verdict
-
-
-class StoreVerdictCache:
-    """Verdicts under ``validation/…`` in a repository store, written create-only.
-
-    With ``defer=True`` puts are held until :meth:`flush`, so `snapshot --schema`
-    can cache verdicts only for the chunks it actually commits.
-    """
-
-    def __init__(self, store: Any, *, defer: bool = False) -> None:
-        self.store = store
-        self.defer = defer
-        self.pending: dict[tuple[str, str], ChunkVerdict] = {}
-
-    def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
-        try:
-            data = self.store.read(verdict_key(schema_fingerprint, chunk_fingerprint))
-        except (NotFoundError, StorageError, ValueError):
-            return None
-        return ChunkVerdict.decode(data)
-
-    def put(self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict) -> None:
-        if self.defer:
-            self.pending[(schema_fingerprint, chunk_fingerprint)] = verdict
-        else:
-            self._write(schema_fingerprint, chunk_fingerprint, verdict)
-
-    def flush(self, chunk_fingerprints: Collection[str] | None = None) -> int:
-        """Write held verdicts (only of ``chunk_fingerprints`` when given); returns how many."""
-        n = 0
-        for (s, c), verdict in sorted(self.pending.items(), key=lambda kv: kv[0]):
-            if chunk_fingerprints is None or c in chunk_fingerprints:
-                n += self._write(s, c, verdict)
-        self.pending.clear()
-        return n
-
-    def _write(self, s: str, c: str, verdict: ChunkVerdict) -> int:
-        try:
-            return int(bool(self.store.put_object(verdict_key(s, c), verdict.encode())))
-        except (ValueError, StorageError):
-            # The cache is an optimisation: a read-only repository or an id that is
-            # not an xxh128 fingerprint just means the verdict is not remembered.
-            return 0
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkInput:
-    """One chunk to validate: ``load()`` returns its rows; ``fingerprint`` keys its cached verdict."""
-
-    fingerprint: str | None
-    row_offset: int
-    rows: int
-    load: Callable[[], pa.Table]
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return (
-            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-        )
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
 
 
 def _failure_frame(fc: Any) -> Any:
@@ -875,11 +688,11 @@ def _check_group(
             for i in g["idx"]:
                 value = table.column(column)[i].as_py() if column in names else None
                 kv = (
-                    tuple((k, _jsonable(table.column(k)[i].as_py())) for k in keys)
+                    tuple((k, jsonable(table.column(k)[i].as_py())) for k in keys)
                     if keys
                     else None
                 )
-                examples.append(Example(value=_jsonable(value), row=int(i - starts[c]), key=kv))
+                examples.append(Example(value=jsonable(value), row=int(i - starts[c]), key=kv))
             failures[c].append(ChunkFailure(column, check, sev, int(g["n"]), tuple(examples)))
         schema_level = fc.filter(pl.col("index").is_null()).unique(maintain_order=True)
         merged: dict[tuple[str | None, str, str], list[str]] = {}
@@ -907,122 +720,6 @@ def _check_group(
         ChunkVerdict(rows=t.num_rows, key=tuple(key), failures=tuple(f))
         for t, f in zip(tables, failures, strict=True)
     ]
-
-
-# ---------------------------------------------------------------------------------
-# cross-chunk checks in DuckDB
-
-
-def _scan(files: Sequence[str], *, positions: bool) -> str:
-    listed = ", ".join(sql.quote_literal(f) for f in files)
-    opts = ", filename = '__dvtool_file', file_row_number = true" if positions else ""
-    return f"read_parquet([{listed}]{opts})"
-
-
-def _global_checks(
-    plan: _Plan,
-    files: Sequence[str],
-    offsets: Sequence[int],
-    filesystem: Any,
-    columns: Sequence[str],
-    key: Sequence[str],
-    n_examples: int,
-) -> list[CheckFailure]:
-    present = set(columns)
-    out: list[CheckFailure] = []
-    # DuckDB spills to disk past this, so uniqueness over any size stays bounded.
-    con = sql.connect(
-        filesystem=filesystem, memory_limit=os.environ.get("DVTOOL_VALIDATE_MEMORY", "512MB")
-    )
-    try:
-        con.execute("CREATE TEMP TABLE dvtool_files (path VARCHAR, row_offset BIGINT)")
-        if files:
-            con.executemany(
-                "INSERT INTO dvtool_files VALUES (?, ?)", list(zip(files, offsets, strict=True))
-            )
-        for u in plan.uniques:
-            if not files or not all(c in present for c in u.columns):
-                continue  # a missing column is reported by the chunk checks
-            out.extend(
-                _unique_failures(con, u, files, [k for k in key if k in present], n_examples)
-            )
-        for vs in plan.value_sets:
-            if files and vs.column in present:
-                out.extend(_value_set_failures(con, vs, files))
-    finally:
-        con.close()
-    return out
-
-
-def _unique_failures(
-    con: Any, u: _Unique, files: Sequence[str], key: Sequence[str], n_examples: int
-) -> list[CheckFailure]:
-    cols = ", ".join(f"{sql.quote_ident(c)} AS c{i}" for i, c in enumerate(u.columns))
-    keys = "".join(f", {sql.quote_ident(k)} AS k{i}" for i, k in enumerate(key))
-    group = ", ".join(f"c{i}" for i in range(len(u.columns)))
-    where = "WHERE c0 IS NOT NULL" if u.nulls_distinct and len(u.columns) == 1 else ""
-    joins = " AND ".join(f"t.c{i} IS NOT DISTINCT FROM d.c{i}" for i in range(len(u.columns)))
-    count = "sum(n)" if u.keep == "all" else "sum(n - 1)"
-
-    def run(positions: bool) -> tuple[int, list[tuple[Any, ...]]]:
-        pos = ", __dvtool_file AS f, file_row_number AS r" if positions else ""
-        base = f"WITH t AS (SELECT * FROM (SELECT {cols}{keys}{pos} FROM {_scan(files, positions=positions)}) {where}), "
-        base += f"d AS (SELECT {group}, count(*) AS n FROM t GROUP BY {group} HAVING count(*) > 1) "
-        total = con.execute(base + f"SELECT coalesce({count}, 0) FROM d").fetchone()[0]
-        if not total:
-            return 0, []
-        if positions:
-            sel = f"SELECT t.*, fl.row_offset + t.r AS p FROM t JOIN d ON {joins} LEFT JOIN dvtool_files fl ON fl.path = t.f ORDER BY p, {group} LIMIT {int(n_examples)}"
-        else:
-            sel = f"SELECT t.*, NULL AS p FROM t JOIN d ON {joins} ORDER BY {group} LIMIT {int(n_examples)}"
-        return int(total), con.execute(base + sel).fetchall()
-
-    try:
-        total, rows = run(True)
-    except Exception:  # e.g. a data column named file_row_number: examples without positions
-        try:
-            total, rows = run(False)
-        except Exception as exc:
-            raise UsageError(f"uniqueness check on {', '.join(u.columns)} failed: {exc}") from None
-    if not total:
-        return []
-    ncols, nkeys = len(u.columns), len(key)
-    examples = []
-    for row in rows:
-        vals = row[:ncols]
-        value = (
-            _jsonable(vals[0])
-            if ncols == 1
-            else {c: _jsonable(v) for c, v in zip(u.columns, vals, strict=True)}
-        )
-        kv = (
-            tuple((k, _jsonable(v)) for k, v in zip(key, row[ncols : ncols + nkeys], strict=True))
-            if key
-            else None
-        )
-        p = row[-1]
-        examples.append(Example(value=value, row=int(p) if p is not None else None, key=kv))
-    return [CheckFailure(u.label, u.check, total, tuple(examples), "error")]
-
-
-def _value_set_failures(con: Any, vs: _ValueSet, files: Sequence[str]) -> list[CheckFailure]:
-    col = sql.quote_ident(vs.column)
-    found = {
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT {col} FROM {_scan(files, positions=False)} WHERE {col} IS NOT NULL LIMIT ?",
-            [len(vs.values) + 1000],
-        ).fetchall()
-    }
-    expected = set(vs.values)
-    if found == expected:
-        return []
-    diff = sorted((found ^ expected), key=repr)
-    examples = tuple(
-        Example(value=_jsonable(v), key=(("missing" if v in expected else "unexpected", True),))
-        for v in diff[:N_EXAMPLES]
-    )
-    return [CheckFailure(vs.column, vs.check, len(diff), examples, vs.severity)]
 
 
 # ---------------------------------------------------------------------------------
@@ -1135,7 +832,7 @@ def validate_chunks(
 
     if plan.uniques or plan.value_sets:
         offsets = [c.row_offset for c in chunks]
-        results.extend(_global_checks(plan, files_once(), offsets, filesystem, columns, key, n_examples))
+        results.extend(global_checks(plan.uniques, plan.value_sets, files_once(), offsets, filesystem, columns, key, n_examples))
     if plan.frame is not None:
         results.extend(_frame_checks(plan, loaded, chunks, files_once, filesystem, target, n_examples))
     order = {c: i for i, c in enumerate(plan.checks)}
@@ -1193,7 +890,7 @@ def _frame_checks(
         rows = group.filter(pl.col("index").is_not_null())
         count = rows.height if rows.height else 1
         examples = tuple(
-            Example(value=_jsonable(r["failure_case"]), row=int(r["index"]))
+            Example(value=jsonable(r["failure_case"]), row=int(r["index"]))
             for r in rows.head(n_examples).iter_rows(named=True)
         ) or tuple(Example(value=str(v)) for v in group["failure_case"].head(n_examples).to_list())
         severity: Literal["error", "warning"] = "warning" if number in plan.frame_warn else "error"
