@@ -247,13 +247,14 @@ def _datacompy_frames(p: dict[str, Any], kind: str) -> tuple[Any, Any]:
     return pl.from_arrow(a), pl.from_arrow(b)
 
 
-def datacompy_pandas(p: dict[str, Any]) -> Result:
-    """datacompy's PandasCompare; the frames are loaded before the timer (compare only)."""
+def _datacompy(p: dict[str, Any], backend: str) -> Result:
+    """datacompy's Pandas/PolarsCompare; the frames are loaded before the timer (compare only)."""
     import datacompy
 
-    a, b = _datacompy_frames(p, "pandas")
+    compare = datacompy.PandasCompare if backend == "pandas" else datacompy.PolarsCompare
+    a, b = _datacompy_frames(p, backend)
     t = time.perf_counter()
-    cmp = datacompy.PandasCompare(a, b, join_columns=p["key"])
+    cmp = compare(a, b, join_columns=p["key"])
     changed = int(cmp.intersect_rows.shape[0] - cmp.count_matching_rows())
     seconds = time.perf_counter() - t
     return {
@@ -262,22 +263,14 @@ def datacompy_pandas(p: dict[str, Any]) -> Result:
         "removed": len(cmp.df1_unq_rows),
         "changed": changed,
     }
+
+
+def datacompy_pandas(p: dict[str, Any]) -> Result:
+    return _datacompy(p, "pandas")
 
 
 def datacompy_polars(p: dict[str, Any]) -> Result:
-    import datacompy
-
-    a, b = _datacompy_frames(p, "polars")
-    t = time.perf_counter()
-    cmp = datacompy.PolarsCompare(a, b, join_columns=p["key"])
-    changed = int(cmp.intersect_rows.shape[0] - cmp.count_matching_rows())
-    seconds = time.perf_counter() - t
-    return {
-        "seconds": seconds,
-        "added": len(cmp.df2_unq_rows),
-        "removed": len(cmp.df1_unq_rows),
-        "changed": changed,
-    }
+    return _datacompy(p, "polars")
 
 
 TASKS: dict[str, Callable[[dict[str, Any]], Result]] = {

@@ -31,6 +31,24 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
     return Result(code, out.out, out.err)
 
 
+def invoke(*args: str) -> tuple[int, bytes, str]:
+    """Run ``dvtool ARGS`` in click's isolated streams: (exit code, stdout bytes, stderr text).
+
+    For output that is binary (``query --format parquet``) or must not mix with
+    pytest's capture.
+    """
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        return code, out.getvalue(), err.getvalue().decode()
+
+
 def tree_digest(root: Path) -> dict[str, str]:
     """Every file under ``root`` with the sha256 of its bytes: 'byte-for-byte unchanged'."""
     out = {}

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clitools import invoke
 from dvtool.chunking import column_stats
 from dvtool.diff import Side, diff
 from dvtool.diff_report import MARKDOWN_LIMIT, schema_diff
@@ -455,19 +456,8 @@ EDITS = json.loads((FIXTURES / "EDITS.json").read_text())
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
-    """Run ``dvtool ARGS`` through click's CliRunner streams, as the console script does."""
-    from click.testing import CliRunner
-
-    from dvtool.cli import main
-
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    code, out, err = invoke(*args)
+    return code, out.decode(), err
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
+from clitools import invoke
 from conftest import S3Bucket
-from dvtool.cli import main
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.query import TableInput, format_table, run_query, write_result
 from dvtool.repo import Repo
@@ -165,16 +164,7 @@ def test_repo_query_latest_and_refs(tmp_path: Path, where: str) -> None:
         repo.query("select * from nope")
 
 
-def _cli(*args: str) -> tuple[int, bytes, str]:
-    """Run ``dvtool ARGS`` through click's CliRunner streams, as the console script does."""
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        return code, out.getvalue(), err.getvalue().decode()
+_cli = invoke
 
 
 def test_cli_query(tmp_path: Path) -> None:

@@ -181,7 +181,6 @@ class KeyCheck:
         return None
 
 
-
 def build_draft(
     src: Source,
     dataset: str,
@@ -207,6 +206,7 @@ def build_draft(
                 staging.close()
         return _build_pass(src, dataset, key, parent, staging, progress, "sort")
     return _build_pass(src, dataset, key, parent, staging, progress, "direct")
+
 
 def _build_pass(
     src: Source,
