@@ -26,15 +26,16 @@ demo: $(STAMP)  ## snapshot → validate → diff → query walk-through on fixt
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)  ## ruff and mypy --strict
-	$(BIN)/ruff check src tests
+lint: $(STAMP)  ## ruff, mypy --strict and the import-layer contract
+	$(BIN)/ruff check dvtool tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 docs: $(STAMP)  ## build the documentation site into site/ (read it live: .venv/bin/mkdocs serve)
 	$(BIN)/python -m mkdocs build --strict -d site
 
 format: $(STAMP)  ## format the code with ruff
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff format dvtool tests
 
 ROWS ?= 10000000
 bench: $(STAMP)  ## benchmarks vs peers and goals (ROWS=10000000 by default; ARGS= for run.py)

@@ -106,7 +106,7 @@ def task(name: str, url: str) -> dict[str, Any]:
     import pyarrow.dataset
     import pyarrow.parquet  # noqa: F401
 
-    import dvtool.diff  # noqa: F401
+    import dvtool.diff.plan  # noqa: F401
     from dvtool.repo import Repo
 
     repo = Repo.open(url)

@@ -60,10 +60,10 @@ def _preload_dvtool() -> None:
     import pyarrow.parquet  # noqa: F401
     import xxhash  # noqa: F401
 
-    import dvtool.chunking
-    import dvtool.diff
+    import dvtool.ingest.chunking
+    import dvtool.diff.plan
     import dvtool.repo
-    import dvtool.validation  # noqa: F401
+    import dvtool.validate.run  # noqa: F401
 
 
 # ---- dvtool ---------------------------------------------------------------------

@@ -644,8 +644,8 @@ def _git_state() -> str:
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD") or "?"
-    dirty = git("status", "--porcelain", "--", "src")
-    return f"commit {commit}" + (" + uncommitted changes in src/" if dirty else "")
+    dirty = git("status", "--porcelain", "--", "dvtool")
+    return f"commit {commit}" + (" + uncommitted changes in dvtool/" if dirty else "")
 
 
 def _mb(runs: Runs, what: str) -> str:

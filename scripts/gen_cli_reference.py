@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from dvtool.cli import cli
+from dvtool.cli.app import cli
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cli-reference.md"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dvtool.cli import main
+from dvtool.cli.app import main
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ _DUMMY = {"key": "dvtool-test-key", "secret": "dvtool-test-secret"}
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_stat_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep dvtool's stat cache (dvtool.statcache) out of the user's home during tests."""
+    """Keep dvtool's stat cache (dvtool.ingest.statcache) out of the user's home during tests."""
     old = os.environ.get("DVTOOL_CACHE_DIR")
     os.environ["DVTOOL_CACHE_DIR"] = str(tmp_path_factory.mktemp("dvtool-cache"))
     yield
@@ -145,3 +145,13 @@ def no_exclusive_url() -> Iterator[str]:
     fs = _NoExclusiveFS()
     if fs.exists(root):
         fs.rm(root, recursive=True)
+
+
+_S3_FIXTURES = {"s3_server", "s3_bucket"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses the S3 server carries the ``s3`` marker (``pytest -m "not s3"``)."""
+    for item in items:
+        if _S3_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.s3)

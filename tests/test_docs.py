@@ -18,7 +18,7 @@ def test_cli_reference_is_current() -> None:
 
 
 def test_every_command_has_an_example() -> None:
-    from dvtool.cli import cli
+    from dvtool.cli.app import cli
 
     def commands(group, prefix=""):  # type: ignore[no-untyped-def]
         for name, cmd in group.commands.items():
@@ -34,7 +34,7 @@ def test_every_command_has_an_example() -> None:
 
 def test_every_summary_fits_on_one_line_of_dvtool_help() -> None:
     """`dvtool --help` lists each command with its first docstring line, uncut in 80 columns."""
-    from dvtool.cli import cli
+    from dvtool.cli.app import cli
 
     def commands(group, prefix=""):  # type: ignore[no-untyped-def]
         for name, cmd in group.commands.items():

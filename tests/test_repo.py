@@ -15,7 +15,7 @@ import pytest
 
 import dvtool
 from dvtool.errors import DataError, IntegrityError, NotFoundError, UsageError
-from dvtool.models import Manifest, parse_json
+from dvtool.format.models import Manifest, parse_json
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -14,7 +14,7 @@ from helpers import age_files, dvtool_run, env, start_paused, table, versions, w
 
 import dvtool
 from dvtool.crashpoints import CRASH_EXIT_CODE, POINTS
-from dvtool.maintenance import LOCK_KEY
+from dvtool.ops.gc import LOCK_KEY
 
 COMMITTED_AFTER = {"snapshot.after_version_entry"}
 
@@ -127,9 +127,10 @@ def test_crash_point_names_are_known() -> None:
     # Guards against a typo in a dvtool module silently disabling a point.
     import inspect
 
-    from dvtool import maintenance, repo, transfer
+    from dvtool.ops import gc, prune, transfer
+    from dvtool.write import commit, pipeline
 
-    source = "".join(inspect.getsource(m) for m in (repo, transfer, maintenance))
+    source = "".join(inspect.getsource(m) for m in (commit, pipeline, transfer, gc, prune))
     for points in POINTS.values():
         for point in points:
             assert f'crash_point("{point}")' in source

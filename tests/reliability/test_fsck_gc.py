@@ -12,8 +12,9 @@ from helpers import age_files, dvtool_run, object_files, start_paused, table, ve
 import dvtool
 from clitools import run, tree_digest
 from dvtool.errors import ConflictError, NotFoundError, StorageError, UsageError
-from dvtool.maintenance import LOCK_KEY, parse_duration
-from dvtool.repo import object_key
+from dvtool.format.layout import object_key
+from dvtool.ops.durations import parse_duration
+from dvtool.ops.gc import LOCK_KEY
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_fsck_dangling_leftovers_are_not_damage(three_versions: tuple[Path, list
     repo = dvtool.Repo.open(root)
     repo.store.create("objects/ab/" + "c" * 30 + ".parquet", b"not referenced")  # hash mismatch though
     stray = b"an unreferenced leftover"
-    from dvtool.hashing import hash_bytes
+    from dvtool.format.hashing import hash_bytes
 
     repo.store.create(object_key(hash_bytes(stray)), stray)
     (root / "objects" / "ab" / ".tmp-deadbeef").write_bytes(b"partial")

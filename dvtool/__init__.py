@@ -1,0 +1,91 @@
+"""dvtool: version and validate tabular datasets.
+
+The public API is what this module exports; the command line uses nothing
+else. Heavy names are imported lazily, so ``import dvtool`` (and
+``dvtool --help``) does not import pyarrow, pandera or DuckDB.
+
+>>> import dvtool
+>>> repo = dvtool.Repo.init("memory://demo")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from dvtool._version import FORMAT_VERSION, __version__
+from dvtool.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DataError,
+    DvtoolError,
+    IntegrityError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+    ValidationFailed,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "AlreadyExistsError",
+    "ConflictError",
+    "DataError",
+    "DatasetInfo",
+    "Diff",
+    "DvtoolError",
+    "ExportResult",
+    "IntegrityError",
+    "LogEntry",
+    "NotFoundError",
+    "Repo",
+    "Snapshot",
+    "SnapshotResult",
+    "StorageError",
+    "UsageError",
+    "ValidationFailed",
+    "ValidationReport",
+    "__version__",
+    "diff_sources",
+    "infer_source_schema",
+    "redact_url",
+    "validate_source",
+    "write_query_result",
+]
+
+if TYPE_CHECKING:
+    from dvtool.diff.report import Diff
+    from dvtool.repo import (
+        Repo,
+        SnapshotResult,
+        diff_sources,
+        infer_source_schema,
+        validate_source,
+        write_query_result,
+    )
+    from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
+    from dvtool.storage.urls import redact_url
+    from dvtool.validate.report import ValidationReport
+
+_LAZY = {
+    "Repo": "dvtool.repo",
+    "SnapshotResult": "dvtool.repo",
+    "diff_sources": "dvtool.repo",
+    "infer_source_schema": "dvtool.repo",
+    "validate_source": "dvtool.repo",
+    "write_query_result": "dvtool.repo",
+    "Snapshot": "dvtool.snapshot",
+    "DatasetInfo": "dvtool.snapshot",
+    "ExportResult": "dvtool.snapshot",
+    "LogEntry": "dvtool.snapshot",
+    "Diff": "dvtool.diff.report",
+    "ValidationReport": "dvtool.validate.report",
+    "redact_url": "dvtool.storage.urls",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dvtool' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

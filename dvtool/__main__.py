@@ -1,0 +1,3 @@
+from dvtool.cli.app import main
+
+main()

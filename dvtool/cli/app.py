@@ -1,0 +1,83 @@
+"""The ``dvtool`` command line: parse → one public call → render.
+
+The group and its global options live here; the commands live in
+``history``, ``checks`` and ``ops``. Only :class:`~dvtool.errors.DvtoolError`
+is caught: it becomes one ``Error:`` line and its exit code (2 could not run,
+1 the data said no). Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from dvtool import FORMAT_VERSION, __version__
+from dvtool.errors import DvtoolError
+
+if TYPE_CHECKING:
+    pass
+from dvtool.cli import checks, history, ops
+from dvtool.cli.context import CONTEXT_SETTINGS, State, parse_pairs
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="dvtool", message=f"%(prog)s, version %(version)s (repository format {FORMAT_VERSION})")
+@click.option("--repo", "repo_url", envvar="DVTOOL_REPO", metavar="URL",
+              help="Repository folder or URL (env DVTOOL_REPO; default: nearest .dvtool/ above).")
+@click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
+              help="Passed to the filesystem of every non-local URL (repeatable).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, repo_url: str | None, storage_option: tuple[str, ...], quiet: bool, debug: bool) -> None:
+    """Version and validate tabular datasets.
+
+    \b
+    Quick start:
+      dvtool init
+      dvtool snapshot orders.csv -d orders --key order_id -m "first import"
+      dvtool log orders
+      dvtool validate orders --schema orders.schema.yaml
+      dvtool diff orders
+    """
+    state = ctx.ensure_object(State)
+    state.repo_url = repo_url
+    state.storage_options = parse_pairs(storage_option, "--storage-option")
+    state.quiet = quiet or bool(os.environ.get("DVTOOL_QUIET"))
+    state.debug = debug
+
+
+for _module in (history, checks, ops):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        # Without standalone mode, click *returns* the code of click.exceptions.Exit.
+        code = cli.main(args=argv, prog_name="dvtool", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except DvtoolError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        # One line, like every other error (SPEC §2), e.g. for `dvtool tag orders@v1 -rf`.
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)

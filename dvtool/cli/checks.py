@@ -1,0 +1,177 @@
+"""Commands that look at data: validate, diff, query, schema infer."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dvtool.errors import UsageError
+
+if TYPE_CHECKING:
+    pass
+from dvtool.cli.context import State, pass_state, repo_or_none, write_output
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True, metavar="REF|SOURCE...")
+@click.option("--schema", "schema", required=True, metavar="FILE",
+              help="pandera schema: a YAML/JSON file (pandas or polars), or file.py:NAME.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "github"]),
+              default="text", show_default=True, help="Report format.")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
+@click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
+@pass_state
+def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, strict: bool,
+             no_cache: bool) -> None:
+    """Validate a snapshot or files against a pandera schema.
+
+    Exit 0 passed, 1 the data failed, 2 could not run. Several SOURCE files are read one after another and checked as one dataset
+    (as by snapshot), which is how the pre-commit hook passes the files of a commit.
+
+    \b
+    Example:
+      dvtool validate orders@v2 --schema orders.schema.yaml
+      dvtool validate orders --schema orders.schema.yaml --format junit -o report.xml
+      dvtool validate new.csv --schema schemas.py:Orders --format github
+      dvtool validate data/orders-*.csv --schema orders.schema.yaml
+    """
+    target: Any = targets[0] if len(targets) == 1 else list(targets)
+    repo = repo_or_none(state, targets[0])
+    if repo is not None and len(targets) > 1:
+        refs = [t for t in targets if repo.is_ref(t)]
+        if refs:
+            raise UsageError(
+                f"validate takes one REF, or SOURCE files only; {refs[0]!r} is a REF here "
+                f"(validate it on its own, or write ./{refs[0]} for a file of that name)"
+            )
+    if repo is not None:
+        from dvtool.cli.progress import Progress
+
+        with Progress("validate", "rows", enabled=not state.quiet) as bar:
+            report = repo.validate(target, schema=schema, use_cache=not no_cache, progress=bar.advance)
+    else:
+        from dvtool import validate_source
+
+        report = validate_source(target, schema=schema, storage_options=state.storage_options)
+    write_output(report.render(fmt, strict=strict), output)
+    if output is not None and not state.quiet:
+        click.echo(report.render("text", strict=strict).splitlines()[0], err=True)
+    code = report.exit_code(strict=strict)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@click.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="[NEW]", required=False)
+@click.option("--key", "keys", multiple=True, metavar="COL",
+              help="Match rows by COL (repeatable; default: the key recorded at snapshot).")
+@click.option("--no-key", is_flag=True, help="Compare whole rows as a multiset, ignoring any key.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="Report format (markdown fits a pull-request comment).")
+@click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Sample rows shown per kind (added, removed, changed).")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs, 0 when identical.")
+@click.option("--stats", is_flag=True, help="Add per-column null/min/max changes (from the manifests).")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@pass_state
+def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
+         limit: int, exit_code: bool, stats: bool, output: str | None) -> None:
+    """Show schema, row and column changes between two versions.
+
+    Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
+    are identical on both sides are skipped without being read.
+
+    \b
+    Example:
+      dvtool diff orders                                  # latest against its parent
+      dvtool diff orders@v3 orders@v4 --format markdown   # a pull-request comment
+      dvtool diff orders new_orders.csv --exit-code       # a working file against the latest
+    """
+    if no_key and keys:
+        raise UsageError("--key and --no-key cannot be used together")
+    key = () if no_key else (keys or None)
+    repo = repo_or_none(state, old) if new is not None else state.repo()
+    if repo is not None:
+        result = repo.diff(old, new, key=key, limit=limit, stats=stats)
+    else:  # two files and no repository around: still a diff
+        from dvtool import diff_sources
+
+        result = diff_sources(old, new, key=key, limit=limit, stats=stats,
+                              storage_options=state.storage_options)
+    if fmt == "json":
+        text = result.to_json() + "\n"
+    else:
+        text = result.to_markdown() if fmt == "markdown" else result.to_text()
+    write_output(text, output)
+    if exit_code and not result.empty:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("sql", metavar="SQL")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="Output format (json: an array of row objects).")
+@click.option("--output", "-o", metavar="FILE", help="Write the result to FILE (default: stdout).")
+@pass_state
+def query(state: State, sql: str, fmt: str, output: str | None) -> None:
+    """Run DuckDB SQL over the repository's datasets.
+
+    Each dataset is a table by its name (latest version) and by "NAME@REF"
+    (double quotes) for any version. Only the named snapshots are read.
+
+    \b
+    Example:
+      dvtool query 'select category, count(*) as n from orders group by all order by n desc'
+      dvtool query 'select count(*) from "orders@v1"' --format json
+      dvtool query 'select * from orders' --format parquet -o orders.parquet
+    """
+    from dvtool import write_query_result
+
+    stdout = sys.stdout.buffer
+    if fmt == "parquet" and output is None and stdout.isatty():
+        raise UsageError("parquet output is binary; pass --output FILE or redirect stdout")
+    with state.repo().open_query(sql) as result:
+        if output is None:
+            write_query_result(result.reader, fmt, stdout)
+            stdout.flush()
+            return
+        try:
+            with open(output, "wb") as f:
+                write_query_result(result.reader, fmt, f)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@click.group(name="schema")
+def schema_group() -> None:
+    """Work with pandera schemas."""
+
+
+@schema_group.command(name="infer")
+@click.argument("target", metavar="REF|SOURCE")
+@click.option("--output", "-o", metavar="FILE", help="Write the YAML to FILE (default: stdout).")
+@pass_state
+def schema_infer(state: State, target: str, output: str | None) -> None:
+    """Write a pandera YAML schema that the data passes.
+
+    A polars schema: dtypes, nullable columns, numeric ranges, the key as unique.
+
+    \b
+    Example:
+      dvtool schema infer orders -o orders.schema.yaml
+      dvtool validate orders --schema orders.schema.yaml
+    """
+    repo = repo_or_none(state, target)
+    if repo is not None:
+        text = repo.infer_schema(target)
+    else:
+        from dvtool import infer_source_schema
+
+        text = infer_source_schema(target, storage_options=state.storage_options)
+    write_output(text, output)
+
+COMMANDS = [validate, diff, query, schema_group]

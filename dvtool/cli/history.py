@@ -1,0 +1,175 @@
+"""Commands that write and read a dataset's history: init, snapshot, log, ls, show, tag, export."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dvtool.errors import DvtoolError
+
+if TYPE_CHECKING:
+    pass
+from dvtool.cli.context import State, emit, json_option, parse_pairs, pass_state
+
+
+@click.command()
+@click.argument("url", required=False)
+@pass_state
+def init(state: State, url: str | None) -> None:
+    """Create a repository (default ./.dvtool).
+
+    \b
+    Example:
+      dvtool init                       # ./.dvtool
+      dvtool init s3://bucket/datasets  # a shared repository
+    """
+    from dvtool import Repo
+
+    repo = Repo.init(url or state.repo_url, storage_options=state.storage_options)
+    emit(f"Initialized empty dvtool repository in {repo.url}")
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option("-d", "--dataset", required=True, help="Dataset name.")
+@click.option("-m", "--message", default="", help="Message recorded with the version.")
+@click.option("--key", "keys", multiple=True, metavar="COL",
+              help="Key column (repeat for a composite key): rows are ordered and must be unique.")
+@click.option("--schema", "schema", metavar="FILE", help="Validate against a pandera schema first; commit only if it passes.")
+@click.option("--tag", help="Tag the new version.")
+@click.option("--meta", multiple=True, metavar="K=V", help="Metadata recorded with the version (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl", "arrow"]),
+              help="Input format (default: from the file extension).")
+@json_option
+@pass_state
+def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str, keys: tuple[str, ...],
+             schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
+    """Commit the next version of a dataset from files or stdin.
+
+    SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin).
+    Identical data to the latest version commits nothing and says 'unchanged'.
+
+    \b
+    Example:
+      dvtool snapshot fixtures/orders/orders_v1.csv -d orders --key order_id -m "import"
+    """
+    from dvtool.cli import render as _render
+
+    repo = state.repo()
+    # Several SOURCE arguments are read one after another as one dataset.
+    source: Any = sources[0] if len(sources) == 1 else list(sources)
+    from dvtool.cli.progress import Progress
+
+    try:
+        with Progress(f"snapshot {dataset}", "rows", enabled=not state.quiet) as bar:
+            result = repo.snapshot(
+                source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
+                tag=tag, schema=schema, format=fmt, progress=bar.advance,
+            )
+    except DvtoolError as exc:
+        report = getattr(exc, "report", None)
+        if report is not None:
+            click.echo(report.to_text(), err=not as_json)
+            if as_json:
+                click.echo(_render.json_text(report.to_json()))
+        raise
+    if as_json:
+        emit(_render.json_text(result.to_json()))
+    else:
+        emit(_render.snapshot_text(result))
+
+
+@click.command()
+@click.argument("dataset")
+@click.option("-n", "limit", type=click.IntRange(min=1), help="Show at most N versions.")
+@json_option
+@pass_state
+def log(state: State, dataset: str, limit: int | None, as_json: bool) -> None:
+    """List a dataset's versions, newest first.
+
+    \b
+    Example:
+      dvtool log orders -n 5
+    """
+    from dvtool.cli import render as _render
+
+    entries = state.repo().log(dataset, limit)
+    emit(_render.json_text([e.to_json() for e in entries]) if as_json else _render.log_text(entries))
+
+
+@click.command(name="ls")
+@json_option
+@pass_state
+def ls_(state: State, as_json: bool) -> None:
+    """List datasets: latest version, rows, bytes, updated.
+
+    \b
+    Example:
+      dvtool ls --json
+    """
+    from dvtool.cli import render as _render
+
+    infos = state.repo().datasets()
+    emit(_render.json_text([i.to_json() for i in infos]) if as_json else _render.ls_text(infos))
+
+
+@click.command()
+@click.argument("ref")
+@json_option
+@pass_state
+def show(state: State, ref: str, as_json: bool) -> None:
+    """Show a snapshot: schema, rows, chunks, stats, validation.
+
+    Also the key, message, metadata and parent of the version.
+
+    \b
+    Example:
+      dvtool show orders@v2
+    """
+    from dvtool.cli import render as _render
+
+    snap = state.repo().get(ref)
+    emit(_render.json_text(_render.show_json(snap)) if as_json else _render.show_text(snap))
+
+
+@click.command()
+@click.argument("ref")
+@click.argument("tag")
+@pass_state
+def tag(state: State, ref: str, tag: str) -> None:
+    """Give a snapshot an immutable name.
+
+    \b
+    Example:
+      dvtool tag orders@v2 reviewed-2026-11
+    """
+    entry = state.repo().tag(ref, tag)
+    emit(f"tagged {entry.dataset}@v{entry.version} as {entry.tag}")
+
+
+@click.command()
+@click.argument("ref")
+@click.argument("dest")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
+              help="Output format (default: from DEST's extension; parquet, or csv for -).")
+@pass_state
+def export(state: State, ref: str, dest: str, fmt: str | None) -> None:
+    """Write a snapshot's rows to a file, folder, URL or stdout.
+
+    A folder gets one part per chunk; - is stdout (CSV unless --format).
+
+    \b
+    Example:
+      dvtool export orders@v1 orders_v1.parquet
+      dvtool export orders@v1 - --format csv | head
+    """
+    from dvtool.cli.progress import Progress
+
+    repo = state.repo()
+    with Progress(f"export {ref}", "rows", enabled=not state.quiet and dest != "-") as bar:
+        result = repo.export(ref, dest, format=fmt, progress=bar.advance)
+    if dest != "-" and not state.quiet:
+        click.echo(f"exported {result.rows:,} rows of {result.ref} to {result.dest} ({result.format})", err=True)
+
+COMMANDS = [init, snapshot, log, ls_, show, tag, export]

@@ -1,0 +1,570 @@
+"""The result of a diff as a frozen value, its text, JSON and markdown forms, and
+the parts of a diff that need no data: schema changes and manifest statistics.
+
+:mod:`dvtool.diff.plan` compares rows in DuckDB and builds a :class:`Diff`; this
+module describes and renders it, so renderers can be tested on hand-made values. The JSON keys
+are the stable interface of SPEC §2 (documented in docs/diff.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pyarrow as pa
+
+from dvtool.format.jsonvalues import json_value
+from dvtool.format.models import ChunkInfo
+
+__all__ = [
+    "MARKDOWN_LIMIT",
+    "ChangedRow",
+    "ChunkCounts",
+    "ColumnChange",
+    "Diff",
+    "RowCounts",
+    "Samples",
+    "SchemaDiff",
+    "StatChange",
+    "column_summary",
+    "json_value",
+    "schema_diff",
+    "stats_changes",
+    "widens",
+]
+
+# GitHub refuses comments over 65,536 characters; stay well under it.
+MARKDOWN_LIMIT = 60_000
+
+Row = Mapping[str, Any]
+
+
+def _frozen(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(d or {}))
+
+
+def _show(value: Any, width: int = 60) -> str:
+    """One cell for people: JSON-like, one line, cut at ``width`` characters."""
+    if value is None:
+        text = "null"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        v = json_value(value)
+        text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnChange:
+    """A column added, removed or retyped. ``old``/``new`` are Arrow type names (None if absent)."""
+
+    column: str
+    old: str | None
+    new: str | None
+    breaking: bool
+    nullable: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "old": self.old,
+            "new": self.new,
+            "nullable": self.nullable,
+            "breaking": self.breaking,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDiff:
+    added: tuple[ColumnChange, ...] = ()
+    removed: tuple[ColumnChange, ...] = ()
+    changed: tuple[ColumnChange, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    @property
+    def breaking(self) -> bool:
+        return any(c.breaking for c in (*self.added, *self.removed, *self.changed))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": [c.to_dict() for c in self.added],
+            "removed": [c.to_dict() for c in self.removed],
+            "changed": [c.to_dict() for c in self.changed],
+            "breaking": self.breaking,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RowCounts:
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+    @property
+    def old(self) -> int:
+        return self.removed + self.changed + self.unchanged
+
+    @property
+    def new(self) -> int:
+        return self.added + self.changed + self.unchanged
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedRow:
+    """A changed row: its key and, per changed column, the old and new value."""
+
+    key: Row
+    changes: Mapping[str, tuple[Any, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": json_value(dict(self.key)),
+            "changes": {
+                c: {"old": json_value(o), "new": json_value(n)}
+                for c, (o, n) in self.changes.items()
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """The first rows of each kind, in key order (whole-row order without a key)."""
+
+    added: tuple[Row, ...] = ()
+    removed: tuple[Row, ...] = ()
+    changed: tuple[ChangedRow, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": [json_value(dict(r)) for r in self.added],
+            "removed": [json_value(dict(r)) for r in self.removed],
+            "changed": [c.to_dict() for c in self.changed],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkCounts:
+    """How much of each side was read: chunk pairs with equal fingerprints are skipped."""
+
+    old: int = 0
+    new: int = 0
+    skipped: int = 0  # pairs of identical chunks, never read
+    compared: int = 0  # chunks read (old + new)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "old": self.old,
+            "new": self.new,
+            "skipped": self.skipped,
+            "compared": self.compared,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatChange:
+    """A change of one column's statistics between the two manifests."""
+
+    column: str
+    nulls: tuple[int | None, int | None]
+    min: tuple[Any, Any]
+    max: tuple[Any, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            name: {"old": json_value(o), "new": json_value(n)}
+            for name, (o, n) in (("nulls", self.nulls), ("min", self.min), ("max", self.max))
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """Everything that differs between two sides. Immutable; render with to_json/to_markdown/to_text."""
+
+    old: str
+    new: str
+    key: tuple[str, ...]
+    schema: SchemaDiff
+    rows: RowCounts
+    columns: Mapping[str, int] = field(default_factory=_frozen)
+    samples: Samples = field(default_factory=Samples)
+    chunks: ChunkCounts = field(default_factory=ChunkCounts)
+    stats: tuple[StatChange, ...] | None = None  # only with stats=True
+    limit: int = 10
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing differs (schema and rows)."""
+        return self.schema.empty and self.rows.empty
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "old": self.old,
+            "new": self.new,
+            "key": list(self.key),
+            "identical": self.empty,
+            "schema": self.schema.to_dict(),
+            "rows": self.rows.to_dict(),
+            "total": {"old": self.rows.old, "new": self.rows.new},
+            "columns": dict(self.columns),
+            "samples": self.samples.to_dict(),
+            "chunks": self.chunks.to_dict(),
+        }
+        if self.stats is not None:
+            d["stats"] = {s.column: s.to_dict() for s in self.stats}
+        return d
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    # ---- text -----------------------------------------------------------------
+
+    def to_text(self) -> str:
+        keytxt = (
+            f"key: {', '.join(self.key)}"
+            if self.key
+            else "no key: whole rows compared as a multiset"
+        )
+        lines = [f"diff {self.old} → {self.new}  ({keytxt})"]
+        if self.empty:
+            lines.append(f"identical: {self.rows.unchanged} rows, same schema")
+        lines.append(_schema_summary(self.schema))
+        for c in self.schema.added:
+            lines.append(f"  + {c.column}  {c.new}{_breaking(c)}")
+        for c in self.schema.removed:
+            lines.append(f"  - {c.column}  {c.old}{_breaking(c)}")
+        for c in self.schema.changed:
+            lines.append(f"  ~ {c.column}  {c.old} → {c.new}{_breaking(c)}")
+        r = self.rows
+        lines.append(
+            f"rows: {r.old} → {r.new}: +{r.added} added, -{r.removed} removed, "
+            f"~{r.changed} changed, {r.unchanged} unchanged"
+        )
+        changed_cols = [(c, n) for c, n in self.columns.items() if n]
+        if changed_cols:
+            lines.append("columns changed: " + ", ".join(f"{c} {n}" for c, n in changed_cols))
+        lines.append(_chunk_summary(self.chunks))
+        if self.stats:
+            lines.append("stats (from the manifests):")
+            for s in self.stats:
+                lines.append(f"  {s.column}: " + "; ".join(_stat_parts(s)))
+        lines.extend(self._text_samples())
+        return "\n".join(lines) + "\n"
+
+    def _text_samples(self) -> list[str]:
+        out: list[str] = []
+        s = self.samples
+        order = "key" if self.key else "row"
+        for kind, rows, total in (
+            ("added", s.added, self.rows.added),
+            ("removed", s.removed, self.rows.removed),
+        ):
+            if rows:
+                out.append(f"{kind} (first {len(rows)} of {total} by {order}):")
+                sign = "+" if kind == "added" else "-"
+                out.extend(
+                    f"  {sign} " + "  ".join(f"{k}={_show(v)}" for k, v in row.items())
+                    for row in rows
+                )
+        if s.changed:
+            out.append(f"changed (first {len(s.changed)} of {self.rows.changed} by key):")
+            for c in s.changed:
+                keys = "  ".join(f"{k}={_show(v)}" for k, v in c.key.items())
+                vals = "; ".join(
+                    f"{col}: {_show(o)} → {_show(n)}" for col, (o, n) in c.changes.items()
+                )
+                out.append(f"  ~ {keys}  {vals}")
+        return out
+
+    # ---- markdown -------------------------------------------------------------
+
+    def to_markdown(self, *, max_chars: int = MARKDOWN_LIMIT) -> str:
+        """A pull-request comment: summary table, schema, column counts, samples; cut before ``max_chars``."""
+        r = self.rows
+        head = [
+            f"### dvtool diff: `{_md_code(self.old)}` → `{_md_code(self.new)}`",
+            "",
+            "| old rows | new rows | added | removed | changed | unchanged | schema changes | chunks skipped |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {r.old} | {r.new} | {r.added} | {r.removed} | {r.changed} | {r.unchanged} "
+            f"| {len(self.schema.added) + len(self.schema.removed) + len(self.schema.changed)}"
+            f"{' (breaking)' if self.schema.breaking else ''} "
+            f"| {self.chunks.skipped} of {max(self.chunks.old, self.chunks.new)} |",
+            "",
+            "Key: "
+            + (
+                ", ".join(f"`{_md_code(k)}`" for k in self.key)
+                if self.key
+                else "none (whole rows compared)"
+            ),
+        ]
+        body: list[str] = []
+        if not self.schema.empty:
+            body += [
+                "",
+                "#### Schema",
+                "",
+                "| | column | old type | new type | breaking |",
+                "|---|---|---|---|---|",
+            ]
+            for sign, changes in (
+                ("+", self.schema.added),
+                ("−", self.schema.removed),
+                ("~", self.schema.changed),
+            ):
+                body += [
+                    f"| {sign} | {_md(c.column)} | {_md(c.old or '')} | {_md(c.new or '')} | {'yes' if c.breaking else 'no'} |"
+                    for c in changes
+                ]
+        changed_cols = [(c, n) for c, n in self.columns.items() if n]
+        if changed_cols:
+            body += [
+                "",
+                "#### Changed values per column",
+                "",
+                "| column | rows changed |",
+                "|---|---:|",
+            ]
+            body += [f"| {_md(c)} | {n} |" for c, n in changed_cols]
+        if self.stats:
+            body += [
+                "",
+                "#### Column statistics (from the manifests)",
+                "",
+                "| column | nulls | min | max |",
+                "|---|---|---|---|",
+            ]
+            for s in self.stats:
+                body.append(
+                    f"| {_md(s.column)} | {_md_pair(s.nulls)} | {_md_pair(s.min)} | {_md_pair(s.max)} |"
+                )
+        body += self._md_samples()
+        return _cut(head, body, max_chars)
+
+    def _md_samples(self) -> list[str]:
+        out: list[str] = []
+        s = self.samples
+        for kind, rows, total in (
+            ("Added", s.added, self.rows.added),
+            ("Removed", s.removed, self.rows.removed),
+        ):
+            if not rows:
+                continue
+            cols = list(rows[0].keys())
+            out += ["", f"#### {kind} rows (first {len(rows)} of {total})", ""]
+            out.append("| " + " | ".join(_md(c) for c in cols) + " |")
+            out.append("|" + "---|" * len(cols))
+            out += ["| " + " | ".join(_md(_show(row.get(c))) for c in cols) + " |" for row in rows]
+        if s.changed:
+            out += ["", f"#### Changed rows (first {len(s.changed)} of {self.rows.changed})", ""]
+            out += ["| key | column | old → new |", "|---|---|---|"]
+            for c in s.changed:
+                key = ", ".join(f"{k}={_show(v)}" for k, v in c.key.items())
+                for col, (o, n) in c.changes.items():
+                    out.append(f"| {_md(key)} | {_md(col)} | {_md(_show(o))} → {_md(_show(n))} |")
+        return out
+
+
+def _breaking(c: ColumnChange) -> str:
+    return "  (breaking)" if c.breaking else ""
+
+
+def _schema_summary(s: SchemaDiff) -> str:
+    if s.empty:
+        return "schema: unchanged"
+    return f"schema: {len(s.added)} added, {len(s.removed)} removed, {len(s.changed)} retyped" + (
+        "  (breaking)" if s.breaking else ""
+    )
+
+
+def _chunk_summary(c: ChunkCounts) -> str:
+    if not (c.old or c.new):
+        return "chunks: none (SOURCE sides are read whole)"
+    return (
+        f"chunks: {c.skipped} identical on both sides skipped without reading, "
+        f"{c.compared} read (of {c.old} old, {c.new} new)"
+    )
+
+
+def _stat_parts(s: StatChange) -> list[str]:
+    parts = []
+    for name, (o, n) in (("nulls", s.nulls), ("min", s.min), ("max", s.max)):
+        if o != n:
+            parts.append(f"{name} {_show(o)} → {_show(n)}")
+    return parts
+
+
+def _md_code(text: str) -> str:
+    return text.replace("`", "'")
+
+
+def _md(text: str) -> str:
+    """A markdown table cell: no pipes, no newlines, no HTML."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("\n", " ")
+    )
+
+
+def _md_pair(pair: tuple[Any, Any]) -> str:
+    o, n = pair
+    return _md(_show(o, 30)) if o == n else f"{_md(_show(o, 30))} → {_md(_show(n, 30))}"
+
+
+def _cut(head: list[str], body: list[str], max_chars: int) -> str:
+    text = "\n".join(head)
+    total = len(text)
+    kept: list[str] = []
+    for i, line in enumerate(body):
+        if total + len(line) + 1 > max_chars - 300:
+            note = (
+                f"\n\n> **Cut:** this report passed {max_chars:,} characters; {len(body) - i} more lines "
+                "are not shown. Run `dvtool diff … --format json` for the whole report."
+            )
+            return text + "\n" + "\n".join(kept) + note + "\n"
+        kept.append(line)
+        total += len(line) + 1
+    return text + ("\n" + "\n".join(kept) if kept else "") + "\n"
+
+
+# ---------------------------------------------------------------- schema and manifest stats
+
+
+def schema_diff(old: pa.Schema, new: pa.Schema) -> SchemaDiff:
+    """Columns added, removed and retyped; each marked breaking or not.
+
+    A removed column breaks readers; so does a type that cannot hold every old
+    value (a narrowing). An added column breaks only when it is not nullable.
+    """
+    old_names, new_names = set(old.names), set(new.names)
+    added = tuple(
+        ColumnChange(f.name, None, str(f.type), breaking=not f.nullable, nullable=f.nullable)
+        for f in new
+        if f.name not in old_names
+    )
+    removed = tuple(
+        ColumnChange(f.name, str(f.type), None, breaking=True, nullable=f.nullable)
+        for f in old
+        if f.name not in new_names
+    )
+    changed = []
+    for f in old:
+        if f.name in new_names:
+            g = new.field(f.name)
+            if not f.type.equals(g.type):
+                changed.append(
+                    ColumnChange(
+                        f.name,
+                        str(f.type),
+                        str(g.type),
+                        breaking=not widens(f.type, g.type),
+                        nullable=g.nullable,
+                    )
+                )
+    return SchemaDiff(added, removed, tuple(changed))
+
+
+_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20}
+_UNITS = {"s": 0, "ms": 1, "us": 2, "ns": 3}
+
+
+def widens(a: pa.DataType, b: pa.DataType) -> bool:
+    """True when every value of type ``a`` is a value of type ``b`` (readers keep working)."""
+    t = pa.types
+    if t.is_null(a):
+        return True
+    if t.is_dictionary(a):
+        return widens(a.value_type, b.value_type if t.is_dictionary(b) else b)
+    if t.is_dictionary(b):
+        return widens(a, b.value_type)
+    if t.is_integer(a) and t.is_integer(b):
+        if t.is_signed_integer(a) == t.is_signed_integer(b):
+            return bool(b.bit_width >= a.bit_width)
+        return bool(t.is_unsigned_integer(a) and b.bit_width > a.bit_width)
+    if t.is_integer(a) and t.is_floating(b):
+        return bool(a.bit_width <= {16: 8, 32: 16, 64: 32}[b.bit_width])
+    if t.is_integer(a) and t.is_decimal(b):
+        return bool(b.precision - b.scale >= _INT_DIGITS[a.bit_width])
+    if t.is_floating(a) and t.is_floating(b):
+        return bool(b.bit_width >= a.bit_width)
+    if t.is_decimal(a) and t.is_decimal(b):
+        return bool(b.scale >= a.scale and b.precision - b.scale >= a.precision - a.scale)
+    if (t.is_string(a) and (t.is_large_string(b) or t.is_string_view(b))) or (
+        t.is_binary(a) and t.is_large_binary(b)
+    ):
+        return True
+    if t.is_timestamp(a) and t.is_timestamp(b):
+        return bool(a.tz == b.tz and _UNITS[b.unit] >= _UNITS[a.unit])
+    return bool(t.is_date32(a) and t.is_date64(b))
+
+
+ColumnSummary = tuple[int | None, Any, Any]  # nulls, min, max
+
+
+def column_summary(
+    schema: pa.Schema, chunks: Sequence[ChunkInfo] | None
+) -> dict[str, ColumnSummary]:
+    """Per-column nulls, min and max over a manifest's chunks; all None without a manifest."""
+    if chunks is None:
+        return {name: (None, None, None) for name in schema.names}
+    out: dict[str, ColumnSummary] = {}
+    for name in schema.names:
+        nulls: int | None = 0
+        lo: Any = None
+        hi: Any = None
+        for chunk in chunks:
+            s = chunk.stats_dict().get(name)
+            if s is None:
+                nulls = None
+                continue
+            if nulls is not None:
+                nulls += s.nulls
+            try:
+                if s.min is not None and (lo is None or s.min < lo):
+                    lo = s.min
+                if s.max is not None and (hi is None or s.max > hi):
+                    hi = s.max
+            except TypeError:  # values of mixed JSON types: no order, keep the first
+                pass
+        out[name] = (nulls, lo, hi)
+    return out
+
+
+def stats_changes(
+    old_schema: pa.Schema,
+    old_chunks: Sequence[ChunkInfo] | None,
+    new_schema: pa.Schema,
+    new_chunks: Sequence[ChunkInfo] | None,
+) -> tuple[StatChange, ...]:
+    """Columns whose null count, min or max differ between two manifests (no data read)."""
+    so, sn = column_summary(old_schema, old_chunks), column_summary(new_schema, new_chunks)
+    empty: ColumnSummary = (None, None, None)
+    changes = []
+    for name in [*old_schema.names, *(n for n in new_schema.names if n not in so)]:
+        a, b = so.get(name, empty), sn.get(name, empty)
+        if a != b:
+            changes.append(StatChange(name, (a[0], b[0]), (a[1], b[1]), (a[2], b[2])))
+    return tuple(changes)

@@ -1,0 +1,436 @@
+"""Rows of two sides compared in DuckDB (through sql.py): the sides and the engine.
+
+:mod:`dvtool.diff.plan` decides what to compare (which chunks are skipped, how key
+ranges are grouped); this module reads the chunks of a group, verified and a
+few ahead on worker threads, streams them into DuckDB and adds up counts and
+samples. Every identifier is quoted with sql.quote_ident and every value bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dvtool import sql
+from dvtool.diff.report import ChangedRow
+from dvtool.errors import DataError, DvtoolError, UsageError
+from dvtool.format.models import ChunkInfo
+
+__all__ = ["Engine", "Loader", "Side"]
+
+Loader = Callable[[ChunkInfo], pa.Table]
+
+# Chunks read ahead of DuckDB's scan, on this many threads.
+_PREFETCH = max(2, min(8, os.cpu_count() or 2))
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of a diff: a chunked snapshot (``chunks`` + ``load``) or a row stream (``stream``).
+
+    ``key`` is the key the chunked rows are unique and sorted by (recorded at
+    snapshot time); only then can key ranges split the work. A stream is
+    trusted for nothing: its key is checked for nulls and duplicates.
+    """
+
+    label: str
+    schema: pa.Schema
+    chunks: tuple[ChunkInfo, ...] = ()
+    key: tuple[str, ...] = ()
+    load: Loader | None = None
+    stream: Callable[[], pa.RecordBatchReader] | None = None
+    # For chunks stored as local files: check the chunk's bytes against its id
+    # and return its path, so DuckDB scans the Parquet natively (in parallel)
+    # instead of pulling Arrow batches through Python.
+    verified_path: Callable[[ChunkInfo], str | None] | None = None
+
+    @classmethod
+    def from_files(
+        cls,
+        label: str,
+        schema: pa.Schema,
+        chunks: Sequence[ChunkInfo],
+        files: Sequence[str],
+        *,
+        key: Sequence[str] = (),
+        filesystem: Any = None,
+    ) -> Side:
+        """A side made of Parquet files, ``files[i]`` holding ``chunks[i]``."""
+        if len(files) != len(chunks):
+            raise ValueError("one file per chunk")
+        where = {c.object: f for c, f in zip(chunks, files, strict=True)}
+
+        def load(chunk: ChunkInfo) -> pa.Table:
+            return pq.read_table(where[chunk.object], filesystem=filesystem)
+
+        return cls(label, schema, tuple(chunks), tuple(key), load=load)
+
+    @classmethod
+    def from_arrow(cls, label: str, data: pa.Table | pa.RecordBatchReader) -> Side:
+        """A SOURCE side from a Table or a RecordBatchReader (read once)."""
+        if isinstance(data, pa.Table):
+            table = data
+            return cls(label, table.schema, stream=table.to_reader)
+        reader = data
+        return cls(label, reader.schema, stream=lambda: reader)
+
+    @property
+    def chunked(self) -> bool:
+        return self.stream is None
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass(slots=True)
+class _Feed:
+    """Counts rows flowing into DuckDB and keeps an error raised while reading."""
+
+    rows: int = 0
+    error: BaseException | None = None
+
+
+def _conform(table: pa.Table | pa.RecordBatch, schema: pa.Schema, what: str) -> pa.Table:
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    if table.schema.equals(schema):
+        return table
+    try:
+        return table.select(schema.names).cast(schema)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise UsageError(f"{what} does not match its schema: {str(exc).splitlines()[0]}") from None
+
+
+def _prefetch(load: Loader, chunks: Sequence[ChunkInfo]) -> Iterator[tuple[ChunkInfo, pa.Table]]:
+    """Load chunks in order, a few ahead on worker threads (reading and decoding release the GIL).
+
+    At most ``_PREFETCH`` chunks are held beyond the one being consumed, so memory stays bounded.
+    """
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            yield chunk, load(chunk)
+        return
+    pool = ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="dvtool-diff-read")
+    try:
+        pending: deque[tuple[ChunkInfo, Future[pa.Table]]] = deque()
+        todo = iter(chunks)
+        for chunk in todo:
+            pending.append((chunk, pool.submit(load, chunk)))
+            if len(pending) >= _PREFETCH:
+                break
+        while pending:
+            chunk, future = pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(load, nxt)))
+            yield chunk, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBatchReader:
+    """The rows of ``chunks`` (or of the stream) as a one-pass reader DuckDB scans."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            if side.stream is not None:
+                source = side.stream()
+                for batch in source:
+                    feed.rows += batch.num_rows
+                    yield from _conform(batch, side.schema, side.label).to_batches()
+                return
+            assert side.load is not None
+            for chunk, loaded in _prefetch(side.load, chunks):
+                table = _conform(loaded, side.schema, f"chunk {chunk.object} of {side.label}")
+                for batch in table.to_batches():
+                    feed.rows += batch.num_rows
+                    yield batch
+        except BaseException as exc:
+            feed.error = exc
+            raise
+
+    return pa.RecordBatchReader.from_batches(side.schema, batches())
+
+
+def _verified_paths(side: Side, chunks: Sequence[ChunkInfo]) -> list[str] | None:
+    """Local paths of ``chunks`` after checking each one's hash, or None to stream them instead."""
+    if not side.chunked or side.verified_path is None or not chunks:
+        return None
+    with ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="dvtool-diff-verify") as pool:
+        paths = list(pool.map(side.verified_path, chunks))
+    if any(p is None for p in paths):
+        return None
+    return [p for p in paths if p is not None]
+
+
+def _same_family(a: pa.DataType, b: pa.DataType) -> bool:
+    """Whether DuckDB compares values of ``a`` and ``b`` without an explicit cast."""
+    if a.equals(b):
+        return True
+    t = pa.types
+    if t.is_dictionary(a) or t.is_dictionary(b):
+        va = a.value_type if t.is_dictionary(a) else a
+        vb = b.value_type if t.is_dictionary(b) else b
+        return _same_family(va, vb)
+    families: tuple[Callable[[pa.DataType], bool], ...] = (
+        lambda x: bool(t.is_integer(x) or t.is_floating(x) or t.is_decimal(x)),
+        lambda x: bool(t.is_string(x) or t.is_large_string(x) or t.is_string_view(x)),
+        lambda x: bool(t.is_binary(x) or t.is_large_binary(x)),
+        lambda x: bool(t.is_date(x)),
+        lambda x: bool(t.is_timestamp(x) and x.tz is None),
+    )
+    return any(f(a) and f(b) for f in families)
+
+
+def _expr(alias: str, column: str, cast: bool) -> str:
+    ref = f"{alias}.{sql.quote_ident(column)}"
+    return f"CAST({ref} AS VARCHAR)" if cast else ref
+
+
+class Engine:
+    """Runs the groups of one diff on one DuckDB connection and adds up the results."""
+
+    def __init__(
+        self, old: Side, new: Side, key: tuple[str, ...], limit: int, memory_limit: str | None
+    ):
+        self.old, self.new, self.key, self.limit = old, new, key, limit
+        self.con = sql.connect(memory_limit=memory_limit)
+        common = [f.name for f in old.schema if f.name in set(new.schema.names)]
+        self.cast = {
+            c: not _same_family(old.schema.field(c).type, new.schema.field(c).type) for c in common
+        }
+        self.compared = [c for c in common if c not in key]
+        self.added = self.removed = self.changed = self.unchanged = 0
+        self.per_column = dict.fromkeys(self.compared, 0)
+        self.s_added: list[dict[str, Any]] = []
+        self.s_removed: list[dict[str, Any]] = []
+        self.s_changed: list[ChangedRow] = []
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _relation(
+        self, name: str, side: Side, chunks: Sequence[ChunkInfo], feed: _Feed, trusted: bool
+    ) -> str:
+        """Register the side's rows; materialise (and check the key) when it is not trusted."""
+        paths = _verified_paths(side, chunks)
+        if paths is not None:
+            feed.rows += sum(c.rows for c in chunks)
+            scan = sql.parquet_scan(paths)
+            if trusted:
+                return scan
+            self._run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {scan}", feed)
+        else:
+            self.con.register(f"{name}_in", _reader(side, chunks, feed))
+            if trusted:
+                return f"{name}_in"
+            self._run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_in", feed)
+            self.con.unregister(f"{name}_in")
+        if self.key:
+            self._check_key(name, side)
+        return name
+
+    def _check_key(self, rel: str, side: Side) -> None:
+        cols = ", ".join(sql.quote_ident(k) for k in self.key)
+        nulls = " OR ".join(f"{sql.quote_ident(k)} IS NULL" for k in self.key)
+        (nulls_found,) = self.con.sql(f"SELECT count(*) FROM {rel} WHERE {nulls}").fetchall()[0]
+        if nulls_found:
+            raise DataError(
+                f"key ({', '.join(self.key)}) has {nulls_found} null value(s) in {side.label}"
+            )
+        dups = self.con.sql(
+            f"SELECT {cols}, count(*) AS n FROM {rel} GROUP BY ALL HAVING count(*) > 1 "
+            f"ORDER BY n DESC, {cols} LIMIT 1"
+        ).fetchall()
+        if dups:
+            dup = dups[0]
+            where = ", ".join(f"{k}={v!r}" for k, v in zip(self.key, dup[:-1], strict=True))
+            raise DataError(
+                f"key ({', '.join(self.key)}) is not unique in {side.label}: {where} appears {dup[-1]} times"
+            )
+
+    def _run(self, query: str, *feeds: _Feed, params: Sequence[Any] | None = None) -> Any:
+        try:
+            return (
+                self.con.execute(query, params) if params is not None else self.con.execute(query)
+            )
+        except Exception as exc:
+            for feed in feeds:
+                if feed.error is not None:
+                    if isinstance(feed.error, DvtoolError):
+                        raise feed.error from None
+                    raise UsageError(f"cannot read: {feed.error}") from None
+            raise UsageError(f"diff failed in DuckDB: {str(exc).splitlines()[0]}") from None
+
+    def need(self, samples: list[Any]) -> int:
+        return max(self.limit - len(samples), 0)
+
+    # -- keyed ---------------------------------------------------------------
+
+    def keyed_group(
+        self,
+        old_chunks: Sequence[ChunkInfo],
+        new_chunks: Sequence[ChunkInfo],
+        trusted: tuple[bool, bool],
+    ) -> None:
+        """Compare one group; a side not trusted to be unique by the key is materialised and checked."""
+        fo, fn = _Feed(), _Feed()
+        o = self._relation("dv_old", self.old, old_chunks, fo, trusted[0])
+        n = self._relation("dv_new", self.new, new_chunks, fn, trusted[1])
+        q = sql.quote_ident
+        k0 = q(self.key[0])
+        on = " AND ".join(
+            f"{_expr('o', k, self.cast[k])} = {_expr('n', k, self.cast[k])}" for k in self.key
+        )
+        flags = [
+            f"({_expr('o', c, self.cast[c])} IS DISTINCT FROM {_expr('n', c, self.cast[c])})"
+            for c in self.compared
+        ]
+        select = [
+            f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' ELSE 'c' END AS dv_kind"
+        ]
+        select += [
+            f"COALESCE({_expr('n', k, self.cast[k])}, {_expr('o', k, self.cast[k])}) AS k{i}"
+            for i, k in enumerate(self.key)
+        ]
+        select += [f"{f} AS f{i}" for i, f in enumerate(flags)]
+        select += [f"o.{q(c)} AS ox{i}" for i, c in enumerate(self.old.schema.names)]
+        select += [f"n.{q(c)} AS nx{i}" for i, c in enumerate(self.new.schema.names)]
+        where = " OR ".join([f"o.{k0} IS NULL", f"n.{k0} IS NULL", *flags])
+        self._run(
+            f"CREATE OR REPLACE TEMP TABLE dv_delta AS SELECT {', '.join(select)} "
+            f"FROM {o} AS o FULL OUTER JOIN {n} AS n ON {on} WHERE {where}",
+            fo,
+            fn,
+        )
+        counts = [
+            "count(*) FILTER (WHERE dv_kind = 'a')",
+            "count(*) FILTER (WHERE dv_kind = 'r')",
+            "count(*) FILTER (WHERE dv_kind = 'c')",
+        ]
+        counts += [
+            f"count(*) FILTER (WHERE dv_kind = 'c' AND f{i})" for i in range(len(self.compared))
+        ]
+        row = self.con.sql(f"SELECT {', '.join(counts)} FROM dv_delta").fetchall()[0]
+        added, removed, changed = int(row[0]), int(row[1]), int(row[2])
+        for c, v in zip(self.compared, row[3:], strict=True):
+            self.per_column[c] += int(v)
+        self.added += added
+        self.removed += removed
+        self.changed += changed
+        self.unchanged += fo.rows - removed - changed
+        self._keyed_samples()
+        for rel, kept in (("dv_old", trusted[0]), ("dv_new", trusted[1])):
+            if kept:
+                with contextlib.suppress(Exception):  # not registered when scanned from files
+                    self.con.unregister(f"{rel}_in")
+            else:
+                self.con.execute(f"DROP TABLE IF EXISTS {rel}")
+        self.con.execute("DROP TABLE dv_delta")
+
+    def _keyed_samples(self) -> None:
+        order = ", ".join(f"k{i}" for i in range(len(self.key)))
+        old_names, new_names = self.old.schema.names, self.new.schema.names
+        for kind, names, prefix, out in (
+            ("a", new_names, "nx", self.s_added),
+            ("r", old_names, "ox", self.s_removed),
+        ):
+            if self.need(out):
+                cols = ", ".join(f"{prefix}{i}" for i in range(len(names)))
+                rows = self.con.execute(
+                    f"SELECT {cols} FROM dv_delta WHERE dv_kind = ? ORDER BY {order} LIMIT ?",
+                    [kind, self.need(out)],
+                ).fetchall()
+                out.extend(dict(zip(names, r, strict=True)) for r in rows)
+        if self.need(self.s_changed):
+            oi = {c: i for i, c in enumerate(old_names)}
+            ni = {c: i for i, c in enumerate(new_names)}
+            picks = [f"k{i}" for i in range(len(self.key))]
+            picks += [f"f{j}, ox{oi[c]}, nx{ni[c]}" for j, c in enumerate(self.compared)]
+            rows = self.con.execute(
+                f"SELECT {', '.join(picks)} FROM dv_delta WHERE dv_kind = 'c' ORDER BY {order} LIMIT ?",
+                [self.need(self.s_changed)],
+            ).fetchall()
+            nk = len(self.key)
+            for r in rows:
+                key = MappingProxyType(dict(zip(self.key, r[:nk], strict=True)))
+                changes = {}
+                for j, c in enumerate(self.compared):
+                    flag, ov, nv = r[nk + 3 * j : nk + 3 * j + 3]
+                    if flag:
+                        changes[c] = (ov, nv)
+                self.s_changed.append(ChangedRow(key, MappingProxyType(changes)))
+
+    def one_sided(self, side: Side, chunks: Sequence[ChunkInfo], kind: str) -> int:
+        """Chunks on one side only, in a key range the other side lacks: counted, read only for samples."""
+        rows = sum(c.rows for c in chunks)
+        out = self.s_added if kind == "a" else self.s_removed
+        if kind == "a":
+            self.added += rows
+        else:
+            self.removed += rows
+        read = 0
+        names = side.schema.names
+        for chunk in chunks:
+            if not self.need(out):
+                break
+            assert side.load is not None
+            table = _conform(side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}")
+            read += 1
+            out.extend(
+                dict(zip(names, r.values(), strict=True))
+                for r in table.slice(0, self.need(out)).to_pylist()
+            )
+        return read
+
+    # -- keyless -------------------------------------------------------------
+
+    def keyless(self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo]) -> None:
+        fo, fn = _Feed(), _Feed()
+        common = [c for c in self.old.schema.names if c in self.cast]
+        self.con.register("dv_old_in", _reader(self.old, old_chunks, fo))
+        self.con.register("dv_new_in", _reader(self.new, new_chunks, fn))
+        if not common:
+            # Nothing in common: every old row is removed, every new row added.
+            self._run("SELECT count(*) FROM dv_old_in", fo)
+            self._run("SELECT count(*) FROM dv_new_in", fn)
+            self.removed += fo.rows
+            self.added += fn.rows
+            return
+        cols_o = ", ".join(f"{_expr('o', c, self.cast[c])} AS c{i}" for i, c in enumerate(common))
+        cols_n = ", ".join(f"{_expr('n', c, self.cast[c])} AS c{i}" for i, c in enumerate(common))
+        group = ", ".join(f"c{i}" for i in range(len(common)))
+        self._run(
+            "CREATE OR REPLACE TEMP TABLE dv_delta AS "
+            f"SELECT {group}, sum(dv_o)::BIGINT AS dv_o, sum(dv_n)::BIGINT AS dv_n FROM ("
+            f"SELECT {cols_o}, 1 AS dv_o, 0 AS dv_n FROM dv_old_in AS o UNION ALL "
+            f"SELECT {cols_n}, 0 AS dv_o, 1 AS dv_n FROM dv_new_in AS n) "
+            f"GROUP BY {group} HAVING sum(dv_o) <> sum(dv_n)",
+            fo,
+            fn,
+        )
+        row = self.con.sql(
+            "SELECT coalesce(sum(greatest(dv_n - dv_o, 0)), 0), coalesce(sum(greatest(dv_o - dv_n, 0)), 0) "
+            "FROM dv_delta"
+        ).fetchall()[0]
+        added, removed = int(row[0]), int(row[1])
+        self.added += added
+        self.removed += removed
+        self.unchanged += fo.rows - removed
+        for cond, out in (("dv_n > dv_o", self.s_added), ("dv_o > dv_n", self.s_removed)):
+            if self.need(out):
+                rows = self.con.execute(
+                    f"SELECT {group} FROM dv_delta WHERE {cond} ORDER BY {group} LIMIT ?",
+                    [self.need(out)],
+                ).fetchall()
+                out.extend(dict(zip(common, r, strict=True)) for r in rows)
+        self.con.execute("DROP TABLE dv_delta")

@@ -1,0 +1,156 @@
+"""Logical fingerprints of rows: the same rows give the same fingerprint, whatever the bytes.
+
+See docs/format.md ("Ids and fingerprints"). Kept apart from dvtool.format.hashing so
+commands that only handle ids (log, ls, fsck) do not import numpy and pyarrow.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from dvtool.format.hashing import ALGORITHM
+
+__all__ = ["ColumnsHasher", "table_fingerprint"]
+
+
+def _type_token(typ: pa.DataType) -> str:
+    return str(typ)
+
+
+class _ColumnState:
+    __slots__ = ("data", "lengths", "validity")
+
+    def __init__(self) -> None:
+        self.validity = xxhash.xxh3_128()
+        self.lengths = xxhash.xxh3_128()
+        self.data = xxhash.xxh3_128()
+
+
+class ColumnsHasher:
+    """Streams record batches into one hash per column; boundaries do not matter.
+
+    Each column keeps three running hashes: one byte per row for validity,
+    value lengths (variable-width types) and the value bytes with nulls zeroed.
+    Concatenating batches gives the same bytes whatever the batch sizes, so the
+    result depends on the rows only.
+    """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.rows = 0
+        self._cols = [_ColumnState() for _ in schema]
+
+    def update(self, batch: pa.RecordBatch | pa.Table, *, also: ColumnsHasher | None = None) -> None:
+        """Add ``batch``'s rows; ``also`` gets the same rows (canonical bytes are built once)."""
+        self.rows += batch.num_rows
+        if also is not None:
+            also.rows += batch.num_rows
+        for i, column in enumerate(batch.columns):
+            states = (self._cols[i],) if also is None else (self._cols[i], also._cols[i])
+            chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+            for arr in chunks:
+                _update_array(states, arr)
+
+    def hexdigest(self) -> str:
+        outer = xxhash.xxh3_128()
+        outer.update(b"dvtool-fingerprint-v1\0")
+        outer.update(struct.pack("<q", self.rows))
+        for field, state in zip(self.schema, self._cols, strict=True):
+            outer.update(field.name.encode("utf-8") + b"\0")
+            outer.update(_type_token(field.type).encode("utf-8") + b"\0")
+            outer.update(state.validity.digest())
+            outer.update(state.lengths.digest())
+            outer.update(state.data.digest())
+        return f"{ALGORITHM}:{outer.hexdigest()}"
+
+
+def _feed(states: tuple[_ColumnState, ...], part: str, data: Any) -> None:
+    view = memoryview(data)
+    for state in states:
+        getattr(state, part).update(view)
+
+
+def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
+    n = len(arr)
+    if n == 0:
+        return
+    typ = arr.type
+    if arr.null_count:
+        valid = arr.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8)
+    else:
+        valid = np.ones(n, dtype=np.uint8)
+    _feed(states, "validity", valid)
+    if pa.types.is_null(typ):
+        return
+    if _is_var_binary(typ):
+        if arr.null_count:
+            # Null slots may hold any bytes; after fill_null they are empty, and
+            # validity is hashed on its own, so "" and null stay distinct.
+            arr = arr.fill_null(b"" if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) else "")
+        buffers = arr.buffers()
+        large = pa.types.is_large_string(typ) or pa.types.is_large_binary(typ)
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)[
+            arr.offset : arr.offset + n + 1
+        ]
+        _feed(states, "lengths", np.diff(offsets).astype(np.int64))
+        if buffers[2] is not None:
+            _feed(states, "data", memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])])
+        return
+    if pa.types.is_boolean(typ):
+        values = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8)
+        _feed(states, "data", values)
+        return
+    if (
+        pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_temporal(typ)
+        or pa.types.is_decimal(typ)
+        or pa.types.is_fixed_size_binary(typ)
+    ) and typ.bit_width % 8 == 0:
+        width = typ.bit_width // 8
+        buf = arr.buffers()[1]
+        if buf is None:
+            return
+        raw = np.frombuffer(buf, dtype=np.uint8)[arr.offset * width : (arr.offset + n) * width]
+        if arr.null_count:
+            raw = raw.reshape(n, width).copy()
+            raw[~valid.astype(bool)] = 0
+        if pa.types.is_floating(typ) and typ.bit_width in (32, 64):
+            # Every NaN hashes alike, whatever its payload bits.
+            floats = np.ascontiguousarray(raw).view(np.float64 if typ.bit_width == 64 else np.float32)
+            nan = np.isnan(floats)
+            if nan.any():
+                floats = floats.copy()
+                floats[nan] = np.nan
+            _feed(states, "data", np.ascontiguousarray(floats))
+            return
+        _feed(states, "data", np.ascontiguousarray(raw))
+        return
+    # Nested and rare types: a canonical text form, slower but exact.
+    for value in arr.to_pylist():
+        token = repr(value).encode("utf-8")
+        _feed(states, "lengths", struct.pack("<q", len(token)))
+        _feed(states, "data", token)
+
+
+def _is_var_binary(typ: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(typ)
+        or pa.types.is_binary(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_large_binary(typ)
+    )
+
+
+def table_fingerprint(schema: pa.Schema, batches: Iterable[pa.RecordBatch | pa.Table]) -> str:
+    """Fingerprint of the rows in ``batches`` (see :class:`ColumnsHasher`)."""
+    hasher = ColumnsHasher(schema)
+    for batch in batches:
+        hasher.update(batch)
+    return hasher.hexdigest()

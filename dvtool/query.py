@@ -1,0 +1,322 @@
+"""SQL over snapshots: every dataset is a view by its name (latest) and by ``"NAME@REF"``.
+
+Only the tables the SQL names are resolved, so only the chunks of those
+snapshots are verified and read. Views are made over ``read_parquet`` of the
+chunk files (a repository on any fsspec URL works: its filesystem is
+registered with DuckDB) or over Arrow data (a SOURCE). DuckDB errors become
+one-line :class:`~dvtool.errors.UsageError`s (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from dvtool import sql
+from dvtool.errors import NotFoundError, UsageError
+from dvtool.format.jsonvalues import json_value
+
+if TYPE_CHECKING:
+    from dvtool.catalog import Catalog
+
+__all__ = [
+    "FORMATS",
+    "QueryResult",
+    "TableInput",
+    "catalog_resolver",
+    "format_table",
+    "open_catalog_query",
+    "open_query",
+    "query_catalog",
+    "run_query",
+    "write_result",
+]
+
+Format = Literal["table", "csv", "json", "parquet"]
+FORMATS: tuple[str, ...] = ("table", "csv", "json", "parquet")
+TABLE_MAX_ROWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TableInput:
+    """What a table name in the SQL stands for: verified Parquet files, or Arrow data."""
+
+    schema: pa.Schema
+    files: tuple[str, ...] = ()
+    data: pa.Table | pa.RecordBatchReader | None = None
+
+
+Resolver = Callable[[str], TableInput | None]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class QueryResult:
+    """A running query: ``reader`` streams the result; close (or use ``with``) when done."""
+
+    def __init__(self, con: Any, reader: pa.RecordBatchReader) -> None:
+        self._con = con
+        self.reader = reader
+
+    def __enter__(self) -> QueryResult:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def read_all(self) -> pa.Table:
+        try:
+            return self.reader.read_all()
+        except pa.ArrowException as exc:  # DuckDB errors surface here once streaming has begun
+            raise UsageError(f"query failed: {_first_line(exc)}") from None
+
+
+def open_query(
+    text: str,
+    resolve: Resolver,
+    *,
+    filesystem: Any = None,
+    known: Sequence[str] = (),
+    batch_rows: int = 65536,
+) -> QueryResult:
+    """Bind the tables ``text`` names through ``resolve`` and start the query.
+
+    ``known`` (the dataset names) only improves the message when a table is missing.
+    """
+    if not text.strip():
+        raise UsageError("query: the SQL is empty")
+    con = sql.connect(filesystem=filesystem)
+    try:
+        for i, name in enumerate(_table_names(con, text)):
+            table = resolve(name)
+            if table is None:
+                continue
+            source = _source_sql(con, i, table)
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {sql.quote_ident(name)} AS SELECT * FROM {source}"
+            )
+        try:
+            relation = con.sql(text)
+            if relation is None:
+                # A statement with no result (SET, CREATE …) has run already: an empty result.
+                reader = pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
+            else:
+                reader = relation.to_arrow_reader(batch_rows)
+        except Exception as exc:
+            message = _first_line(exc)
+            if known and ("does not exist" in message or "not found" in message.lower()):
+                message += f" (datasets: {', '.join(known[:20])})"
+            raise UsageError(f"query failed: {message}") from None
+    except BaseException:
+        con.close()
+        raise
+    return QueryResult(con, reader)
+
+
+def _table_names(con: Any, text: str) -> list[str]:
+    """The table names ``text`` refers to, found by parsing only (the tables do not exist yet)."""
+    (raw,) = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0]
+    tree = json.loads(raw)
+    if not tree.get("error"):
+        found: set[str] = set()
+        _walk(tree, found)
+        return sorted(found)
+    if tree.get("error_type") == "parser":
+        raise UsageError(f"query failed: Parser Error: {tree.get('error_message', 'syntax error')}")
+    # Not a plain SELECT (DESCRIBE, SUMMARIZE, PIVOT …): ask DuckDB's binder instead.
+    try:
+        return sorted(con.get_table_names(text, qualified=False))
+    except Exception as exc:  # a DuckDB error: report it as the query's
+        raise UsageError(f"query failed: {_first_line(exc)}") from None
+
+
+def _walk(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+            found.add(node["table_name"])
+        for value in node.values():
+            _walk(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, found)
+
+
+def _source_sql(con: Any, i: int, table: TableInput) -> str:
+    if table.data is not None:
+        con.register(f"dv_arrow_{i}", table.data)
+        return f"dv_arrow_{i}"
+    if not table.files:
+        # An empty snapshot: zero rows, but the columns and their types are kept.
+        con.register(f"dv_arrow_{i}", table.schema.empty_table())
+        return f"dv_arrow_{i}"
+    return sql.parquet_scan(list(table.files))
+
+
+def run_query(
+    text: str, resolve: Resolver, *, filesystem: Any = None, known: Sequence[str] = ()
+) -> pa.Table:
+    """The whole result of ``text`` as a pyarrow Table."""
+    with open_query(text, resolve, filesystem=filesystem, known=known) as result:
+        return result.read_all()
+
+
+# ---------------------------------------------------------------- repository glue
+
+
+def catalog_resolver(catalog: Catalog) -> tuple[Resolver, list[str]]:
+    """A resolver mapping ``NAME`` and ``NAME@REF`` to the verified chunk files of that snapshot."""
+    names = catalog.dataset_names()
+    lower: dict[str, list[str]] = {}
+    for n in names:
+        lower.setdefault(n.lower(), []).append(n)
+
+    def resolve(table: str) -> TableInput | None:
+        name, at, spec = table.partition("@")
+        if name not in names:
+            # DuckDB folds unquoted identifiers' case; accept an unambiguous case-insensitive match.
+            candidates = lower.get(name.lower(), [])
+            if len(candidates) != 1:
+                if at:
+                    raise NotFoundError(
+                        f"query names {table!r}, but there is no dataset {name!r}"
+                        + (
+                            f" (datasets: {', '.join(names[:20])})"
+                            if names
+                            else " (the repository is empty)"
+                        )
+                    )
+                return None
+            name = candidates[0]
+        snap = catalog.get(f"{name}@{spec}" if at else name)
+        return TableInput(snap.schema, tuple(snap.verified_files()))
+
+    return resolve, names
+
+
+def query_catalog(catalog: Catalog, text: str) -> pa.Table:
+    """``repo.query(sql)``: run ``text`` with every dataset of the repository as a table."""
+    resolve, names = catalog_resolver(catalog)
+    return run_query(text, resolve, filesystem=catalog.store.filesystem, known=names)
+
+
+def open_catalog_query(catalog: Catalog, text: str) -> QueryResult:
+    """Like :func:`query_catalog`, streaming: for results larger than memory."""
+    resolve, names = catalog_resolver(catalog)
+    return open_query(text, resolve, filesystem=catalog.store.filesystem, known=names)
+
+
+# ---------------------------------------------------------------- output
+
+
+def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except pa.ArrowException as exc:
+        raise UsageError(f"query failed: {_first_line(exc)}") from None
+
+
+def write_result(reader: pa.RecordBatchReader, fmt: str, out: IO[bytes]) -> int:
+    """Stream the result to ``out`` as table|csv|json|parquet; returns the number of rows."""
+    if fmt == "table":
+        rows: list[pa.RecordBatch] = []
+        seen = 0
+        more = False
+        for batch in _batches(reader):
+            if seen + batch.num_rows > TABLE_MAX_ROWS:
+                rows.append(batch.slice(0, TABLE_MAX_ROWS - seen))
+                more = True
+                break
+            rows.append(batch)
+            seen += batch.num_rows
+        table = pa.Table.from_batches(rows, schema=reader.schema)
+        text = format_table(table)
+        if more:
+            text += f"(only the first {TABLE_MAX_ROWS} rows are shown; use --format csv or LIMIT)\n"
+        out.write(text.encode("utf-8"))
+        return int(table.num_rows)
+    if fmt == "csv":
+        return _write_csv(reader, out)
+    if fmt == "json":
+        return _write_json(reader, out)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        n = 0
+        with pq.ParquetWriter(out, reader.schema) as writer:
+            for batch in _batches(reader):
+                writer.write_batch(batch)
+                n += batch.num_rows
+        return n
+    raise UsageError(f"unknown query format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def _write_csv(reader: pa.RecordBatchReader, out: IO[bytes]) -> int:
+    import pyarrow.csv as pacsv
+
+    for f in reader.schema:
+        if pa.types.is_nested(f.type):
+            raise UsageError(
+                f"column {f.name!r} has type {f.type}, which CSV cannot hold; use --format json or parquet"
+            )
+    n = 0
+    with pacsv.CSVWriter(out, reader.schema) as writer:
+        for batch in _batches(reader):
+            writer.write_batch(batch)
+            n += batch.num_rows
+    return n
+
+
+def _write_json(reader: pa.RecordBatchReader, out: IO[bytes]) -> int:
+    """An array of row objects, one per line, written as it streams."""
+    n = 0
+    out.write(b"[")
+    for batch in _batches(reader):
+        for row in batch.to_pylist():
+            out.write((",\n" if n else "\n").encode("utf-8"))
+            out.write(
+                json.dumps(json_value(row), ensure_ascii=False, allow_nan=False).encode("utf-8")
+            )
+            n += 1
+    out.write(b"\n]\n" if n else b"]\n")
+    return n
+
+
+def format_table(table: pa.Table) -> str:
+    """A plain aligned text table; numbers right-aligned, nulls shown as NULL."""
+    if table.num_columns == 0:
+        return "(no columns)\n"
+    names = table.column_names
+    right = [
+        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+        for f in table.schema
+    ]
+    cells = [list(names)]
+    for row in table.to_pylist():
+        cells.append([_cell(v) for v in row.values()])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(names))]
+    lines = []
+    for n, r in enumerate(cells):
+        parts = [c.rjust(widths[i]) if right[i] else c.ljust(widths[i]) for i, c in enumerate(r)]
+        lines.append("  ".join(parts).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"({table.num_rows} row{'s' if table.num_rows != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    v = json_value(value)
+    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= 80 else text[:79] + "…"

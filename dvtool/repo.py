@@ -1,0 +1,512 @@
+"""The Python API: a repository of versioned datasets (SPEC §3).
+
+``Repo`` is the facade: it opens a repository, resolves REFs through the
+catalog, and has one short method per verb, each handing the work to the
+layer that owns it (``write`` for snapshots, ``validate``, ``diff``,
+``query``, ``export``, ``ops``). It never prints. Modules that pull heavy
+dependencies (pandera, DuckDB) are imported lazily inside the methods that
+need them, so ``dvtool --help`` and ``dvtool log`` start fast.
+
+The functions at the bottom (:func:`validate_source`, :func:`diff_sources`,
+:func:`infer_source_schema`) do the same jobs on files when there is no
+repository at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from dvtool.catalog import Catalog
+from dvtool.errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError
+from dvtool.format.layout import DEFAULT_DIR, MARKER, check_name, tag_key, utc_now
+from dvtool.format.models import FORMAT_VERSION, Manifest, TagEntry, canonical_json, parse_json
+from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
+from dvtool.storage import Store, check_url, open_store, redact_url
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from dvtool.diff.report import Diff
+    from dvtool.ingest.sources import Source
+    from dvtool.ops.fsck import FsckResult
+    from dvtool.ops.gc import GcResult
+    from dvtool.ops.prune import PruneResult
+    from dvtool.ops.transfer import TransferSummary
+    from dvtool.query import QueryResult
+    from dvtool.validate.report import ValidationReport
+
+__all__ = [
+    "DatasetInfo",
+    "ExportResult",
+    "LogEntry",
+    "Repo",
+    "Snapshot",
+    "SnapshotResult",
+    "diff_sources",
+    "infer_source_schema",
+    "validate_source",
+]
+
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SnapshotResult:
+    """What ``Repo.snapshot`` did. ``unchanged`` means no version was committed."""
+
+    snapshot: Snapshot
+    unchanged: bool
+    new_chunks: int
+    bytes_written: int
+    tag: str | None = None
+    validation: ValidationReport | None = None  # the report when a schema was given
+
+    @property
+    def dataset(self) -> str:
+        return self.snapshot.dataset
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+    @property
+    def id(self) -> str:
+        return self.snapshot.id
+
+    def __repr__(self) -> str:
+        state = "unchanged" if self.unchanged else f"{self.new_chunks} new chunks, {self.bytes_written} bytes written"
+        return f"<SnapshotResult {self.snapshot.ref} {self.snapshot.id} rows={self.snapshot.rows} {state}>"
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.snapshot.manifest
+        return {
+            "dataset": m.dataset,
+            "version": m.version,
+            "id": self.snapshot.id,
+            "rows": m.rows,
+            "chunks": len(m.chunks),
+            "new_chunks": self.new_chunks,
+            "bytes_written": self.bytes_written,
+            "unchanged": self.unchanged,
+            "fingerprint": m.fingerprint,
+            "tag": self.tag,
+        }
+
+
+class Repo:
+    """A dvtool repository on a local folder or any fsspec URL."""
+
+    def __init__(self, store: Store, *, storage_options: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.catalog = Catalog(store)
+        self.storage_options: dict[str, str] = dict(storage_options or {})
+
+    @property
+    def url(self) -> str:
+        return redact_url(self.store.url)
+
+    # ---- opening ----
+
+    @classmethod
+    def init(cls, url: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, str] | None = None) -> Repo:
+        """Create a repository (default ``./.dvtool``); error if one exists there."""
+        target = os.fspath(url) if url is not None else DEFAULT_DIR
+        check_url(target)
+        store = open_store(target, dict(storage_options or {}))
+        store.check_create_only()  # say so now, not at the first snapshot
+        marker = canonical_json({"format": "dvtool", "version": FORMAT_VERSION, "created": utc_now()})
+        try:
+            store.create(MARKER, marker)
+        except AlreadyExistsError:
+            raise UsageError(f"a dvtool repository already exists at {redact_url(store.url)}") from None
+        return cls(store, storage_options=storage_options)
+
+    @classmethod
+    def open(cls, url: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, str] | None = None) -> Repo:
+        """Open a repository: ``url``, else ``$DVTOOL_REPO``, else the nearest ``.dvtool/`` above."""
+        target = os.fspath(url) if url is not None else os.environ.get("DVTOOL_REPO") or None
+        if target is None:
+            found = _discover(Path.cwd())
+            if found is None:
+                raise NotFoundError("no repository found here or above; run 'dvtool init' or pass --repo")
+            target = str(found)
+        check_url(target)
+        store = open_store(target, dict(storage_options or {}))
+        try:
+            raw = store.read(MARKER)
+        except NotFoundError:
+            raise NotFoundError(
+                f"no dvtool repository at {redact_url(store.url)}; run 'dvtool init {redact_url(target)}'"
+            ) from None
+        marker = parse_json(raw, f"{MARKER} in {redact_url(store.url)}")
+        if marker.get("format") != "dvtool":
+            raise IntegrityError(f"{redact_url(store.url)}/{MARKER} is not a dvtool marker")
+        if int(marker.get("version", 0)) > FORMAT_VERSION:
+            raise UsageError(
+                f"repository format {marker.get('version')} is newer than this dvtool "
+                f"understands ({FORMAT_VERSION}); upgrade dvtool"
+            )
+        return cls(store, storage_options=storage_options)
+
+    # ---- reading history (dvtool.catalog) ----
+
+    def manifest(self, manifest_id: str) -> Manifest:
+        return self.catalog.manifest(manifest_id)
+
+    def dataset_names(self) -> list[str]:
+        return self.catalog.dataset_names()
+
+    def has_dataset(self, name: str) -> bool:
+        return self.catalog.has_dataset(name)
+
+    def is_ref(self, arg: str) -> bool:
+        """REF vs SOURCE: an argument naming a dataset here (with or without ``@…``) is a REF.
+
+        Anything else is a SOURCE; write ``./orders`` to force a path.
+        """
+        return self.catalog.is_ref(arg)
+
+    def get(self, ref: str) -> Snapshot:
+        """Resolve a REF (``NAME``, ``NAME@v3``, ``NAME@TAG``, ``NAME@<id prefix>``, ``NAME@~1``)."""
+        return self.catalog.get(ref)
+
+    def log(self, dataset: str, limit: int | None = None) -> list[LogEntry]:
+        """Versions newest first."""
+        check_name(dataset)
+        versions = self.catalog.versions(dataset)
+        if not versions:
+            raise self.catalog.unknown_dataset(dataset)
+        tags: dict[int, list[str]] = {}
+        for t in self.catalog.tags(dataset):
+            tags.setdefault(t.version, []).append(t.tag)
+        pruned = self.catalog.pruned(dataset)
+        out = []
+        for v in versions[::-1][: limit if limit is not None else None]:
+            e = self.catalog.entry(dataset, v)
+            out.append(
+                LogEntry(dataset, v, e.manifest, e.created, e.rows, e.message, tuple(sorted(tags.get(v, []))), v in pruned)
+            )
+        return out
+
+    def datasets(self) -> list[DatasetInfo]:
+        out = []
+        for name in self.catalog.dataset_names():
+            head = self.catalog.head(name)
+            if head is None:
+                continue
+            m = self.catalog.manifest(head.manifest)
+            out.append(DatasetInfo(name, head.version, head.manifest, m.rows, m.bytes, head.created))
+        return out
+
+    def open_source(self, source: Any, *, format: str | None = None) -> Source:
+        from dvtool.ingest.sources import open_source
+
+        return open_source(source, format=format, storage_options=self.storage_options)
+
+    # ---- diff and query ----
+
+    def diff(
+        self,
+        old: Any,
+        new: Any = None,
+        *,
+        key: Sequence[str] | None = None,
+        limit: int = 10,
+        stats: bool = False,
+    ) -> Diff:
+        """Compare two REFs or SOURCEs (``new=None``: a REF against its parent version).
+
+        Chunks with the same fingerprint on both sides are never read. ``key=None``
+        uses the key recorded at snapshot time; ``key=()`` compares whole rows.
+        """
+        from dvtool.diff.plan import diff_in_catalog
+
+        return diff_in_catalog(
+            self.catalog, old, new, key=key, limit=limit, stats=stats, storage_options=self.storage_options
+        )
+
+    def query(self, sql: str) -> pa.Table:
+        """Run DuckDB SQL; every dataset is a table by its name (latest) and by ``"NAME@REF"``."""
+        from dvtool.query import query_catalog
+
+        return query_catalog(self.catalog, sql)
+
+    def open_query(self, sql: str) -> QueryResult:
+        """Like :meth:`query`, streaming (``with repo.open_query(sql) as r: r.reader``)."""
+        from dvtool.query import open_catalog_query
+
+        return open_catalog_query(self.catalog, sql)
+
+    # ---- writing ----
+
+    def tag(self, ref: str, tag: str) -> TagEntry:
+        """Create an immutable tag; UsageError if it exists."""
+        from dvtool.write.commit import create_tag
+
+        check_name(tag, "tag")
+        snap = self.get(ref)
+        return create_tag(self.store, snap.dataset, snap.version, snap.id, tag)
+
+    def snapshot(
+        self,
+        source: Any,
+        *,
+        dataset: str,
+        key: Sequence[str] = (),
+        message: str = "",
+        meta: Mapping[str, str] | None = None,
+        tag: str | None = None,
+        schema: str | None = None,
+        format: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SnapshotResult:
+        """Read, chunk, hash, store and commit the next version of ``dataset``.
+
+        Identical data to the latest version commits nothing (``unchanged``).
+        With ``key``, rows are ordered by the key and a null or duplicate key is a
+        :class:`DataError`. With ``schema``, the data is validated first and a
+        failure (:class:`ValidationFailed`) commits nothing. Nothing is written
+        to the repository unless the snapshot commits.
+        """
+        from dvtool.write.pipeline import write_snapshot
+
+        check_name(dataset)
+        if tag is not None:
+            check_name(tag, "tag")
+        key = tuple(key)
+        if len(set(key)) != len(key):
+            raise UsageError(f"--key lists a column twice: {', '.join(key)}")
+        meta_items = tuple(sorted((str(k), str(v)) for k, v in (meta or {}).items()))
+        src = self.open_source(source, format=format)
+        missing = [k for k in key if k not in src.schema.names]
+        if missing:
+            cols = ", ".join(src.schema.names[:20])
+            raise UsageError(f"column '{missing[0]}' in --key is not in {src.description} (columns: {cols})")
+        if not src.schema.names:
+            raise UsageError(f"{src.description} has no columns")
+        if len(set(src.schema.names)) != len(src.schema.names):
+            dup = next(n for n in src.schema.names if src.schema.names.count(n) > 1)
+            raise UsageError(f"{src.description} has two columns named '{dup}'")
+        if tag is not None and self.store.exists(tag_key(dataset, tag)):
+            raise UsageError(f"tag '{tag}' already exists in {dataset}; tags are immutable")
+        gate = None
+        if schema is not None:
+            from dvtool.validate.run import SchemaGate
+            from dvtool.validate.schema import load_schema
+
+            gate = SchemaGate(self.store, load_schema(schema))
+        outcome = write_snapshot(
+            self.store, src, dataset=dataset, key=key, message=message, meta=meta_items, gate=gate, progress=progress
+        )
+        version = outcome.committed.manifest.version if outcome.committed else outcome.unchanged_version
+        assert version is not None
+        if tag is not None:
+            self.tag(f"{dataset}@v{version}", tag)
+        return SnapshotResult(
+            self.get(f"{dataset}@v{version}"),
+            outcome.committed is None,
+            outcome.new_chunks,
+            outcome.bytes_written,
+            tag,
+            gate.report if gate is not None and outcome.committed is not None else None,
+        )
+
+    # ---- validation ----
+
+    def validate(
+        self,
+        target: Any,
+        *,
+        schema: Any,
+        key: Sequence[str] | None = None,
+        format: str | None = None,
+        use_cache: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> ValidationReport:
+        """Validate a REF or a SOURCE against a pandera schema.
+
+        ``schema`` is a YAML/JSON path, ``file.py:NAME``, or a pandera schema
+        object. For a REF, chunk verdicts are remembered in the repository per
+        (schema, chunk), so a new version re-checks only its new chunks;
+        cross-chunk checks (unique, keys) always run over the whole snapshot.
+        """
+        from dvtool.validate.run import validate_manifest
+        from dvtool.validate.schema import LoadedSchema, load_schema
+        from dvtool.validate.verdicts import StoreVerdictCache
+
+        loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
+        if isinstance(target, str) and self.is_ref(target):
+            snap = self.get(target)
+            cache = StoreVerdictCache(self.store) if use_cache else None
+            return validate_manifest(self.store, loaded, snap.manifest, target=snap.ref, cache=cache, progress=progress)
+        return validate_source(
+            target, schema=loaded, key=key, format=format, storage_options=self.storage_options, progress=progress
+        )
+
+    def infer_schema(self, target: Any, *, format: str | None = None) -> str:
+        """A pandera (polars) YAML schema that the REF or SOURCE ``target`` passes."""
+        from dvtool.validate.infer import infer_schema
+
+        if isinstance(target, str) and self.is_ref(target):
+            snap = self.get(target)
+            return infer_schema(snap.scan(), key=snap.key, name=snap.dataset)
+        return infer_source_schema(target, format=format, storage_options=self.storage_options)
+
+    # ---- push / pull ----
+
+    def push(
+        self,
+        names: Sequence[str],
+        url: str,
+        *,
+        storage_options: Mapping[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TransferSummary:
+        """Copy the histories of ``names`` to the repository at ``url``, only missing chunks.
+
+        The target's history of each dataset must be a prefix of this one's
+        (else UsageError, "diverged"); ``storage_options`` default to this repo's.
+        """
+        from dvtool.ops.transfer import transfer
+
+        other = Repo.open(url, storage_options=self._options_for(storage_options))
+        return transfer(self.store, other.store, names, progress=progress)
+
+    def pull(
+        self,
+        url: str,
+        names: Sequence[str],
+        *,
+        storage_options: Mapping[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TransferSummary:
+        """Copy the histories of ``names`` from the repository at ``url`` into this one."""
+        from dvtool.ops.transfer import transfer
+
+        other = Repo.open(url, storage_options=self._options_for(storage_options))
+        return transfer(other.store, self.store, names, progress=progress)
+
+    def _options_for(self, storage_options: Mapping[str, str] | None) -> dict[str, str]:
+        return dict(self.storage_options if storage_options is None else storage_options)
+
+    # ---- export ----
+
+    def export(
+        self,
+        ref: str,
+        dest: str,
+        *,
+        format: str | None = None,
+        out: Any = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ExportResult:
+        """Write the rows of ``ref`` to a file, folder, URL, or ``-`` (``out`` stream)."""
+        from dvtool.export import export_snapshot
+
+        snap = self.get(ref)
+        return export_snapshot(
+            snap, dest, format=format, out=out, storage_options=self.storage_options, progress=progress
+        )
+
+    # ---- maintenance (dvtool.ops) ----
+
+    def fsck(self, *, progress: Callable[[int], None] | None = None) -> FsckResult:
+        """Re-hash every object and manifest; check every version, tag and prune marker."""
+        from dvtool.ops.fsck import fsck
+
+        return fsck(self.store, progress=progress)
+
+    def prune(self, dataset: str, *, keep_last: int | None = None, older_than: str | None = None) -> PruneResult:
+        """Expire old versions (``keep_last=N`` or ``older_than="30d"``); tagged ones are kept."""
+        from dvtool.ops.durations import parse_duration
+        from dvtool.ops.prune import prune
+
+        self.store.check_create_only()
+        age = parse_duration(older_than) if older_than is not None else None
+        return prune(self.store, dataset, keep_last=keep_last, older_than=age)
+
+    def gc(self, *, older_than: str = "7d", allow_short_grace: bool = False, dry_run: bool = True) -> GcResult:
+        """List (``dry_run``) or delete unreferenced keys older than the grace period."""
+        from dvtool.ops.durations import parse_duration
+        from dvtool.ops.gc import gc
+
+        if not dry_run:
+            self.store.check_create_only()
+        return gc(self.store, older_than=parse_duration(older_than), allow_short_grace=allow_short_grace, dry_run=dry_run)
+
+
+
+
+# ---- the same jobs without a repository ----
+
+
+def validate_source(
+    source: Any,
+    *,
+    schema: Any,
+    key: Sequence[str] | None = None,
+    format: str | None = None,
+    storage_options: Mapping[str, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ValidationReport:
+    """Validate files (or a DataFrame/Arrow table) against a pandera schema, no repository needed."""
+    from dvtool.ingest.sources import open_source
+    from dvtool.validate.run import validate_batches
+    from dvtool.validate.schema import LoadedSchema, load_schema
+
+    loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
+    src = open_source(source, format=format, storage_options=dict(storage_options or {}))
+    return validate_batches(
+        loaded, _counted(src.batches(), progress), schema=src.schema, key=tuple(key or ()), target=src.description
+    )
+
+
+def diff_sources(
+    old: Any,
+    new: Any,
+    *,
+    key: Sequence[str] | None = None,
+    limit: int = 10,
+    stats: bool = False,
+    storage_options: Mapping[str, str] | None = None,
+) -> Diff:
+    """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
+    from dvtool.diff.plan import diff_sources as _diff_sources
+
+    return _diff_sources(old, new, key=key, limit=limit, stats=stats, storage_options=storage_options)
+
+
+def infer_source_schema(
+    source: Any, *, format: str | None = None, storage_options: Mapping[str, str] | None = None
+) -> str:
+    """A pandera (polars) YAML schema that the files pass, no repository needed."""
+    from dvtool.ingest.sources import open_source
+    from dvtool.validate.infer import infer_schema
+
+    src = open_source(source, format=format, storage_options=dict(storage_options or {}))
+    return infer_schema(src.batches(), schema=src.schema)
+
+
+def write_query_result(reader: pa.RecordBatchReader, fmt: str, out: BinaryIO) -> int:
+    """Stream a query result to ``out`` as table|csv|json|parquet; returns the number of rows."""
+    from dvtool.query import write_result
+
+    return write_result(reader, fmt, out)
+
+
+def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        if progress is not None:
+            progress(batch.num_rows)
+        yield batch
+
+
+def _discover(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_DIR
+        if (candidate / MARKER).is_file():
+            return candidate
+    return None

@@ -1,0 +1,155 @@
+"""Checks that span chunks, run once over all of a snapshot's Parquet files in DuckDB.
+
+Uniqueness (column ``unique``, schema-level ``unique``, the snapshot key) and
+``unique_values_eq`` cannot be decided chunk by chunk; DuckDB spills to disk,
+so they run in bounded memory at any size. No pandera here: validation.py
+turns a schema into these plain descriptions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dvtool import sql
+from dvtool.errors import UsageError
+from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, jsonable
+
+__all__ = ["Unique", "ValueSet", "global_checks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Unique:
+    """A uniqueness check over whole data (column, schema-level or the snapshot key)."""
+
+    columns: tuple[str, ...]
+    check: str
+    label: str | None  # report column
+    keep: str  # pandera report_duplicates: all | exclude_first | exclude_last
+    nulls_distinct: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSet:
+    """``unique_values_eq``: the set of a column's values over whole data."""
+
+    column: str
+    values: tuple[Any, ...]
+    check: str
+    severity: Literal["error", "warning"]
+
+
+
+def _scan(files: Sequence[str], *, positions: bool) -> str:
+    listed = ", ".join(sql.quote_literal(f) for f in files)
+    opts = ", filename = '__dvtool_file', file_row_number = true" if positions else ""
+    return f"read_parquet([{listed}]{opts})"
+
+
+def global_checks(
+    uniques: Sequence[Unique],
+    value_sets: Sequence[ValueSet],
+    files: Sequence[str],
+    offsets: Sequence[int],
+    filesystem: Any,
+    columns: Sequence[str],
+    key: Sequence[str],
+    n_examples: int,
+) -> list[CheckFailure]:
+    present = set(columns)
+    out: list[CheckFailure] = []
+    # DuckDB spills to disk past this, so uniqueness over any size stays bounded.
+    con = sql.connect(
+        filesystem=filesystem, memory_limit=os.environ.get("DVTOOL_VALIDATE_MEMORY", "512MB")
+    )
+    try:
+        con.execute("CREATE TEMP TABLE dvtool_files (path VARCHAR, row_offset BIGINT)")
+        if files:
+            con.executemany(
+                "INSERT INTO dvtool_files VALUES (?, ?)", list(zip(files, offsets, strict=True))
+            )
+        for u in uniques:
+            if not files or not all(c in present for c in u.columns):
+                continue  # a missing column is reported by the chunk checks
+            out.extend(
+                _unique_failures(con, u, files, [k for k in key if k in present], n_examples)
+            )
+        for vs in value_sets:
+            if files and vs.column in present:
+                out.extend(_value_set_failures(con, vs, files))
+    finally:
+        con.close()
+    return out
+
+
+def _unique_failures(
+    con: Any, u: Unique, files: Sequence[str], key: Sequence[str], n_examples: int
+) -> list[CheckFailure]:
+    cols = ", ".join(f"{sql.quote_ident(c)} AS c{i}" for i, c in enumerate(u.columns))
+    keys = "".join(f", {sql.quote_ident(k)} AS k{i}" for i, k in enumerate(key))
+    group = ", ".join(f"c{i}" for i in range(len(u.columns)))
+    where = "WHERE c0 IS NOT NULL" if u.nulls_distinct and len(u.columns) == 1 else ""
+    joins = " AND ".join(f"t.c{i} IS NOT DISTINCT FROM d.c{i}" for i in range(len(u.columns)))
+    count = "sum(n)" if u.keep == "all" else "sum(n - 1)"
+
+    def run(positions: bool) -> tuple[int, list[tuple[Any, ...]]]:
+        pos = ", __dvtool_file AS f, file_row_number AS r" if positions else ""
+        base = f"WITH t AS (SELECT * FROM (SELECT {cols}{keys}{pos} FROM {_scan(files, positions=positions)}) {where}), "
+        base += f"d AS (SELECT {group}, count(*) AS n FROM t GROUP BY {group} HAVING count(*) > 1) "
+        total = con.execute(base + f"SELECT coalesce({count}, 0) FROM d").fetchone()[0]
+        if not total:
+            return 0, []
+        if positions:
+            sel = f"SELECT t.*, fl.row_offset + t.r AS p FROM t JOIN d ON {joins} LEFT JOIN dvtool_files fl ON fl.path = t.f ORDER BY p, {group} LIMIT {int(n_examples)}"
+        else:
+            sel = f"SELECT t.*, NULL AS p FROM t JOIN d ON {joins} ORDER BY {group} LIMIT {int(n_examples)}"
+        return int(total), con.execute(base + sel).fetchall()
+
+    try:
+        total, rows = run(True)
+    except Exception:  # e.g. a data column named file_row_number: examples without positions
+        try:
+            total, rows = run(False)
+        except Exception as exc:
+            raise UsageError(f"uniqueness check on {', '.join(u.columns)} failed: {exc}") from None
+    if not total:
+        return []
+    ncols, nkeys = len(u.columns), len(key)
+    examples = []
+    for row in rows:
+        vals = row[:ncols]
+        value = (
+            jsonable(vals[0])
+            if ncols == 1
+            else {c: jsonable(v) for c, v in zip(u.columns, vals, strict=True)}
+        )
+        kv = (
+            tuple((k, jsonable(v)) for k, v in zip(key, row[ncols : ncols + nkeys], strict=True))
+            if key
+            else None
+        )
+        p = row[-1]
+        examples.append(Example(value=value, row=int(p) if p is not None else None, key=kv))
+    return [CheckFailure(u.label, u.check, total, tuple(examples), "error")]
+
+
+def _value_set_failures(con: Any, vs: ValueSet, files: Sequence[str]) -> list[CheckFailure]:
+    col = sql.quote_ident(vs.column)
+    found = {
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT {col} FROM {_scan(files, positions=False)} WHERE {col} IS NOT NULL LIMIT ?",
+            [len(vs.values) + 1000],
+        ).fetchall()
+    }
+    expected = set(vs.values)
+    if found == expected:
+        return []
+    diff = sorted((found ^ expected), key=repr)
+    examples = tuple(
+        Example(value=jsonable(v), key=(("missing" if v in expected else "unexpected", True),))
+        for v in diff[:N_EXAMPLES]
+    )
+    return [CheckFailure(vs.column, vs.check, len(diff), examples, vs.severity)]

@@ -1,0 +1,307 @@
+"""The validation report: one frozen value behind every output format.
+
+`validation.py` builds a :class:`ValidationReport`; the CLI renders it as text,
+JSON (SPEC §2 keys), JUnit XML, markdown or GitHub workflow annotations. This
+module imports no pandera and does no I/O, so rendering is cheap and testable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from xml.etree import ElementTree as ET
+
+from dvtool.format.jsonvalues import json_value
+
+__all__ = [
+    "FORMATS",
+    "N_EXAMPLES",
+    "CheckFailure",
+    "Example",
+    "ReportFormat",
+    "ValidationReport",
+    "jsonable",
+]
+
+ReportFormat = Literal["text", "json", "junit", "markdown", "github"]
+FORMATS: tuple[str, ...] = ("text", "json", "junit", "markdown", "github")
+Severity = Literal["error", "warning"]
+
+MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
+GITHUB_ANNOTATIONS = 10  # GitHub shows at most 10 annotations of each kind per step
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One failing value and where it is: the row key when the data has one, else the row position."""
+
+    value: Any
+    row: int | None = None
+    key: tuple[tuple[str, Any], ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"value": self.value}
+        if self.row is not None:
+            d["row"] = self.row
+        if self.key is not None:
+            d["key"] = dict(self.key)
+        return d
+
+    def describe(self) -> str:
+        where = ""
+        if self.key is not None:
+            where = ", ".join(f"{k}={_short(v)}" for k, v in self.key)
+        elif self.row is not None:
+            where = f"row {self.row}"
+        return f"{_short(self.value)} ({where})" if where else _short(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFailure:
+    """A check that failed: its exact failure count over all rows and a few examples."""
+
+    column: str | None
+    check: str
+    failure_count: int
+    examples: tuple[Example, ...] = ()
+    severity: Severity = "error"
+
+    @property
+    def label(self) -> str:
+        return f"{self.column}: {self.check}" if self.column is not None else self.check
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "check": self.check,
+            "failure_count": self.failure_count,
+            "examples": [e.to_dict() for e in self.examples],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    """The result of validating data against one schema.
+
+    ``ok`` is False when any check marked as an error failed; warnings (checks
+    declared with ``raise_warning``) never make ``ok`` False — use
+    :meth:`passed` with ``strict=True`` to count them.
+    """
+
+    schema: str
+    schema_fingerprint: str
+    target: str
+    rows_checked: int
+    errors: tuple[CheckFailure, ...] = ()
+    warnings: tuple[CheckFailure, ...] = ()
+    chunks_checked: int = 0
+    chunks_reused: int = 0
+    checks: tuple[tuple[str | None, str], ...] = ()  # every (column, check) that ran
+    schema_lines: tuple[tuple[str, int], ...] = field(
+        default=()
+    )  # column -> line in the schema file
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def passed(self, *, strict: bool = False) -> bool:
+        return self.ok and not (strict and self.warnings)
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        return 0 if self.passed(strict=strict) else 1
+
+    # -- formats ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "schema": self.schema,
+            "schema_fingerprint": self.schema_fingerprint,
+            "target": self.target,
+            "rows_checked": self.rows_checked,
+            "chunks_checked": self.chunks_checked,
+            "chunks_reused": self.chunks_reused,
+            "errors": [f.to_dict() for f in self.errors],
+            "warnings": [f.to_dict() for f in self.warnings],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document of SPEC §2 (a dict; ``render("json")`` gives the text)."""
+        return self.to_dict()
+
+    def to_json_text(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+
+    def render(self, fmt: str = "text", *, strict: bool = False) -> str:
+        if fmt == "text":
+            return self.to_text(strict=strict)
+        if fmt == "json":
+            return self.to_json_text() + "\n"
+        if fmt == "junit":
+            return self.to_junit(strict=strict)
+        if fmt == "markdown":
+            return self.to_markdown(strict=strict)
+        if fmt == "github":
+            return self.to_github(strict=strict)
+        raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+    def _summary(self, strict: bool) -> str:
+        verdict = "PASSED" if self.passed(strict=strict) else "FAILED"
+        chunks = ""
+        if self.chunks_checked or self.chunks_reused:
+            chunks = f", {_plural(self.chunks_checked, 'chunk')} checked, {self.chunks_reused} reused"
+        return (
+            f"{verdict}: {self.target} against {self.schema} — "
+            f"{_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')} "
+            f"({_plural(self.rows_checked, 'row')}{chunks})"
+        )
+
+    def to_text(self, *, strict: bool = False) -> str:
+        lines = [self._summary(strict)]
+        for kind, items in (("error", self.errors), ("warning", self.warnings)):
+            for f in items:
+                lines.append(f"  {kind:7} {f.label}: {_plural(f.failure_count, 'failure')}")
+                if f.examples:
+                    lines.append("          e.g. " + "; ".join(e.describe() for e in f.examples))
+        return "\n".join(lines) + "\n"
+
+    def to_junit(self, *, strict: bool = False) -> str:
+        """JUnit XML: one testcase per check; failed checks carry a <failure>."""
+        failures = {(f.column, f.check): f for f in self.errors}
+        warned = {(f.column, f.check): f for f in self.warnings}
+        names = list(self.checks)
+        for f in (*self.errors, *self.warnings):
+            if (f.column, f.check) not in names:
+                names.append((f.column, f.check))
+        suite = ET.Element(
+            "testsuite",
+            name=f"dvtool validate {self.target}",
+            tests=str(len(names)),
+            failures=str(len(failures) + (len(warned) if strict else 0)),
+            errors="0",
+            skipped="0",
+        )
+        props = ET.SubElement(suite, "properties")
+        for k, v in (
+            ("schema", self.schema),
+            ("schema_fingerprint", self.schema_fingerprint),
+            ("rows_checked", str(self.rows_checked)),
+            ("chunks_checked", str(self.chunks_checked)),
+            ("chunks_reused", str(self.chunks_reused)),
+        ):
+            ET.SubElement(props, "property", name=k, value=v)
+        for column, check in names:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{self.schema}.{column}" if column is not None else self.schema,
+                name=check,
+            )
+            err = failures.get((column, check))
+            w = warned.get((column, check))
+            if err is not None or (strict and w is not None):
+                item = err if err is not None else w
+                assert item is not None
+                fail = ET.SubElement(
+                    case,
+                    "failure",
+                    message=f"{item.label}: {_plural(item.failure_count, 'failure')}",
+                    type=item.severity,
+                )
+                fail.text = "\n".join(e.describe() for e in item.examples)
+            elif w is not None:
+                out = ET.SubElement(case, "system-out")
+                out.text = f"warning: {_plural(w.failure_count, 'failure')}; " + "; ".join(
+                    e.describe() for e in w.examples
+                )
+        root = ET.Element("testsuites", name="dvtool", tests=suite.get("tests", "0"))
+        root.set("failures", suite.get("failures", "0"))
+        root.append(suite)
+        ET.indent(root)
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            + ET.tostring(root, encoding="unicode")
+            + "\n"
+        )
+
+    def to_markdown(self, *, strict: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
+        icon = "✅" if self.passed(strict=strict) else "❌"
+        head = [f"### {icon} dvtool validate: `{self.target}`", "", self._summary(strict), ""]
+        rows: list[str] = []
+        if self.errors or self.warnings:
+            rows += ["| | column | check | failures | examples |", "|---|---|---|---:|---|"]
+            for f in (*self.errors, *self.warnings):
+                mark = "error" if f.severity == "error" else "warning"
+                examples = "; ".join(e.describe() for e in f.examples)
+                rows.append(
+                    f"| {mark} | {_md(f.column or '')} | {_md(f.check)} | {f.failure_count:,} "
+                    f"| {_md(examples)} |"
+                )
+        out = "\n".join(head)
+        note = "\n\n_…report cut at {n:,} characters; run `dvtool validate --format json` for all of it._\n"
+        for i, row in enumerate(rows):
+            if len(out) + len(row) + 1 + len(note) + 20 > limit:
+                out += note.format(n=limit) if i else ""
+                return out
+            out += "\n" + row
+        return out + "\n"
+
+    def to_github(self, *, strict: bool = False) -> str:
+        """Workflow commands: at most 10 error and 10 warning annotations, then a summary line."""
+        lines: list[str] = []
+        lines_of = dict(self.schema_lines)
+        for kind, items in (("error", self.errors), ("warning", self.warnings)):
+            if kind == "warning" and strict:
+                kind = "error"
+            for f in items[:GITHUB_ANNOTATIONS]:
+                props = [f"title={_gh_prop('dvtool validate: ' + f.label)}"]
+                if self.schema and not self.schema.endswith(":") and f.column in lines_of:
+                    props.insert(0, f"file={_gh_prop(self.schema)},line={lines_of[f.column]}")
+                elif self.schema:
+                    props.insert(0, f"file={_gh_prop(self.schema)}")
+                msg = f"{f.label} failed for {_plural(f.failure_count, 'row')} of {self.target}"
+                if f.examples:
+                    msg += "; e.g. " + "; ".join(e.describe() for e in f.examples)
+                lines.append(f"::{kind} {','.join(props)}::{_gh_data(msg)}")
+            if len(items) > GITHUB_ANNOTATIONS:
+                lines.append(
+                    f"{len(items) - GITHUB_ANNOTATIONS} more {kind}s not annotated "
+                    "(GitHub shows 10 per step); see --format json"
+                )
+        lines.append(self._summary(strict))
+        return "\n".join(lines) + "\n"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = (
+        json.dumps(value, ensure_ascii=False, default=str)
+        if not isinstance(value, str)
+        else repr(value)
+    )
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_prop(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+N_EXAMPLES = 5  # examples kept per check
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe form of a failing value, for reports and cached verdicts."""
+    return json_value(value)

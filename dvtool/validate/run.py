@@ -1,0 +1,371 @@
+"""The validation entry points: a snapshot's chunks or a stream of batches, one report.
+
+:func:`validate_chunks` runs the chunk-local checks group by group (polars
+backend for polars schemas, zero-copy from Arrow; pandas otherwise), with
+data-level checks forced on, and the checks that span chunks (column and
+schema-level ``unique``, key uniqueness, ``unique_values_eq``) once over all
+the Parquet files in DuckDB. Chunk verdicts are cached per (schema
+fingerprint, chunk fingerprint) through a :class:`VerdictCache`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dvtool.errors import StorageError, ValidationFailed
+from dvtool.format.layout import object_key
+from dvtool.format.models import ChunkInfo, Manifest
+from dvtool.snapshot import Snapshot
+from dvtool.storage import Store
+from dvtool.validate.crosschecks import global_checks
+from dvtool.validate.engine import (
+    GROUP_ROWS,
+    CheckPlan,
+    check_group,
+    plan_checks,
+    run_pandera,
+    validation_record,
+)
+from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, ValidationReport, jsonable
+from dvtool.validate.schema import LoadedSchema
+from dvtool.validate.verdicts import (
+    ChunkInput,
+    ChunkVerdict,
+    StoreVerdictCache,
+    VerdictCache,
+)
+from dvtool.write.pipeline import GatePassed
+from dvtool.write.staging import Staging
+
+__all__ = ["SchemaGate", "validate_batches", "validate_chunks", "validate_manifest"]
+
+
+def validate_chunks(
+    loaded: LoadedSchema,
+    chunks: Sequence[ChunkInput],
+    *,
+    parquet_files: Sequence[str] | Callable[[], Sequence[str]] | None,
+    columns: Sequence[str],
+    filesystem: Any = None,
+    key: Sequence[str] = (),
+    cache: VerdictCache | None = None,
+    target: str = "data",
+    n_examples: int = N_EXAMPLES,
+    key_guaranteed: bool = False,
+) -> ValidationReport:
+    """Validate ``chunks`` (in row order) against ``loaded``.
+
+    ``parquet_files`` are the same chunks as Parquet files (paths or URLs that
+    DuckDB can read, through ``filesystem`` when given), in the same order;
+    they are only read when the schema has cross-chunk checks, and may be given
+    as a callable so that verifying them costs nothing otherwise.
+    ``columns`` are the data's column names.
+    ``key_guaranteed``: the rows are a committed snapshot whose ``key`` was
+    checked unique and null-free when it was written, so a uniqueness check
+    over the key columns (or a superset of them) cannot fail and is not run
+    again over the whole data.
+    """
+    plan = plan_checks(loaded, columns, key)
+    if key_guaranteed and key:
+        keyset = set(key)
+        plan = dataclasses.replace(
+            plan, uniques=tuple(u for u in plan.uniques if not keyset <= set(u.columns))
+        )
+    merged: dict[tuple[str | None, str, str], tuple[int, list[Example], list[str]]] = {}
+    rows = 0
+    verdicts: list[ChunkVerdict | None] = []
+    for chunk in chunks:
+        verdict = None
+        if cache is not None and chunk.fingerprint:
+            verdict = cache.get(loaded.fingerprint, chunk.fingerprint)
+            if verdict is not None and (verdict.key != tuple(key) or verdict.rows != chunk.rows):
+                verdict = None
+        verdicts.append(verdict)
+    reused = sum(v is not None for v in verdicts)
+    checked = len(chunks) - reused
+
+    def flush(group: list[int]) -> None:
+        tables = [chunks[i].load() for i in group]
+        for i, verdict in zip(
+            group, check_group(plan, loaded, tables, key, target, n_examples), strict=True
+        ):
+            verdicts[i] = verdict
+            fp = chunks[i].fingerprint
+            if cache is not None and fp:
+                cache.put(loaded.fingerprint, fp, verdict)
+
+    group: list[int] = []
+    group_rows = 0
+    for i, chunk in enumerate(chunks):
+        if verdicts[i] is not None:
+            continue
+        if group and group_rows + chunk.rows > GROUP_ROWS:
+            flush(group)
+            group, group_rows = [], 0
+        group.append(i)
+        group_rows += chunk.rows
+    if group:
+        flush(group)
+
+    for chunk, maybe in zip(chunks, verdicts, strict=True):
+        assert maybe is not None
+        verdict = maybe
+        rows += verdict.rows
+        for f in verdict.failures:
+            count, examples, cases = merged.setdefault((f.column, f.check, f.severity), (0, [], []))
+            for e in f.examples:
+                if len(examples) < n_examples:
+                    row = e.row + chunk.row_offset if e.row is not None else None
+                    examples.append(Example(value=e.value, row=row, key=e.key))
+            cases.extend(c for c in f.cases if c not in cases)
+            merged[(f.column, f.check, f.severity)] = (count + f.count, examples, cases)
+    results: list[CheckFailure] = []
+    for (column, check, sev), (count, examples, cases) in merged.items():
+        if not examples:
+            examples = [Example(value=c) for c in cases[:n_examples]]
+        results.append(
+            CheckFailure(
+                column,
+                check,
+                count + len(cases),
+                tuple(examples),
+                "warning" if sev == "warning" else "error",
+            )
+        )
+    files_cache: list[Sequence[str]] = []
+
+    def files_once() -> Sequence[str]:
+        if not files_cache:
+            files = parquet_files() if callable(parquet_files) else parquet_files
+            if files is None:
+                raise ValueError("validate_chunks needs parquet_files for cross-chunk checks")
+            if len(files) != len(chunks):
+                raise ValueError("parquet_files must list the same chunks, in the same order")
+            files_cache.append(files)
+        return files_cache[0]
+
+    if plan.uniques or plan.value_sets:
+        offsets = [c.row_offset for c in chunks]
+        results.extend(global_checks(plan.uniques, plan.value_sets, files_once(), offsets, filesystem, columns, key, n_examples))
+    if plan.frame is not None:
+        results.extend(_frame_checks(plan, loaded, chunks, files_once, filesystem, target, n_examples))
+    order = {c: i for i, c in enumerate(plan.checks)}
+    results.sort(key=lambda r: (order.get((r.column, r.check), len(order)), str(r.column), r.check))
+    return ValidationReport(
+        schema=loaded.name,
+        schema_fingerprint=loaded.fingerprint,
+        target=target,
+        rows_checked=rows,
+        errors=tuple(r for r in results if r.severity == "error"),
+        warnings=tuple(r for r in results if r.severity == "warning"),
+        chunks_checked=checked,
+        chunks_reused=reused,
+        checks=plan.checks,
+        schema_lines=loaded.lines,
+    )
+
+
+def _frame_checks(
+    plan: CheckPlan,
+    loaded: LoadedSchema,
+    chunks: Sequence[ChunkInput],
+    files: Callable[[], Sequence[str]],
+    filesystem: Any,
+    target: str,
+    n_examples: int,
+) -> list[CheckFailure]:
+    """Run dataframe-level checks once over all rows.
+
+    A polars schema gets a LazyFrame scanning the (verified) local chunk files,
+    so polars plans the check and streams; otherwise, and for pandas schemas,
+    the rows are assembled in memory, as pandera itself would need them.
+    """
+    import polars as pl
+
+    if not chunks:
+        return []
+    data: Any
+    paths = files() if filesystem is None else None
+    if loaded.backend == "polars" and paths:
+        data = pl.scan_parquet(list(paths))
+    else:
+        table = pa.concat_tables([c.load() for c in chunks])
+        if loaded.backend == "polars":
+            frame = pl.from_arrow(table)
+            assert isinstance(frame, pl.DataFrame)
+            data = frame.lazy()
+        else:
+            data = table
+    fc = run_pandera(plan, loaded, data, target, schema=plan.frame)
+    if fc is None or not fc.height:
+        return []
+    out: list[CheckFailure] = []
+    for (check, number), group in fc.group_by(["check", "check_number"], maintain_order=True):
+        rows = group.filter(pl.col("index").is_not_null())
+        count = rows.height if rows.height else 1
+        examples = tuple(
+            Example(value=jsonable(r["failure_case"]), row=int(r["index"]))
+            for r in rows.head(n_examples).iter_rows(named=True)
+        ) or tuple(Example(value=str(v)) for v in group["failure_case"].head(n_examples).to_list())
+        severity: Literal["error", "warning"] = "warning" if number in plan.frame_warn else "error"
+        out.append(CheckFailure(None, str(check), count, examples, severity))
+    return out
+
+
+def _parquet_loader(path: str) -> Callable[[], pa.Table]:
+    return lambda: pq.read_table(path)
+
+
+def validate_batches(
+    loaded: LoadedSchema,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    *,
+    schema: pa.Schema,
+    key: Sequence[str] = (),
+    target: str = "data",
+    rows_per_chunk: int = 128 * 1024,
+    n_examples: int = N_EXAMPLES,
+) -> ValidationReport:
+    """Validate a stream (a SOURCE) in bounded memory: spool it to temporary Parquet chunks first.
+
+    Nothing is cached: verdicts are kept only for chunks that are committed.
+    """
+    with tempfile.TemporaryDirectory(prefix="dvtool-validate-") as tmp:
+        chunks: list[ChunkInput] = []
+        files: list[str] = []
+        pending: list[pa.RecordBatch | pa.Table] = []
+        pending_rows = offset = 0
+
+        def spill() -> None:
+            nonlocal pending, pending_rows, offset
+            path = str(Path(tmp) / f"chunk-{len(files):06d}.parquet")
+            table = (
+                pa.Table.from_batches([], schema=schema)
+                if not pending
+                else pa.concat_tables(
+                    [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in pending]
+                )
+            )
+            pq.write_table(table, path)
+            chunks.append(ChunkInput(None, offset, table.num_rows, _parquet_loader(path)))
+            files.append(path)
+            offset += table.num_rows
+            pending, pending_rows = [], 0
+
+        for batch in batches:
+            while batch.num_rows:
+                take = min(batch.num_rows, rows_per_chunk - pending_rows)
+                pending.append(batch.slice(0, take))
+                pending_rows += take
+                batch = batch.slice(take)
+                if pending_rows >= rows_per_chunk:
+                    spill()
+        if pending or not chunks:
+            spill()
+        return validate_chunks(
+            loaded,
+            chunks,
+            parquet_files=files,
+            columns=schema.names,
+            key=key,
+            target=target,
+            n_examples=n_examples,
+        )
+
+
+def validate_manifest(
+    store: Store,
+    loaded: LoadedSchema,
+    manifest: Manifest,
+    *,
+    target: str,
+    cache: VerdictCache | None,
+    staging: Staging | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ValidationReport:
+    """Validate the chunks of ``manifest`` (staged ones read from ``staging``, the rest verified)."""
+    staged = set(staging.order) if staging is not None else set()
+    snap = Snapshot(store, manifest, "")
+
+    def load(chunk: ChunkInfo) -> pa.Table:
+        if staging is None or chunk.object not in staged:
+            return snap.read_chunk(chunk)
+        table = pq.read_table(pa.BufferReader(staging.get(chunk.object)))
+        return table if table.schema.equals(manifest.schema) else table.cast(manifest.schema)
+
+    def files() -> list[str]:
+        out = []
+        for c in manifest.chunks:
+            if staging is not None and c.object in staged:
+                out.append(staging.local_path(c.object))
+                continue
+            k = object_key(c.object)
+            store.read_verified(k, c.object)  # DuckDB reads the file: check it first
+            out.append(store.local_path(k) or store.full_url(k))
+        return out
+
+    def loader(chunk: ChunkInfo) -> Callable[[], pa.Table]:
+        def run() -> pa.Table:
+            table = load(chunk)
+            if progress is not None:
+                progress(table.num_rows)
+            return table
+
+        return run
+
+    chunks, offset = [], 0
+    for c in manifest.chunks:
+        chunks.append(ChunkInput(c.fingerprint, offset, c.rows, loader(c)))
+        offset += c.rows
+    remote = any(store.local_path(object_key(c.object)) is None for c in manifest.chunks)
+    return validate_chunks(
+        loaded,
+        chunks,
+        parquet_files=files,
+        columns=manifest.schema.names,
+        filesystem=store.filesystem if remote else None,
+        key=manifest.key,
+        cache=cache,
+        target=target,
+        # A committed snapshot's key was proven unique when it was written;
+        # a draft's key is checked here, so duplicates show in the report.
+        key_guaranteed=staging is None,
+    )
+
+
+class SchemaGate:
+    """The snapshot gate: validate a draft before anything is written.
+
+    A failed draft raises :class:`ValidationFailed`; verdicts of a passing one
+    are held back and remembered only once the version is committed. The
+    report of the last call is kept in :attr:`report`.
+    """
+
+    def __init__(self, store: Store, loaded: LoadedSchema) -> None:
+        self.store = store
+        self.loaded = loaded
+        self.report: ValidationReport | None = None
+
+    def __call__(self, draft: Manifest, staging: Staging) -> GatePassed:
+        cache = StoreVerdictCache(self.store, defer=True)
+        report = validate_manifest(
+            self.store, self.loaded, draft, target=f"{draft.dataset} (new version)", cache=cache, staging=staging
+        )
+        self.report = report
+        if not report.ok:
+            raise ValidationFailed(report)
+
+        def after_commit() -> None:
+            # The verdict cache is an optimisation; the commit already happened.
+            with contextlib.suppress(StorageError):
+                cache.flush()
+
+        return GatePassed(validation_record(self.loaded, report), after_commit)

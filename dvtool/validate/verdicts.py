@@ -1,0 +1,191 @@
+"""Per-chunk verdicts of a schema and where they are remembered (no pandera here).
+
+A verdict is what the chunk-local checks of one schema said about one chunk:
+failure counts and a few examples, with row positions inside the chunk. They
+are stored create-only under ``validation/<schema hex>/<chunk fingerprint hex>.json``,
+so validating a new version re-checks only chunks not seen before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+from dvtool.errors import NotFoundError, StorageError
+from dvtool.format.hashing import object_hex
+from dvtool.validate.report import Example
+
+__all__ = [
+    "ENGINE",
+    "ChunkFailure",
+    "ChunkInput",
+    "ChunkVerdict",
+    "MemoryVerdictCache",
+    "StoreVerdictCache",
+    "VerdictCache",
+    "verdict_key",
+]
+
+# Part of every schema fingerprint and verdict: bump it when chunk verdicts change
+# meaning, so cached verdicts of an older dvtool are not reused. (2: dataframe-level
+# checks left chunk verdicts; they run once over all rows.)
+ENGINE = "dvtool-validation-2"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkFailure:
+    """Failures of one check in one chunk; example rows are positions inside the chunk."""
+
+    column: str | None
+    check: str
+    severity: Literal["error", "warning"]
+    count: int  # failing rows
+    examples: tuple[Example, ...] = ()
+    cases: tuple[str, ...] = ()  # schema-level failures (wrong dtype, missing column): not rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "check": self.check,
+            "severity": self.severity,
+            "count": self.count,
+            "examples": [e.to_dict() for e in self.examples],
+            "cases": list(self.cases),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChunkFailure:
+        return cls(
+            column=d["column"],
+            check=str(d["check"]),
+            severity="warning" if d["severity"] == "warning" else "error",
+            count=int(d["count"]),
+            examples=tuple(
+                Example(
+                    value=e.get("value"),
+                    row=e.get("row"),
+                    key=tuple(e["key"].items()) if e.get("key") is not None else None,
+                )
+                for e in d["examples"]
+            ),
+            cases=tuple(str(c) for c in d["cases"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkVerdict:
+    """The chunk-local result of one schema on one chunk; cached as JSON."""
+
+    rows: int
+    key: tuple[str, ...]
+    failures: tuple[ChunkFailure, ...]
+
+    def encode(self) -> bytes:
+        d = {
+            "format": 1,
+            "kind": "validation-verdict",
+            "engine": ENGINE,
+            "rows": self.rows,
+            "key": list(self.key),
+            "failures": [f.to_dict() for f in self.failures],
+        }
+        return json.dumps(
+            d, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> ChunkVerdict | None:
+        try:
+            d = json.loads(data)
+            if d.get("kind") != "validation-verdict" or d.get("engine") != ENGINE:
+                return None
+            return cls(
+                rows=int(d["rows"]),
+                key=tuple(d["key"]),
+                failures=tuple(ChunkFailure.from_dict(f) for f in d["failures"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # an unreadable cache entry is a miss, not an error
+
+
+class VerdictCache(Protocol):
+    def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None: ...
+
+    def put(
+        self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict
+    ) -> None: ...
+
+
+def verdict_key(schema_fingerprint: str, chunk_fingerprint: str) -> str:
+    """The store key of a cached verdict: ``validation/<schema hex>/<chunk fingerprint hex>.json``."""
+    return f"validation/{object_hex(schema_fingerprint)}/{object_hex(chunk_fingerprint)}.json"
+
+
+class MemoryVerdictCache:
+    """A dict-backed cache (tests, one-off runs)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], ChunkVerdict] = {}
+
+    def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
+        return self.entries.get((schema_fingerprint, chunk_fingerprint))
+
+    def put(self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict) -> None:
+        self.entries[(schema_fingerprint, chunk_fingerprint)] = verdict
+
+
+class StoreVerdictCache:
+    """Verdicts under ``validation/…`` in a repository store, written create-only.
+
+    With ``defer=True`` puts are held until :meth:`flush`, so `snapshot --schema`
+    can cache verdicts only for the chunks it actually commits.
+    """
+
+    def __init__(self, store: Any, *, defer: bool = False) -> None:
+        self.store = store
+        self.defer = defer
+        self.pending: dict[tuple[str, str], ChunkVerdict] = {}
+
+    def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
+        try:
+            data = self.store.read(verdict_key(schema_fingerprint, chunk_fingerprint))
+        except (NotFoundError, StorageError, ValueError):
+            return None
+        return ChunkVerdict.decode(data)
+
+    def put(self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict) -> None:
+        if self.defer:
+            self.pending[(schema_fingerprint, chunk_fingerprint)] = verdict
+        else:
+            self._write(schema_fingerprint, chunk_fingerprint, verdict)
+
+    def flush(self, chunk_fingerprints: Collection[str] | None = None) -> int:
+        """Write held verdicts (only of ``chunk_fingerprints`` when given); returns how many."""
+        n = 0
+        for (s, c), verdict in sorted(self.pending.items(), key=lambda kv: kv[0]):
+            if chunk_fingerprints is None or c in chunk_fingerprints:
+                n += self._write(s, c, verdict)
+        self.pending.clear()
+        return n
+
+    def _write(self, s: str, c: str, verdict: ChunkVerdict) -> int:
+        try:
+            return int(bool(self.store.put_object(verdict_key(s, c), verdict.encode())))
+        except (ValueError, StorageError):
+            # The cache is an optimisation: a read-only repository or an id that is
+            # not an xxh128 fingerprint just means the verdict is not remembered.
+            return 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkInput:
+    """One chunk to validate: ``load()`` returns its rows; ``fingerprint`` keys its cached verdict."""
+
+    fingerprint: str | None
+    row_offset: int
+    rows: int
+    load: Callable[[], pa.Table]

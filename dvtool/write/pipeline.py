@@ -1,0 +1,136 @@
+"""A snapshot's write path: SOURCE → draft (staged chunks) → gate → publish → commit.
+
+``write_snapshot`` is what ``Repo.snapshot`` runs. It knows nothing of
+pandera: the schema gate is a callable the facade passes in, called on the
+draft before anything is published. A failed gate, a duplicate key or bad
+input leaves the repository's files exactly as they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dvtool.catalog import Catalog
+from dvtool.crashpoints import crash_point
+from dvtool.format.models import Manifest, ValidationRecord
+from dvtool.ingest import statcache
+from dvtool.ingest.sources import Source
+from dvtool.storage import Store
+from dvtool.write.commit import Committed, commit_version, publish_staged, recheck_deduped
+from dvtool.write.draft import build_draft
+from dvtool.write.staging import Staging
+
+__all__ = ["Gate", "GatePassed", "WriteOutcome", "same_data", "write_snapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class GatePassed:
+    """A gate's verdict on a draft that passed: the record kept in the manifest, and
+    what to do once the version is committed (e.g. remember chunk verdicts)."""
+
+    record: ValidationRecord
+    after_commit: Callable[[], None]
+
+
+# Called with the draft manifest and its staged chunks; raises ValidationFailed on bad data.
+Gate = Callable[[Manifest, Staging], GatePassed]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """``committed`` is None when the data equals version ``unchanged_version``."""
+
+    committed: Committed | None
+    unchanged_version: int | None
+    new_chunks: int = 0
+    bytes_written: int = 0
+
+
+def same_data(parent: Manifest, draft: Manifest) -> bool:
+    return (
+        parent.fingerprint == draft.fingerprint
+        and parent.schema.equals(draft.schema)
+        and tuple(parent.key) == tuple(draft.key)
+    )
+
+
+def write_snapshot(
+    store: Store,
+    src: Source,
+    *,
+    dataset: str,
+    key: tuple[str, ...],
+    message: str,
+    meta: tuple[tuple[str, str], ...],
+    gate: Gate | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> WriteOutcome:
+    """Stage, check and commit the next version of ``dataset`` from ``src``."""
+    catalog = Catalog(store)
+    head = catalog.head(dataset)
+    parent = catalog.manifest_of(head) if head else None
+    content_id: list[str | None] = []  # computed at most once
+
+    def content_identity() -> str | None:
+        if not content_id:
+            paths, formats = zip(*src.local_files, strict=True) if src.local_files else ((), ())
+            content_id.append(statcache.content_identity(paths, formats) if paths else None)
+        return content_id[0]
+
+    def remember(fingerprint: str) -> None:
+        statcache.remember(src.identity, key, fingerprint)
+        statcache.remember(content_identity(), key, fingerprint)
+
+    # The same local files, untouched since they gave the latest version, or an
+    # identical copy of them (same bytes): unchanged, without reading a row.
+    if (
+        parent is not None
+        and tuple(parent.key) == key
+        and parent.schema.equals(src.schema)
+        and src.identity is not None
+        and (
+            statcache.lookup(src.identity, key) == parent.fingerprint
+            or statcache.lookup(content_identity(), key) == parent.fingerprint
+        )
+    ):
+        statcache.remember(src.identity, key, parent.fingerprint)
+        return WriteOutcome(None, parent.version)
+    staging = Staging(store.staging_dir())
+    passed: GatePassed | None = None
+    try:
+        draft, key_problem = build_draft(src, dataset, key, parent, staging, progress)
+        if key_problem is not None and gate is None:
+            raise key_problem
+        if parent is not None and same_data(parent, draft):
+            remember(draft.fingerprint)
+            return WriteOutcome(None, parent.version)
+        if gate is not None:
+            # With a schema, duplicate keys are reported in the full validation
+            # report (its cross-chunk key check) together with every other failure.
+            passed = gate(draft, staging)
+            if key_problem is not None:
+                raise key_problem
+            draft = dataclasses.replace(draft, validation=passed.record)
+        # Commits rely on create-only writes: refuse a store that ignores them.
+        store.check_create_only()
+        crash_point("snapshot.after_chunks_staged")
+        published = publish_staged(store, staging)
+        crash_point("snapshot.after_objects_published")
+        committed = commit_version(
+            store,
+            dataset,
+            draft,
+            message=message,
+            meta=meta,
+            before_entry=lambda: recheck_deduped(store, published.deduped, staging),
+        )
+    finally:
+        staging.close()
+    remember(draft.fingerprint)
+    if passed is not None:
+        passed.after_commit()
+    return WriteOutcome(
+        committed, None, published.new_chunks, published.bytes_written + committed.bytes_written
+    )
