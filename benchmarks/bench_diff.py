@@ -1,6 +1,6 @@
 """Keyed diff of two ~10M-row versions: dvtool against a plain DuckDB FULL OUTER JOIN.
 
-Two edits, as in research/performance-baselines.md: B = A with 1% of rows given a
+Two edits: B = A with 1% of rows given a
 new ``amount``, 0.5% deleted and 0.5% inserted into key gaps (scattered); C = A
 plus 1% appended. Every measurement runs in a fresh process; peak memory is that
 process's ru_maxrss. The DuckDB baseline reads the same chunk files directly

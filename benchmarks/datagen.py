@@ -1,4 +1,4 @@
-"""Synthetic data shaped like research/performance-baselines.md, written as Parquet.
+"""Synthetic data (the narrow 6-column shape of docs/performance.md), written as Parquet.
 
 Columns: ``id`` int64 (0, 10, 20, … unique and sorted), ``user_id`` int64,
 ``amount`` float64 (cents), ``category`` string (50 values, plain utf8),

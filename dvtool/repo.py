@@ -28,6 +28,12 @@ from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
 from dvtool.storage import Store, check_url, open_store, redact_url
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import pandas
+    import pandera.api.base.model
+    import pandera.api.base.schema
+    import polars
     import pyarrow as pa
 
     from dvtool.diff.report import Diff
@@ -38,6 +44,21 @@ if TYPE_CHECKING:
     from dvtool.ops.transfer import TransferSummary
     from dvtool.query import QueryResult
     from dvtool.validate.report import ValidationReport
+    from dvtool.validate.schema import LoadedSchema
+
+if TYPE_CHECKING:
+    # What a SOURCE may be: a path, URL or glob (or several), ``-`` for stdin, or data in memory.
+    SourceLike: TypeAlias = (
+        str | os.PathLike[str] | Sequence[str] | pa.Table | pa.RecordBatchReader | pandas.DataFrame | polars.DataFrame
+    )
+    # A schema: a YAML/JSON path, ``file.py:NAME``, a pandera schema or model, or one already loaded.
+    SchemaLike: TypeAlias = (
+        str
+        | os.PathLike[str]
+        | LoadedSchema
+        | pandera.api.base.schema.BaseSchema
+        | type[pandera.api.base.model.BaseModel]
+    )
 
 __all__ = [
     "DatasetInfo",
@@ -201,7 +222,7 @@ class Repo:
             out.append(DatasetInfo(name, head.version, head.manifest, m.rows, m.bytes, head.created))
         return out
 
-    def open_source(self, source: Any, *, format: str | None = None) -> Source:
+    def open_source(self, source: SourceLike, *, format: str | None = None) -> Source:
         from dvtool.ingest.sources import open_source
 
         return open_source(source, format=format, storage_options=self.storage_options)
@@ -210,8 +231,8 @@ class Repo:
 
     def diff(
         self,
-        old: Any,
-        new: Any = None,
+        old: SourceLike,
+        new: SourceLike | None = None,
         *,
         key: Sequence[str] | None = None,
         limit: int = 10,
@@ -252,7 +273,7 @@ class Repo:
 
     def snapshot(
         self,
-        source: Any,
+        source: SourceLike,
         *,
         dataset: str,
         key: Sequence[str] = (),
@@ -318,9 +339,9 @@ class Repo:
 
     def validate(
         self,
-        target: Any,
+        target: SourceLike,
         *,
-        schema: Any,
+        schema: SchemaLike,
         key: Sequence[str] | None = None,
         format: str | None = None,
         use_cache: bool = True,
@@ -346,7 +367,7 @@ class Repo:
             target, schema=loaded, key=key, format=format, storage_options=self.storage_options, progress=progress
         )
 
-    def infer_schema(self, target: Any, *, format: str | None = None) -> str:
+    def infer_schema(self, target: SourceLike, *, format: str | None = None) -> str:
         """A pandera (polars) YAML schema that the REF or SOURCE ``target`` passes."""
         from dvtool.validate.infer import infer_schema
 
@@ -400,7 +421,7 @@ class Repo:
         dest: str,
         *,
         format: str | None = None,
-        out: Any = None,
+        out: BinaryIO | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> ExportResult:
         """Write the rows of ``ref`` to a file, folder, URL, or ``-`` (``out`` stream)."""
@@ -444,9 +465,9 @@ class Repo:
 
 
 def validate_source(
-    source: Any,
+    source: SourceLike,
     *,
-    schema: Any,
+    schema: SchemaLike,
     key: Sequence[str] | None = None,
     format: str | None = None,
     storage_options: Mapping[str, str] | None = None,
@@ -465,8 +486,8 @@ def validate_source(
 
 
 def diff_sources(
-    old: Any,
-    new: Any,
+    old: SourceLike,
+    new: SourceLike,
     *,
     key: Sequence[str] | None = None,
     limit: int = 10,
@@ -474,13 +495,13 @@ def diff_sources(
     storage_options: Mapping[str, str] | None = None,
 ) -> Diff:
     """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
-    from dvtool.diff.plan import diff_sources as _diff_sources
+    from dvtool.diff.plan import diff_in_catalog
 
-    return _diff_sources(old, new, key=key, limit=limit, stats=stats, storage_options=storage_options)
+    return diff_in_catalog(None, old, new, key=key, limit=limit, stats=stats, storage_options=storage_options)
 
 
 def infer_source_schema(
-    source: Any, *, format: str | None = None, storage_options: Mapping[str, str] | None = None
+    source: SourceLike, *, format: str | None = None, storage_options: Mapping[str, str] | None = None
 ) -> str:
     """A pandera (polars) YAML schema that the files pass, no repository needed."""
     from dvtool.ingest.sources import open_source

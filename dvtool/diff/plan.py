@@ -45,8 +45,7 @@ __all__ = [
     "Side",
     "diff",
     "diff_in_catalog",
-    "diff_sources",
-    "schema_diff",
+        "schema_diff",
     "side_from_snapshot",
 ]
 
@@ -267,7 +266,7 @@ def _side(catalog: Catalog | None, arg: Any, storage_options: Mapping[str, str] 
 
 
 def diff_in_catalog(
-    catalog: Catalog,
+    catalog: Catalog | None,
     old: Any,
     new: Any = None,
     *,
@@ -276,9 +275,12 @@ def diff_in_catalog(
     stats: bool = False,
     storage_options: Mapping[str, str] | None = None,
 ) -> Diff:
-    """``repo.diff``: each side a REF or a SOURCE; ``new=None`` compares a REF with its parent."""
+    """``repo.diff``: each side a REF or a SOURCE; ``new=None`` compares a REF with its parent.
+
+    Without a catalog (no repository), both sides are SOURCEs.
+    """
     if new is None:
-        if not (isinstance(old, str) and catalog.is_ref(old)):
+        if catalog is None or not (isinstance(old, str) and catalog.is_ref(old)):
             raise UsageError(f"diff with one argument needs a dataset REF, and {old!r} is not one")
         newer = catalog.get(old)
         parent = newer.manifest.parent
@@ -293,25 +295,6 @@ def diff_in_catalog(
     return diff(
         _side(catalog, old, storage_options),
         _side(catalog, new, storage_options),
-        key=key,
-        limit=limit,
-        stats=stats,
-    )
-
-
-def diff_sources(
-    old: Any,
-    new: Any,
-    *,
-    key: Sequence[str] | None = None,
-    limit: int = 10,
-    stats: bool = False,
-    storage_options: Mapping[str, str] | None = None,
-) -> Diff:
-    """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
-    return diff(
-        _side(None, old, storage_options),
-        _side(None, new, storage_options),
         key=key,
         limit=limit,
         stats=stats,

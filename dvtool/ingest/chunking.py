@@ -246,7 +246,7 @@ def _dictionary_columns(table: pa.Table) -> list[str]:
     """String/binary columns worth dictionary-encoding: few distinct values in a sample.
 
     pyarrow's default (dictionary for every column) doubles write time on
-    high-cardinality columns (research/performance-baselines.md §2).
+    high-cardinality columns (measured: docs/performance.md).
     """
     out = []
     sample_rows = min(table.num_rows, 4096)

@@ -51,8 +51,8 @@ class Store(abc.ABC):
         """Write ``data`` at ``key`` only if nothing is there; else AlreadyExistsError.
 
         Empty ``data`` is refused (StorageError) on every backend: s3fs's
-        exclusive create of zero bytes silently overwrites (research/reliability.md
-        §2.1), and dvtool never needs an empty object, so the contract forbids them.
+        exclusive create of zero bytes silently overwrites (seen against S3-compatible
+        servers), and dvtool never needs an empty object, so the contract forbids them.
         """
         raise NotImplementedError
 
