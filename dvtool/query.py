@@ -1,15 +1,20 @@
 """SQL over snapshots: every dataset is a view by its name (latest) and by ``"NAME@REF"``.
 
 Only the tables the SQL names are resolved, so only the chunks of those
-snapshots are verified and read. Views are made over ``read_parquet`` of the
-chunk files (a repository on any fsspec URL works: its filesystem is
-registered with DuckDB) or over Arrow data (a SOURCE). DuckDB errors become
-one-line :class:`~dvtool.errors.UsageError`s (exit 2).
+snapshots are verified and read. The SQL runs in a locked-down DuckDB
+(:func:`dvtool.sql.sandbox`): each named snapshot is a pyarrow dataset over
+its verified chunk files, opened by dvtool and registered with the connection, so
+DuckDB itself opens no file and no URL; statements other than queries are
+refused (:func:`dvtool.sql.check_read_only`). Projections and filters are
+pushed down into the pyarrow scan. A DuckDB error becomes a
+one-line :class:`~dvtool.errors.UsageError` (exit 2).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -60,8 +65,9 @@ def _first_line(exc: BaseException) -> str:
 class QueryResult:
     """A running query: ``reader`` streams the result; close (or use ``with``) when done."""
 
-    def __init__(self, con: Any, reader: pa.RecordBatchReader) -> None:
+    def __init__(self, con: Any, reader: pa.RecordBatchReader, scratch: str | None = None) -> None:
         self._con = con
+        self._scratch = scratch
         self.reader = reader
 
     def __enter__(self) -> QueryResult:
@@ -72,6 +78,8 @@ class QueryResult:
 
     def close(self) -> None:
         self._con.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def read_all(self) -> pa.Table:
         try:
@@ -94,20 +102,28 @@ def open_query(
     """
     if not text.strip():
         raise UsageError("query: the SQL is empty")
-    con = sql.connect(filesystem=filesystem)
+    scratch = tempfile.mkdtemp(prefix="dvtool-query-")
     try:
-        for i, name in enumerate(_table_names(con, text)):
+        con = sql.sandbox(scratch=scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    try:
+        sql.check_read_only(con, text)
+        names = _table_names(con, text)
+        _refuse_names_equal_ignoring_case(names)
+        for i, name in enumerate(names):
             table = resolve(name)
             if table is None:
                 continue
-            source = _source_sql(con, i, table)
+            source = _register(con, i, table, filesystem)
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {sql.quote_ident(name)} AS SELECT * FROM {source}"
             )
         try:
             relation = con.sql(text)
             if relation is None:
-                # A statement with no result (SET, CREATE …) has run already: an empty result.
+                # A statement with no result has run already: an empty result.
                 reader = pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
             else:
                 reader = relation.to_arrow_reader(batch_rows)
@@ -118,8 +134,9 @@ def open_query(
             raise UsageError(f"query failed: {message}") from None
     except BaseException:
         con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
         raise
-    return QueryResult(con, reader)
+    return QueryResult(con, reader, scratch)
 
 
 def _table_names(con: Any, text: str) -> list[str]:
@@ -150,15 +167,44 @@ def _walk(node: Any, found: set[str]) -> None:
             _walk(value, found)
 
 
-def _source_sql(con: Any, i: int, table: TableInput) -> str:
+def _refuse_names_equal_ignoring_case(names: Sequence[str]) -> None:
+    """DuckDB matches table names ignoring case, even quoted: two such names would be one view."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise UsageError(
+                f"query names both {other!r} and {name!r}; SQL does not tell table names apart by "
+                "case, so they would read as one table"
+            )
+
+
+def _register(con: Any, i: int, table: TableInput, filesystem: Any) -> str:
+    """Make ``table`` readable by the locked connection; DuckDB never opens a file itself."""
+    name = f"dv_arrow_{i}"
     if table.data is not None:
-        con.register(f"dv_arrow_{i}", table.data)
-        return f"dv_arrow_{i}"
-    if not table.files:
+        con.register(name, table.data)
+    elif not table.files:
         # An empty snapshot: zero rows, but the columns and their types are kept.
-        con.register(f"dv_arrow_{i}", table.schema.empty_table())
-        return f"dv_arrow_{i}"
-    return sql.parquet_scan(list(table.files))
+        con.register(name, table.schema.empty_table())
+    else:
+        con.register(name, _dataset(table, filesystem))
+    return name
+
+
+def _dataset(table: TableInput, filesystem: Any) -> Any:
+    """A pyarrow dataset over the (verified) chunk files; DuckDB pushes projections and filters into it."""
+    import pyarrow.dataset as ds
+
+    local = filesystem is None or getattr(filesystem, "protocol", None) in ("file", ("file", "local"))
+    if local:
+        return ds.dataset(list(table.files), schema=table.schema, format="parquet")
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    paths = [filesystem._strip_protocol(f) for f in table.files]
+    return ds.dataset(
+        paths, schema=table.schema, format="parquet", filesystem=PyFileSystem(FSSpecHandler(filesystem))
+    )
 
 
 def run_query(
@@ -181,9 +227,16 @@ def catalog_resolver(catalog: Catalog) -> tuple[Resolver, list[str]]:
 
     def resolve(table: str) -> TableInput | None:
         name, at, spec = table.partition("@")
+        candidates = lower.get(name.lower(), [])
+        if len(candidates) > 1:
+            # A repository written before such names were refused (or pulled from one).
+            raise UsageError(
+                f"query names {table!r}, but datasets {' and '.join(repr(c) for c in candidates)} "
+                "differ only by case, which SQL cannot tell apart; query them through "
+                "dvtool.Repo.get(...).to_arrow() or rename one (export it and snapshot it under another name)"
+            )
         if name not in names:
             # DuckDB folds unquoted identifiers' case; accept an unambiguous case-insensitive match.
-            candidates = lower.get(name.lower(), [])
             if len(candidates) != 1:
                 if at:
                     raise NotFoundError(

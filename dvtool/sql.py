@@ -18,7 +18,20 @@ import pyarrow as pa
 
 from dvtool.errors import UsageError
 
-__all__ = ["connect", "parquet_scan", "quote_ident", "quote_literal", "sorted_reader"]
+__all__ = [
+    "READ_ONLY_STATEMENTS",
+    "check_read_only",
+    "connect",
+    "parquet_scan",
+    "quote_ident",
+    "quote_literal",
+    "sandbox",
+    "sorted_reader",
+]
+
+# The statement kinds a user's query may run. EXPLAIN is not here: EXPLAIN ANALYZE
+# runs the statement it explains, COPY included.
+READ_ONLY_STATEMENTS = frozenset({"SELECT"})
 
 
 def quote_ident(name: str) -> str:
@@ -49,6 +62,62 @@ def connect(
     if filesystem is not None and getattr(filesystem, "protocol", None) not in ("file", ("file", "local")):
         con.register_filesystem(filesystem)
     return con
+
+
+def sandbox(*, scratch: str) -> duckdb.DuckDBPyConnection:
+    """A connection for a user's SQL: it reads only what is registered with it, writes nowhere.
+
+    DuckDB's own lock-down does the work: with ``enable_external_access`` off,
+    no SQL function or statement may open a file, a URL or an extension
+    (``read_text``, ``read_csv``, ``COPY``, ``ATTACH``, ``INSTALL``/``LOAD``), and
+    ``lock_configuration`` stops SQL from turning that back on. The caller
+    registers Arrow data and datasets (which dvtool opens, not DuckDB) *before*
+    running the user's SQL; no filesystem is registered, so no URL is
+    reachable. The one folder DuckDB can still write is ``temp_directory``,
+    which it always allows: it is ``scratch``, a private folder the caller
+    creates for this query and deletes after it (DuckDB spills sorts and joins
+    there); the statements that write files are refused by
+    :func:`check_read_only` before anything runs.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"SET temp_directory = {quote_literal(scratch)}")
+        con.execute("SET preserve_insertion_order = true")
+        if os.environ.get("DVTOOL_THREADS"):
+            con.execute(f"SET threads = {int(os.environ['DVTOOL_THREADS'])}")
+        # No Python variable of the calling frames becomes a table by its name.
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET allow_community_extensions = false")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, text: str) -> None:
+    """Refuse SQL with any statement that is not a query (COPY, ATTACH, SET, EXPLAIN …).
+
+    The statements are told apart by DuckDB's parser, not by matching text.
+    """
+    try:
+        statements = con.extract_statements(text)
+    except duckdb.Error as exc:
+        raise UsageError(f"query failed: {_first_line(exc)}") from None
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise UsageError(
+                f"query is read-only: {kind} statements are refused (only SELECT, WITH, FROM, "
+                "VALUES, DESCRIBE, SUMMARIZE, SHOW and PIVOT … IN (…) run; use --output to write a result)"
+            )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def parquet_scan(urls: Sequence[str]) -> str:
