@@ -60,7 +60,8 @@ def test_fingerprint_ignores_batch_boundaries_and_row_order_matters(repo: dvtool
     assert not s3.unchanged and s3.snapshot.manifest.fingerprint != s1.snapshot.manifest.fingerprint
 
 
-def test_keyed_snapshot_orders_rows_and_records_key_ranges(repo: dvtool.Repo) -> None:
+def test_keyed_snapshot_orders_rows_and_records_key_ranges(repo: dvtool.Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DVTOOL_CHUNK_BYTES", str(64 << 10))  # small chunks: several in 50k rows
     ids = np.random.default_rng(1).permutation(50_000)
     t = pa.table({"id": ids, "v": ids * 2})
     snap = repo.snapshot(t, dataset="k", key=["id"]).snapshot

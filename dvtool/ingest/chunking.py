@@ -1,56 +1,81 @@
-"""Cutting a sorted stream of rows into content-defined chunks, and encoding them.
+"""Cutting a sorted stream of rows into chunks that later versions keep.
 
-Boundaries follow the content: a row ends a chunk when a hash of its key (or,
-without a key, of its first columns) has its low bits all zero, with minimum
-and maximum sizes. Inserting or deleting rows therefore changes only the
-chunks around the edit, and appending rows changes only the tail. A new
-version also cuts where its parent's data ended (``force_after``), so an
-append never rewrites the parent's last chunk.
+Two rules decide where a chunk ends (docs/format.md, "Chunk boundaries"):
+
+* **Content.** A row ends a chunk when a 64-bit hash of its key (without a
+  key: of its first four columns) has its low ``log2(avg_rows)`` bits all
+  zero, but never before ``min_rows`` rows, and always at ``max_rows``.
+* **The parent.** A new version cuts again wherever its parent's chunks
+  ended: with a key, right after the parent chunk's last key; without one,
+  after the same number of rows, for as long as the rows match the parent's.
+  So the parent's rows come out as the parent's own chunks (reused by
+  fingerprint, never re-encoded), an append cuts only its new rows, and an
+  edit in the middle changes only the chunks whose key range it touches, in
+  every later version too, not just against the immediate parent.
+
+Chunk sizes stay healthy: a parent boundary is skipped when the edited range
+it would close fell below ``min_rows`` (the range joins the next one), and a
+run of consecutive tiny parent chunks (each below ``min_rows``, what small
+appends leave behind) is rewritten as one chunk once its rows add up to
+``min_rows``. Until then tiny chunks are kept as they are.
+
+Encoding chunks as Parquet lives in :mod:`dvtool.ingest.encoding`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import io
 import math
+import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dvtool.format.hashing import hash_bytes
-from dvtool.format.jsonvalues import is_scalar
-from dvtool.format.jsonvalues import json_value as _json_value
-from dvtool.format.models import ChunkInfo, Chunking, ColumnStats
+from dvtool.format.models import Chunking, Manifest
+from dvtool.ingest import arrays
 
 __all__ = [
+    "Boundary",
+    "Cut",
+    "Cutter",
     "choose_chunking",
-    "column_stats",
-    "encode_chunk",
-    "encode_new_chunk",
-    "json_value",
+    "chunk_bytes",
+    "key_scalar",
+    "parent_boundaries",
     "row_hashes",
-    "split_chunks",
 ]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
-TARGET_CHUNK_BYTES = 2 << 20  # in-memory Arrow bytes of an average chunk
-MAX_AVG_ROWS = 16384
+TARGET_CHUNK_BYTES = 8 << 20  # in-memory Arrow bytes of an average chunk (docs/performance.md)
+MAX_AVG_ROWS = 65536
 MIN_AVG_ROWS = 256
-STRING_STAT_LIMIT = 64  # longer strings are not kept as min/max
+
+
+def chunk_bytes() -> int:
+    """The target in-memory bytes of a chunk: ``DVTOOL_CHUNK_BYTES`` if set, else 8 MiB."""
+    configured = os.environ.get("DVTOOL_CHUNK_BYTES", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return TARGET_CHUNK_BYTES
 
 
 def choose_chunking(schema: pa.Schema, sample: pa.RecordBatch, keyed: bool) -> Chunking:
-    """Pick chunk sizes for a first version from the width of its rows."""
+    """Pick chunk sizes for a first version from the width of its rows.
+
+    ``avg_rows`` is the power of two nearest to 8 MiB (``DVTOOL_CHUNK_BYTES``)
+    / (Arrow bytes per row), between 256 and 65,536; ``min_rows = avg/4``,
+    ``max_rows = 4·avg``. Later versions keep their parent's settings.
+    """
     row_bytes = max(1.0, sample.nbytes / max(1, sample.num_rows))
-    rows = TARGET_CHUNK_BYTES / row_bytes
-    avg = 1 << max(0, math.floor(math.log2(max(rows, 1))))
+    rows = max(1.0, chunk_bytes() / row_bytes)
+    avg = 1 << max(0, round(math.log2(rows)))
     avg = max(MIN_AVG_ROWS, min(MAX_AVG_ROWS, avg))
     return Chunking(
         strategy="cdc-key" if keyed else "cdc-row",
@@ -99,7 +124,7 @@ def _column_hash(arr: pa.Array) -> np.ndarray:
             mixed: np.ndarray = _mix(head ^ _mix(tail + _GOLD) ^ (lengths.astype(np.uint64) * _GOLD))
         return mixed
     if pa.types.is_boolean(typ):
-        flags: np.ndarray = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
+        flags: np.ndarray = arrays.bools(arr).astype(np.uint64)
         return flags
     fixed = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_temporal(typ) or pa.types.is_decimal(typ)
     width = typ.bit_width // 8 if fixed else 0  # bit_width raises for variable-width types
@@ -114,7 +139,7 @@ def _column_hash(arr: pa.Array) -> np.ndarray:
             for w in range(words.shape[1]):
                 ints = _mix(ints ^ words[:, w])
         if arr.null_count:
-            ints = np.where(arr.is_valid().to_numpy(zero_copy_only=False), ints, np.uint64(0))
+            ints = np.where(arrays.valid(arr), ints, np.uint64(0))
         return ints
     # Rare types: hash the text form (slow, but only for odd key columns).
     import xxhash
@@ -128,83 +153,6 @@ def row_hashes(batch: pa.RecordBatch, columns: Sequence[str]) -> np.ndarray:
     for name in columns:
         h = _mix(h ^ _column_hash(batch.column(name)))
     return h
-
-
-@dataclass(slots=True)
-class _Pending:
-    parts: list[pa.RecordBatch]
-    rows: int
-
-
-def split_chunks(
-    batches: Iterator[pa.RecordBatch],
-    chunking: Chunking,
-    hash_columns: Sequence[str],
-    *,
-    force_after: tuple[Sequence[str], tuple[Any, ...]] | None = None,
-    force_at_row: int | None = None,
-) -> Iterator[pa.Table]:
-    """Yield chunks (as Tables) cut at content-defined boundaries.
-
-    ``force_after`` = (key columns, key values): also cut right after the row
-    with that key (the parent's last row). ``force_at_row``: also cut after that
-    many rows (keyless data: where the parent ended).
-    """
-    mask = np.uint64(chunking.avg_rows - 1)
-    pending = _Pending([], 0)
-    seen = 0
-    for batch in batches:
-        n = batch.num_rows
-        if n == 0:
-            continue
-        h = row_hashes(batch, hash_columns)
-        cut = (h & mask) == 0
-        if force_after is not None:
-            hit = _rows_equal(batch, *force_after)
-            if hit is not None and pc.any(hit).as_py():
-                cut = cut.copy()
-                cut[np.flatnonzero(hit.to_numpy(zero_copy_only=False))] = True
-                forced = set(np.flatnonzero(hit.to_numpy(zero_copy_only=False)).tolist())
-            else:
-                forced = set()
-        else:
-            forced = set()
-        if force_at_row is not None and seen < force_at_row <= seen + n:
-            idx = force_at_row - seen - 1
-            cut = cut.copy()
-            cut[idx] = True
-            forced.add(idx)
-        candidates = np.flatnonzero(cut)
-        pos = 0
-        ci = 0
-        while pos < n:
-            room = chunking.max_rows - pending.rows  # rows we may still add
-            min_index = pos + max(0, chunking.min_rows - pending.rows - 1)
-            end = None
-            # first candidate at or after pos that satisfies the minimum (forced ones always do)
-            ci = int(np.searchsorted(candidates, pos))
-            while ci < len(candidates):
-                c = int(candidates[ci])
-                if c - pos + 1 > room:
-                    break
-                if c >= min_index or c in forced:
-                    end = c + 1
-                    break
-                ci += 1
-            if end is None and pos + room <= n:
-                end = pos + room
-            if end is None:
-                pending.parts.append(batch.slice(pos))
-                pending.rows += n - pos
-                break
-            pending.parts.append(batch.slice(pos, end - pos))
-            pending.rows += end - pos
-            yield pa.Table.from_batches(pending.parts)
-            pending = _Pending([], 0)
-            pos = end
-        seen += n
-    if pending.rows:
-        yield pa.Table.from_batches(pending.parts)
 
 
 def key_scalar(value: Any, typ: pa.DataType) -> pa.Scalar | None:
@@ -230,106 +178,203 @@ def key_scalar(value: Any, typ: pa.DataType) -> pa.Scalar | None:
     return scalar
 
 
-def _rows_equal(batch: pa.RecordBatch, columns: Sequence[str], values: tuple[Any, ...]) -> pa.Array | None:
-    """A boolean mask of rows whose key equals ``values`` (a manifest key range end), or None."""
-    hit = None
-    for name, value in zip(columns, values, strict=True):
-        scalar = key_scalar(value, batch.schema.field(name).type)
-        if scalar is None:
-            return None  # cannot tell: the forced cut is only an optimisation, skip it
-        eq = pc.fill_null(pc.equal(batch.column(name), scalar), False)
-        hit = eq if hit is None else pc.and_(hit, eq)
-    return hit
+# -- where the parent's chunks ended ---------------------------------------------------
 
 
-def _dictionary_columns(table: pa.Table) -> list[str]:
-    """String/binary columns worth dictionary-encoding: few distinct values in a sample.
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """A place where a parent chunk ended, to cut at again."""
 
-    pyarrow's default (dictionary for every column) doubles write time on
-    high-cardinality columns (measured: docs/performance.md).
+    index: int  # the parent chunk that ends here (the last one of a merged run)
+    end: int  # the parent's rows up to and including that chunk
+    rows: int  # rows of the parent range that ends here (since the previous boundary)
+    key: tuple[pa.Scalar, ...] | None  # with a key: the last key of that chunk
+    merge: bool = False  # the range is a run of tiny chunks, rewritten as one chunk
+
+
+def parent_boundaries(parent: Manifest | None, key: Sequence[str], schema: pa.Schema) -> list[Boundary]:
+    """The parent's chunk ends that the next version cuts at again (see the module doc).
+
+    Empty when the parent was cut another way (other key or strategy), or when
+    its key columns changed type (their values no longer compare).
     """
-    out = []
-    sample_rows = min(table.num_rows, 4096)
-    for field in table.schema:
-        t = field.type
-        if pa.types.is_string(t) or pa.types.is_binary(t):
-            sample = table.column(field.name).slice(0, sample_rows)
-            distinct = pc.count_distinct(sample).as_py()
-            if distinct <= max(1, sample_rows // 4):
-                out.append(field.name)
+    if parent is None or not parent.chunks:
+        return []
+    key = tuple(key)
+    if tuple(parent.key) != key or parent.chunking.strategy != ("cdc-key" if key else "cdc-row"):
+        return []
+    if key:
+        for name in key:
+            if name not in parent.schema.names or parent.schema.field(name).type != schema.field(name).type:
+                return []
+    elif not parent.schema.equals(schema):
+        return []  # every row changed: row counts say nothing
+    min_rows = parent.chunking.min_rows
+    out: list[Boundary] = []
+    start = 0  # rows before the range being built
+    end = 0
+    run_rows = 0  # rows of the current run of tiny chunks
+    for index, chunk in enumerate(parent.chunks):
+        end += chunk.rows
+        scalars = None
+        if key:
+            if chunk.key_max is None or len(chunk.key_max) != len(key):
+                continue  # no usable end: the range joins the next one
+            values = [key_scalar(v, schema.field(k).type) for k, v in zip(key, chunk.key_max, strict=True)]
+            if any(v is None for v in values):
+                continue
+            scalars = tuple(v for v in values if v is not None)
+        if chunk.rows >= min_rows:
+            run_rows = 0
+            out.append(Boundary(index, end, end - start, scalars))
+            start = end
+            continue
+        run_rows += chunk.rows
+        if run_rows >= min_rows:
+            # A run of tiny chunks has grown past min_rows: one chunk from now on.
+            while out and out[-1].end > end - run_rows:
+                out.pop()
+            out.append(Boundary(index, end, run_rows, scalars, merge=True))
+            run_rows = 0
+        else:
+            out.append(Boundary(index, end, end - start, scalars))
+        start = end
     return out
 
 
-def encode_chunk(table: pa.Table) -> bytes:
-    """Parquet bytes for one chunk: zstd level 1, one row group, page checksums, stats."""
-    import pyarrow.parquet as pq
-
-    sink = io.BytesIO()
-    pq.write_table(
-        table,
-        sink,
-        row_group_size=max(1, table.num_rows),
-        compression="zstd",
-        compression_level=1,
-        use_dictionary=_dictionary_columns(table),
-        write_statistics=True,
-        write_page_checksum=True,
-        store_schema=True,
-    )
-    return sink.getvalue()
+def _count_at_most(batch: pa.RecordBatch, names: Sequence[str], values: tuple[pa.Scalar, ...]) -> int:
+    """Rows of a key-sorted ``batch`` whose key is ≤ ``values`` (lexicographic)."""
+    at_most = None
+    for name, value in zip(reversed(names), reversed(values), strict=True):
+        col = batch.column(name)
+        if at_most is None:
+            at_most = pc.less_equal(col, value)
+        else:
+            at_most = pc.or_(pc.less(col, value), pc.and_(pc.equal(col, value), at_most))
+    assert at_most is not None
+    return int(pc.sum(pc.fill_null(at_most, False)).as_py() or 0)
 
 
-def encode_new_chunk(table: pa.Table, fingerprint: str, key: Sequence[str]) -> tuple[ChunkInfo, bytes]:
-    """Encode a chunk and describe it (runs in a worker thread)."""
-
-    data = encode_chunk(table)
-    key_min = key_max = None
-    if key:
-        first_row = table.slice(0, 1).select(list(key)).to_pylist()[0]
-        last_row = table.slice(table.num_rows - 1, 1).select(list(key)).to_pylist()[0]
-        key_min = tuple(key_json_value(first_row[k]) for k in key)
-        key_max = tuple(key_json_value(last_row[k]) for k in key)
-    info = ChunkInfo(hash_bytes(data), fingerprint, table.num_rows, len(data), key_min, key_max, column_stats(table))
-    return info, data
+# -- the cutter ------------------------------------------------------------------------
 
 
-def json_value(value: Any) -> Any:
-    """The JSON form of a scalar for manifests (min/max, key ranges); ``None`` for what has none.
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """One chunk of rows; ``parent_chunk`` is the parent chunk it should equal, if any."""
 
-    Long strings are dropped from statistics (a min/max is a hint, not data).
+    table: pa.Table
+    parent_chunk: int | None
+
+
+@dataclass(slots=True)
+class Cutter:
+    """Cuts sorted batches into chunks at content and parent boundaries (see the module doc).
+
+    Without a key the parent's boundaries are row counts, meaningful only
+    while the rows match the parent's: the caller says :meth:`diverged` when a
+    chunk that should equal a parent chunk does not, and from there on only
+    the content decides.
     """
-    if not is_scalar(value) or isinstance(value, bytes):
-        return None
-    if isinstance(value, str) and len(value) > STRING_STAT_LIMIT:
-        return None
-    return _json_value(value)
 
+    chunking: Chunking
+    hash_columns: Sequence[str]
+    key: Sequence[str] = ()
+    boundaries: Sequence[Boundary] = ()
+    _next: int = 0  # the first boundary not yet passed
+    _start: int | None = -1  # the boundary the pending chunk began at (-1: the first row)
+    _parts: list[pa.RecordBatch] = field(default_factory=list)
+    _rows: int = 0  # rows pending
+    _seen: int = 0  # rows in earlier batches
 
-def key_json_value(value: Any) -> Any:
-    """Like :func:`json_value` but keeps long strings (key ranges must be exact)."""
-    if isinstance(value, str):
-        return value
-    return json_value(value)
+    def diverged(self) -> None:
+        if not self.key:
+            self.boundaries = ()
 
+    def cut(self, batches: Iterator[pa.RecordBatch]) -> Iterator[Cut]:
+        mask = np.uint64(self.chunking.avg_rows - 1)
+        for batch in batches:
+            n = batch.num_rows
+            if n == 0:
+                continue
+            ends = np.flatnonzero((row_hashes(batch, self.hash_columns) & mask) == 0) + 1
+            yield from self._batch(batch, ends)
+            self._seen += n
+        if self._rows:
+            yield self._close(None)
 
-def column_stats(table: pa.Table) -> tuple[tuple[str, ColumnStats], ...]:
-    out = []
-    for field in table.schema:
-        col = table.column(field.name)
-        lo = hi = None
-        t = field.type
-        if (
-            pa.types.is_integer(t)
-            or pa.types.is_floating(t)
-            or pa.types.is_temporal(t)
-            or pa.types.is_decimal(t)
-            or pa.types.is_string(t)
-            or pa.types.is_boolean(t)
-        ) and not pa.types.is_duration(t):
-            try:
-                mm = pc.min_max(col)
-                lo, hi = json_value(mm["min"].as_py()), json_value(mm["max"].as_py())
-            except (pa.ArrowNotImplementedError, pa.ArrowInvalid, ValueError, OverflowError):
-                lo = hi = None
-        out.append((field.name, ColumnStats(nulls=col.null_count, min=lo, max=hi)))
-    return tuple(out)
+    def _boundaries_in(self, batch: pa.RecordBatch) -> Iterator[tuple[int, int]]:
+        """(end within the batch, boundary number) for parent boundaries in ``batch``, in order."""
+        n = batch.num_rows
+        while self._next < len(self.boundaries):
+            b = self.boundaries[self._next]
+            if self.key:
+                assert b.key is not None
+                end = _count_at_most(batch, self.key, b.key)
+                if end == n:
+                    return  # at the end of this batch or in a later one
+            else:
+                end = b.end - self._seen
+                if end > n:
+                    return
+            yield max(0, end), self._next
+            self._next += 1
+
+    def _honoured(self, number: int, rows: int) -> bool:
+        b = self.boundaries[number]
+        if rows == 0 or rows >= self.chunking.min_rows or b.merge:
+            return True
+        # A tiny range is kept only as the parent had it (same start, same rows).
+        return self._start == number - 1 and rows == b.rows
+
+    def _batch(self, batch: pa.RecordBatch, cand_ends: np.ndarray) -> Iterator[Cut]:
+        n = batch.num_rows
+        bounds: list[tuple[int, int]] = []
+        for where, which in self._boundaries_in(batch):
+            bounds.append((max(where, bounds[-1][0]) if bounds else where, which))  # unsorted input: stay in order
+        bi = 0
+        pos = 0
+        while True:
+            if not self.boundaries:  # diverged (keyless): content only from here
+                bounds, bi = [], 0
+            upcoming = bounds[bi][1] if bi < len(bounds) else self._next
+            merging = (
+                upcoming < len(self.boundaries) and self.boundaries[upcoming].merge and self._start == upcoming - 1
+            )
+            end = pos + self.chunking.max_rows - self._rows
+            if bi < len(bounds):
+                end = min(end, bounds[bi][0])
+            if not merging:
+                j = int(np.searchsorted(cand_ends, pos + max(1, self.chunking.min_rows - self._rows)))
+                if j < len(cand_ends):
+                    end = min(end, int(cand_ends[j]))
+            if end > n:
+                break
+            number: int | None = None
+            if bi < len(bounds) and bounds[bi][0] == end:
+                number = bounds[bi][1]
+                bi += 1
+                if not self._honoured(number, self._rows + end - pos):
+                    continue
+            expected = None
+            if number is not None and self._start == number - 1 and not self.boundaries[number].merge:
+                expected = self.boundaries[number].index
+            if end > pos:
+                self._parts.append(batch.slice(pos, end - pos))
+                self._rows += end - pos
+            if self._rows:
+                yield self._close(expected)
+            self._start = number
+            pos = end
+            # Parent boundaries at this very place (empty ranges): the next chunk starts there.
+            while self.boundaries and bi < len(bounds) and bounds[bi][0] == pos:
+                self._start = bounds[bi][1]
+                bi += 1
+        if pos < n:
+            self._parts.append(batch.slice(pos))
+            self._rows += n - pos
+
+    def _close(self, expected: int | None) -> Cut:
+        table = pa.Table.from_batches(self._parts)
+        self._parts = []
+        self._rows = 0
+        return Cut(table, expected)

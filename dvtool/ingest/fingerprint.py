@@ -15,6 +15,7 @@ import pyarrow as pa
 import xxhash
 
 from dvtool.format.hashing import ALGORITHM
+from dvtool.ingest import arrays
 
 __all__ = ["ColumnsHasher", "table_fingerprint"]
 
@@ -81,20 +82,17 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
     if n == 0:
         return
     typ = arr.type
-    if arr.null_count:
-        valid = arr.is_valid().to_numpy(zero_copy_only=False).astype(np.uint8)
-    else:
-        valid = np.ones(n, dtype=np.uint8)
+    valid = arrays.valid(arr).astype(np.uint8)
     _feed(states, "validity", valid)
     if pa.types.is_null(typ):
         return
     if _is_var_binary(typ):
-        if arr.null_count:
+        large = pa.types.is_large_string(typ) or pa.types.is_large_binary(typ)
+        if arr.null_count and _null_slots_hold_bytes(arr, valid, large):
             # Null slots may hold any bytes; after fill_null they are empty, and
             # validity is hashed on its own, so "" and null stay distinct.
             arr = arr.fill_null(b"" if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) else "")
         buffers = arr.buffers()
-        large = pa.types.is_large_string(typ) or pa.types.is_large_binary(typ)
         offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)[
             arr.offset : arr.offset + n + 1
         ]
@@ -103,7 +101,7 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
             _feed(states, "data", memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])])
         return
     if pa.types.is_boolean(typ):
-        values = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8)
+        values = arrays.bools(arr).astype(np.uint8)
         _feed(states, "data", values)
         return
     if (
@@ -137,6 +135,12 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
         token = repr(value).encode("utf-8")
         _feed(states, "lengths", struct.pack("<q", len(token)))
         _feed(states, "data", token)
+
+
+def _null_slots_hold_bytes(arr: pa.Array, valid: np.ndarray, large: bool) -> bool:
+    """True if a null slot of a string/binary array has a non-zero length (writers usually leave them empty)."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if large else np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    return bool(np.diff(offsets)[valid == 0].any())
 
 
 def _is_var_binary(typ: pa.DataType) -> bool:

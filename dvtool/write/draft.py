@@ -123,6 +123,7 @@ def _build_pass(
     mode: Literal["direct", "guard", "sort"],
 ) -> tuple[Manifest, DataError | None]:
     from dvtool.ingest import chunking as ck
+    from dvtool.ingest.encoding import encode_new_chunk
 
     schema = src.schema
     con = None
@@ -144,14 +145,7 @@ def _build_pass(
         else:
             chunking = Chunking("cdc-key" if key else "cdc-row", 16384, 4096, 65536)
         hash_columns = list(key) if key else schema.names[:4]
-        force_after = None
-        force_at_row = None
-        if parent is not None and parent.chunks:
-            last = parent.chunks[-1]
-            if key and tuple(parent.key) == key and last.key_max is not None:
-                force_after = (key, tuple(last.key_max))
-            elif not key:
-                force_at_row = parent.rows
+        cutter = ck.Cutter(chunking, hash_columns, key, ck.parent_boundaries(parent, key, schema))
 
         def stream() -> Iterator[pa.RecordBatch]:
             if first is not None:
@@ -175,14 +169,13 @@ def _build_pass(
                 chunks[index] = info
 
         def encode(table: pa.Table, fingerprint: str) -> tuple[ChunkInfo, bytes | str]:
-            info, data = ck.encode_new_chunk(table, fingerprint, key)
+            info, data = encode_new_chunk(table, fingerprint, key)
             return info, staging.prepare(info.object, data)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dvtool-encode") as pool:
             try:
-                for table in ck.split_chunks(
-                    stream(), chunking, hash_columns, force_after=force_after, force_at_row=force_at_row
-                ):
+                for cut in cutter.cut(stream()):
+                    table = cut.table
                     fp = ColumnsHasher(schema)
                     hasher.update(table, also=fp)
                     if checker is not None:
@@ -190,6 +183,10 @@ def _build_pass(
                     fingerprint = fp.hexdigest()
                     rows += table.num_rows
                     reused = reuse.get(fingerprint)
+                    if parent is not None and cut.parent_chunk is not None and (
+                        parent.chunks[cut.parent_chunk].fingerprint != fingerprint
+                    ):
+                        cutter.diverged()  # keyless rows no longer follow the parent's
                     if reused is not None:
                         chunks.append(reused)
                     else:

@@ -21,7 +21,7 @@ from dvtool.diff.report import MARKDOWN_LIMIT, schema_diff
 from dvtool.errors import DataError, UsageError
 from dvtool.format.hashing import hash_bytes
 from dvtool.format.models import ChunkInfo
-from dvtool.ingest.chunking import column_stats
+from dvtool.ingest.encoding import column_stats
 from dvtool.ingest.fingerprint import table_fingerprint
 
 ODD = 'a"; DROP TABLE t; --'

@@ -410,7 +410,8 @@ columns:
 """
 
 
-def test_incremental_verdicts_check_only_new_chunks(tmp_path: Path) -> None:
+def test_incremental_verdicts_check_only_new_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DVTOOL_CHUNK_BYTES", str(256 << 10))  # small chunks: many in 200k rows
     repo = Repo.init(str(tmp_path / ".dvtool"))
     schema = write(tmp_path, "s.yaml", SCORE_YAML)
     base = _orders(200_000)

@@ -1,0 +1,184 @@
+"""Encoding one chunk as Parquet, and describing it (statistics, key range) for the manifest.
+
+A chunk's bytes depend only on its rows (and the pyarrow version): the same
+rows always encode to the same object. Each column is encoded by what it is,
+decided from a sample of the chunk: dictionary encoding where it makes the
+column smaller (low-cardinality columns of any type, integers included),
+plain encoding where it does not (high-cardinality columns, and sorted or
+run-heavy columns that zstd already packs well). See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dvtool.format.hashing import hash_bytes
+from dvtool.format.jsonvalues import is_scalar
+from dvtool.format.jsonvalues import json_value as _json_value
+from dvtool.format.models import ChunkInfo, ColumnStats
+
+__all__ = [
+    "column_stats",
+    "dictionary_columns",
+    "encode_chunk",
+    "encode_new_chunk",
+    "json_value",
+    "key_json_value",
+]
+
+STRING_STAT_LIMIT = 64  # longer strings are not kept as min/max
+SAMPLE_ROWS = 2048  # rows of a chunk encoded both ways to choose each column's encoding
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 1
+
+
+def _delta_encoded(typ: pa.DataType) -> bool:
+    """Integer-like types stored plain with DELTA_BINARY_PACKED (smaller than PLAIN, sorted or not)."""
+    return bool(
+        pa.types.is_integer(typ)
+        or pa.types.is_timestamp(typ)
+        or pa.types.is_date32(typ)
+        or pa.types.is_time(typ)
+        or pa.types.is_duration(typ)
+    )
+
+
+def _write(table: pa.Table, sink: Any, dictionary: list[str], *, full: bool) -> None:
+    """One row group; ``dictionary`` columns dictionary-encoded, integer-like others delta-encoded."""
+    import pyarrow.parquet as pq
+
+    chosen = set(dictionary)
+    delta = {f.name: "DELTA_BINARY_PACKED" for f in table.schema if f.name not in chosen and _delta_encoded(f.type)}
+    pq.write_table(
+        table,
+        sink,
+        row_group_size=max(1, table.num_rows),
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        use_dictionary=dictionary,
+        column_encoding=delta or None,
+        write_statistics=full,
+        write_page_checksum=full,
+        store_schema=full,
+    )
+
+
+def _column_sizes(sample: pa.Table, use_dictionary: bool) -> list[tuple[int, int]]:
+    """(compressed bytes, of which dictionary page) of each column of ``sample``."""
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    _write(sample, sink, sample.schema.names if use_dictionary else [], full=False)
+    group = pq.ParquetFile(pa.BufferReader(sink.getvalue())).metadata.row_group(0)
+    out = []
+    for i in range(group.num_columns):
+        col = group.column(i)
+        page = col.data_page_offset - col.dictionary_page_offset if col.has_dictionary_page else 0
+        out.append((col.total_compressed_size, page))
+    return out
+
+
+def dictionary_columns(table: pa.Table) -> list[str]:
+    """Flat columns that come out smaller dictionary-encoded, judged from two samples.
+
+    A column whose first ``SAMPLE_ROWS`` rows are nearly all distinct stays
+    plain. For the others, those rows are encoded both ways; the estimate for
+    the whole chunk scales the data pages by the chunk's rows and the
+    dictionary page by how many more distinct values a sample spread over the
+    whole chunk holds (a sorted column keeps meeting new values; a
+    low-cardinality one does not). Depends only on the chunk's rows.
+    """
+    n = table.num_rows
+    flat = [f.name for f in table.schema if not pa.types.is_nested(f.type)]
+    if not flat or n == 0:
+        return []
+    head = table.select(flat).slice(0, SAMPLE_ROWS)
+    size = head.num_rows
+    spread = table.select(flat).take(pa.array(np.linspace(0, n - 1, size).astype(np.int64))) if n > size else head
+    candidates = []
+    growth = []
+    for name in flat:
+        distinct = pc.count_distinct(head.column(name), mode="all").as_py()
+        if distinct > 0.9 * size and size >= 64:
+            continue  # high cardinality: plain
+        candidates.append(name)
+        growth.append(max(1.0, pc.count_distinct(spread.column(name), mode="all").as_py() / max(1, distinct)))
+    if not candidates:
+        return []
+    sample = head.select(candidates)
+    scale = n / size
+    chosen = []
+    for name, (d_total, d_page), (p_total, _), grow in zip(
+        candidates, _column_sizes(sample, True), _column_sizes(sample, False), growth, strict=True
+    ):
+        if (d_total - d_page) * scale + d_page * grow < p_total * scale:
+            chosen.append(name)
+    return chosen
+
+
+def encode_chunk(table: pa.Table) -> bytes:
+    """Parquet bytes for one chunk: zstd level 1, one row group, per-column encoding, checksums, stats."""
+    sink = io.BytesIO()
+    _write(table, sink, dictionary_columns(table), full=True)
+    return sink.getvalue()
+
+
+def encode_new_chunk(table: pa.Table, fingerprint: str, key: Sequence[str]) -> tuple[ChunkInfo, bytes]:
+    """Encode a chunk and describe it (runs in a worker thread)."""
+    data = encode_chunk(table)
+    key_min = key_max = None
+    if key:
+        first_row = table.slice(0, 1).select(list(key)).to_pylist()[0]
+        last_row = table.slice(table.num_rows - 1, 1).select(list(key)).to_pylist()[0]
+        key_min = tuple(key_json_value(first_row[k]) for k in key)
+        key_max = tuple(key_json_value(last_row[k]) for k in key)
+    info = ChunkInfo(hash_bytes(data), fingerprint, table.num_rows, len(data), key_min, key_max, column_stats(table))
+    return info, data
+
+
+def json_value(value: Any) -> Any:
+    """The JSON form of a scalar for manifests (min/max, key ranges); ``None`` for what has none.
+
+    Long strings are dropped from statistics (a min/max is a hint, not data).
+    """
+    if not is_scalar(value) or isinstance(value, bytes):
+        return None
+    if isinstance(value, str) and len(value) > STRING_STAT_LIMIT:
+        return None
+    return _json_value(value)
+
+
+def key_json_value(value: Any) -> Any:
+    """Like :func:`json_value` but keeps long strings (key ranges must be exact)."""
+    if isinstance(value, str):
+        return value
+    return json_value(value)
+
+
+def column_stats(table: pa.Table) -> tuple[tuple[str, ColumnStats], ...]:
+    out = []
+    for field in table.schema:
+        col = table.column(field.name)
+        lo = hi = None
+        t = field.type
+        if (
+            pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_temporal(t)
+            or pa.types.is_decimal(t)
+            or pa.types.is_string(t)
+            or pa.types.is_boolean(t)
+        ) and not pa.types.is_duration(t):
+            try:
+                mm = pc.min_max(col)
+                lo, hi = json_value(mm["min"].as_py()), json_value(mm["max"].as_py())
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid, ValueError, OverflowError):
+                lo = hi = None
+        out.append((field.name, ColumnStats(nulls=col.null_count, min=lo, max=hi)))
+    return tuple(out)
