@@ -48,6 +48,7 @@ __all__ = [
     "__version__",
     "diff_sources",
     "infer_source_schema",
+    "load_policy",
     "redact_url",
     "validate_source",
     "write_query_result",
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         SnapshotResult,
         diff_sources,
         infer_source_schema,
+        load_policy,
         validate_source,
         write_query_result,
     )
@@ -72,6 +74,7 @@ _LAZY = {
     "SnapshotResult": "dvtool.repo",
     "diff_sources": "dvtool.repo",
     "infer_source_schema": "dvtool.repo",
+    "load_policy": "dvtool.repo",
     "validate_source": "dvtool.repo",
     "write_query_result": "dvtool.repo",
     "Snapshot": "dvtool.snapshot",

@@ -69,6 +69,7 @@ __all__ = [
     "SnapshotResult",
     "diff_sources",
     "infer_source_schema",
+    "load_policy",
     "validate_source",
 ]
 
@@ -237,16 +238,33 @@ class Repo:
         key: Sequence[str] | None = None,
         limit: int = 10,
         stats: bool = False,
+        abs_tol: float = 0.0,
+        rel_tol: float = 0.0,
+        tol: Mapping[str, str] | Sequence[str] | None = None,
+        distributions: bool = False,
+        policy: Any = None,
     ) -> Diff:
         """Compare two REFs or SOURCEs (``new=None``: a REF against its parent version).
 
         Chunks with the same fingerprint on both sides are never read. ``key=None``
         uses the key recorded at snapshot time; ``key=()`` compares whole rows.
+        ``abs_tol``/``rel_tol`` (and per column ``tol={"price": "abs:0.01"}``)
+        make numeric values within tolerance count as equal. ``distributions``
+        adds per-column distribution statistics (chunk profiles cached in the
+        repository); ``policy`` (a file, a mapping or a loaded policy) checks
+        them: ``d.passed`` is False and ``d.policy.breaches`` names each breach.
         """
         from dvtool.diff.plan import diff_in_catalog
 
         return diff_in_catalog(
-            self.catalog, old, new, key=key, limit=limit, stats=stats, storage_options=self.storage_options
+            self.catalog,
+            old,
+            new,
+            key=key,
+            limit=limit,
+            stats=stats,
+            storage_options=self.storage_options,
+            **_review_options(abs_tol, rel_tol, tol, distributions, policy),
         )
 
     def query(self, sql: str) -> pa.Table:
@@ -493,11 +511,53 @@ def diff_sources(
     limit: int = 10,
     stats: bool = False,
     storage_options: Mapping[str, str] | None = None,
+    abs_tol: float = 0.0,
+    rel_tol: float = 0.0,
+    tol: Mapping[str, str] | Sequence[str] | None = None,
+    distributions: bool = False,
+    policy: Any = None,
 ) -> Diff:
     """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
     from dvtool.diff.plan import diff_in_catalog
 
-    return diff_in_catalog(None, old, new, key=key, limit=limit, stats=stats, storage_options=storage_options)
+    return diff_in_catalog(
+        None,
+        old,
+        new,
+        key=key,
+        limit=limit,
+        stats=stats,
+        storage_options=storage_options,
+        **_review_options(abs_tol, rel_tol, tol, distributions, policy),
+    )
+
+
+def load_policy(source: Any) -> Any:
+    """A drift policy from a YAML/JSON file or a mapping; unknown keys are a UsageError."""
+    from dvtool.diff.policy import Policy, parse_policy
+    from dvtool.diff.policy import load_policy as _load
+
+    if isinstance(source, Policy):
+        return source
+    if isinstance(source, Mapping):
+        return parse_policy(dict(source), "(policy)")
+    return _load(source)
+
+
+def _review_options(
+    abs_tol: float,
+    rel_tol: float,
+    tol: Mapping[str, str] | Sequence[str] | None,
+    distributions: bool,
+    policy: Any,
+) -> dict[str, Any]:
+    from dvtool.diff.columns import ToleranceSpec
+
+    return {
+        "tolerance": ToleranceSpec.parse(abs_tol=abs_tol, rel_tol=rel_tol, tol=tol),
+        "distributions": distributions,
+        "policy": load_policy(policy) if policy is not None else None,
+    }
 
 
 def infer_source_schema(

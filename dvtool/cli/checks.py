@@ -18,8 +18,10 @@ from dvtool.cli.context import State, pass_state, repo_or_none, write_output
 @click.argument("targets", nargs=-1, required=True, metavar="REF|SOURCE...")
 @click.option("--schema", "schema", required=True, metavar="FILE",
               help="pandera schema: a YAML/JSON file (pandas or polars), or file.py:NAME.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown", "github"]),
-              default="text", show_default=True, help="Report format.")
+@click.option("--format", "fmt",
+              type=click.Choice(["text", "json", "junit", "markdown", "github", "html"]),
+              default="text", show_default=True,
+              help="Report format (html: one self-contained page with a chart of failures).")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
 @click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
 @click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
@@ -37,6 +39,7 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
       dvtool validate orders --schema orders.schema.yaml --format junit -o report.xml
       dvtool validate new.csv --schema schemas.py:Orders --format github
       dvtool validate data/orders-*.csv --schema orders.schema.yaml
+      dvtool validate orders --schema orders.schema.yaml --format html -o validation.html
     """
     target: Any = targets[0] if len(targets) == 1 else list(targets)
     repo = repo_or_none(state, targets[0])
@@ -70,16 +73,30 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
 @click.option("--key", "keys", multiple=True, metavar="COL",
               help="Match rows by COL (repeatable; default: the key recorded at snapshot).")
 @click.option("--no-key", is_flag=True, help="Compare whole rows as a multiset, ignoring any key.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="Report format (markdown fits a pull-request comment).")
+@click.option("--format", "fmt",
+              type=click.Choice(["text", "json", "markdown", "junit", "github", "html"]),
+              default="text", show_default=True,
+              help="Report format: markdown fits a pull-request comment; html is one self-contained "
+                   "page with charts; junit and github report --policy checks.")
 @click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
               help="Sample rows shown per kind (added, removed, changed).")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs, 0 when identical.")
-@click.option("--stats", is_flag=True, help="Add per-column null/min/max changes (from the manifests).")
+@click.option("--stats", is_flag=True,
+              help="Add distribution statistics per column (quantiles, mean, std, null rate, top "
+                   "values; computed once per chunk and cached) and manifest null/min/max changes.")
+@click.option("--abs-tol", type=float, default=0.0, show_default=True, metavar="X",
+              help="Numeric values that differ by at most X count as equal (within tolerance).")
+@click.option("--rel-tol", type=float, default=0.0, show_default=True, metavar="X",
+              help="... or by at most X times the new value's magnitude.")
+@click.option("--tol", "tols", multiple=True, metavar="COL=abs:X|rel:X",
+              help="Tolerance for one column (repeatable), overriding --abs-tol/--rel-tol.")
+@click.option("--policy", metavar="FILE",
+              help="Drift thresholds (YAML); a breach exits 1 and is named in the report.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
 @pass_state
 def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
-         limit: int, exit_code: bool, stats: bool, output: str | None) -> None:
+         limit: int, exit_code: bool, stats: bool, abs_tol: float, rel_tol: float,
+         tols: tuple[str, ...], policy: str | None, output: str | None) -> None:
     """Show schema, row and column changes between two versions.
 
     Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
@@ -90,24 +107,37 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
       dvtool diff orders                                  # latest against its parent
       dvtool diff orders@v3 orders@v4 --format markdown   # a pull-request comment
       dvtool diff orders new_orders.csv --exit-code       # a working file against the latest
+      dvtool diff orders@v3 orders@v4 --abs-tol 0.01 --policy drift.yaml --format html -o review.html
     """
+    from dvtool import load_policy
+
     if no_key and keys:
         raise UsageError("--key and --no-key cannot be used together")
     key = () if no_key else (keys or None)
+    loaded = load_policy(policy) if policy is not None else None
+    if fmt in ("junit", "github") and loaded is None:
+        raise UsageError(f"--format {fmt} reports drift policy checks; add --policy FILE")
+    review: dict[str, Any] = {
+        "abs_tol": abs_tol,
+        "rel_tol": rel_tol,
+        "tol": list(tols),
+        "distributions": stats or fmt == "html",
+        "policy": loaded,
+    }
     repo = repo_or_none(state, old) if new is not None else state.repo()
     if repo is not None:
-        result = repo.diff(old, new, key=key, limit=limit, stats=stats)
+        result = repo.diff(old, new, key=key, limit=limit, stats=stats, **review)
     else:  # two files and no repository around: still a diff
         from dvtool import diff_sources
 
         result = diff_sources(old, new, key=key, limit=limit, stats=stats,
-                              storage_options=state.storage_options)
-    if fmt == "json":
-        text = result.to_json() + "\n"
-    else:
-        text = result.to_markdown() if fmt == "markdown" else result.to_text()
-    write_output(text, output)
-    if exit_code and not result.empty:
+                              storage_options=state.storage_options, **review)
+    write_output(result.render(fmt), output)
+    if output is not None and not state.quiet and result.policy is not None:
+        p = result.policy
+        click.echo(f"policy {p.source}: " + ("passed" if p.ok else f"{len(p.breaches)} breach(es)"),
+                   err=True)
+    if not result.passed or (exit_code and not result.empty):
         raise click.exceptions.Exit(1)
 
 

@@ -24,12 +24,25 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dvtool.diff.report import ChunkCounts, Diff, RowCounts, Samples, schema_diff, stats_changes
+from dvtool.diff.columns import ColumnComparison, ToleranceSpec, comparisons
+from dvtool.diff.drift import Drift, compare_profiles
+from dvtool.diff.policy import Policy
+from dvtool.diff.profiles import ProfileCache, StoreProfileCache, side_profile
+from dvtool.diff.report import (
+    ChunkCounts,
+    Diff,
+    RowCounts,
+    Samples,
+    column_summary,
+    schema_diff,
+    stats_changes,
+)
 from dvtool.diff.rows import Engine, Side
 from dvtool.errors import UsageError
 from dvtool.format.hashing import object_hex
@@ -167,15 +180,27 @@ def diff(
     stats: bool = False,
     memory_limit: str | None = None,
     group_rows: int | None = None,
+    tolerance: ToleranceSpec | None = None,
+    distributions: bool = False,
+    profile_cache: ProfileCache | None = None,
+    policy: Policy | None = None,
 ) -> Diff:
     """Compare ``old`` with ``new``: schema, rows (keyed or as a multiset), per-column counts, samples.
 
     ``key=None`` uses the key recorded on the sides; ``key=()`` forces a keyless
-    (whole-row multiset) comparison.
+    (whole-row multiset) comparison. ``tolerance`` makes numeric values that
+    differ by little count as equal; ``distributions`` (implied by ``policy``)
+    adds per-column distribution statistics of both sides, chunk profiles
+    cached in ``profile_cache``; ``policy`` checks them against thresholds.
     """
     if limit < 0:
         raise UsageError(f"--limit must be 0 or more, not {limit}")
     keycols = _resolve_key(old, new, key)
+    tolerance = tolerance or ToleranceSpec()
+    compared = [c for c in old.schema.names if c in set(new.schema.names) and c not in keycols]
+    tolerances = tolerance.resolve(old.schema, new.schema, compared)
+    if not keycols and any(not t.exact for t in tolerances.values()):
+        raise UsageError("tolerances compare the values of rows matched by key; pass --key COL")
     sdiff = schema_diff(old.schema, new.schema)
     both_chunked = old.chunked and new.chunked
     # A snapshot is unique and sorted by the key it was taken with; anything else is checked.
@@ -185,7 +210,7 @@ def diff(
     skipped = skipped_rows = 0
     if both_chunked and (trusted or not keycols):
         old_chunks, new_chunks, skipped, skipped_rows = _skip_identical(old_chunks, new_chunks)
-    engine = Engine(old, new, keycols, limit, memory_limit)
+    engine = Engine(old, new, keycols, limit, memory_limit, tolerances)
     read = 0
     try:
         if not keycols:
@@ -206,6 +231,19 @@ def diff(
     finally:
         engine.close()
     rows = RowCounts(engine.added, engine.removed, engine.changed, engine.unchanged + skipped_rows)
+    drift = None
+    if distributions or policy is not None:
+        drift = _drift(old, new, rows, profile_cache)
+    comparison = (
+        _with_versions(
+            comparisons(engine.tallies, engine.numeric, engine.tolerances, rows.changed + rows.unchanged),
+            old,
+            new,
+            drift,
+        )
+        if keycols
+        else MappingProxyType({})
+    )
     return Diff(
         old=old.label,
         new=new.label,
@@ -228,7 +266,45 @@ def diff(
         if stats
         else None,
         limit=limit,
+        comparison=comparison,
+        drift=drift,
+        policy=policy.evaluate(drift) if policy is not None and drift is not None else None,
     )
+
+
+def _drift(old: Side, new: Side, rows: RowCounts, cache: ProfileCache | None) -> Drift:
+    """Both sides profiled (chunk profiles from the cache where possible) and compared."""
+    profiles = []
+    for side, expected in ((old, rows.old), (new, rows.new)):
+        prof = side_profile(side, cache)
+        if prof.rows != expected:
+            # A one-shot stream (a RecordBatchReader) cannot be read a second time.
+            raise UsageError(
+                f"{side.label} gave {prof.rows} rows for statistics but {expected} for the diff; "
+                "pass a file or a Table, not a one-pass reader"
+            )
+        profiles.append(prof)
+    return compare_profiles(profiles[0], profiles[1])
+
+
+def _with_versions(
+    found: Mapping[str, ColumnComparison], old: Side, new: Side, drift: Drift | None
+) -> Mapping[str, ColumnComparison]:
+    """Add whole-version null counts (manifests, else profiles) and distinct counts (profiles)."""
+    so = column_summary(old.schema, old.chunks if old.chunked else None)
+    sn = column_summary(new.schema, new.chunks if new.chunked else None)
+    out = {}
+    for name, cmp in found.items():
+        nulls = (so[name][0], sn[name][0])
+        distinct: tuple[int | None, int | None] = (None, None)
+        exact = True
+        if drift is not None and name in drift.columns:
+            cd = drift.columns[name]
+            nulls = (cd.old.nulls, cd.new.nulls)
+            distinct = (cd.old.distinct, cd.new.distinct)
+            exact = cd.old.distinct_exact and cd.new.distinct_exact
+        out[name] = replace(cmp, nulls=nulls, distinct=distinct, distinct_exact=exact)
+    return MappingProxyType(out)
 
 
 # ---------------------------------------------------------------- repository glue
@@ -274,11 +350,20 @@ def diff_in_catalog(
     limit: int = 10,
     stats: bool = False,
     storage_options: Mapping[str, str] | None = None,
+    tolerance: ToleranceSpec | None = None,
+    distributions: bool = False,
+    policy: Policy | None = None,
 ) -> Diff:
     """``repo.diff``: each side a REF or a SOURCE; ``new=None`` compares a REF with its parent.
 
     Without a catalog (no repository), both sides are SOURCEs.
     """
+    review: dict[str, Any] = {
+        "tolerance": tolerance,
+        "distributions": distributions,
+        "policy": policy,
+        "profile_cache": StoreProfileCache(catalog.store) if catalog is not None else None,
+    }
     if new is None:
         if catalog is None or not (isinstance(old, str) and catalog.is_ref(old)):
             raise UsageError(f"diff with one argument needs a dataset REF, and {old!r} is not one")
@@ -290,7 +375,12 @@ def diff_in_catalog(
             )
         older = catalog.get(f"{newer.dataset}@{object_hex(parent)}")
         return diff(
-            side_from_snapshot(older), side_from_snapshot(newer), key=key, limit=limit, stats=stats
+            side_from_snapshot(older),
+            side_from_snapshot(newer),
+            key=key,
+            limit=limit,
+            stats=stats,
+            **review,
         )
     return diff(
         _side(catalog, old, storage_options),
@@ -298,4 +388,5 @@ def diff_in_catalog(
         key=key,
         limit=limit,
         stats=stats,
+        **review,
     )

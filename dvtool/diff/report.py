@@ -16,6 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from dvtool.diff.columns import ColumnComparison
+from dvtool.diff.drift import Drift
+from dvtool.diff.policy import PolicyResult
 from dvtool.format.jsonvalues import json_value
 from dvtool.format.models import ChunkInfo
 
@@ -211,6 +214,20 @@ class Diff:
     chunks: ChunkCounts = field(default_factory=ChunkCounts)
     stats: tuple[StatChange, ...] | None = None  # only with stats=True
     limit: int = 10
+    comparison: Mapping[str, ColumnComparison] = field(default_factory=_frozen)  # keyed diffs
+    drift: Drift | None = None  # with distributions=True or a policy
+    policy: PolicyResult | None = None
+
+    @property
+    def passed(self) -> bool:
+        """False when a drift policy was given and breached."""
+        return self.policy is None or self.policy.ok
+
+    def render(self, fmt: str) -> str:
+        """The report as text, json, markdown, junit, github or html (diff/review.py, diff/html.py)."""
+        from dvtool.diff import review
+
+        return review.render(self, fmt)
 
     @property
     def empty(self) -> bool:
@@ -232,6 +249,12 @@ class Diff:
         }
         if self.stats is not None:
             d["stats"] = {s.column: s.to_dict() for s in self.stats}
+        if self.key:
+            d["comparison"] = {c: v.to_dict() for c, v in self.comparison.items()}
+        if self.drift is not None:
+            d["drift"] = self.drift.to_dict()
+        if self.policy is not None:
+            d["policy"] = self.policy.to_dict()
         return d
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -264,6 +287,9 @@ class Diff:
         if changed_cols:
             lines.append("columns changed: " + ", ".join(f"{c} {n}" for c, n in changed_cols))
         lines.append(_chunk_summary(self.chunks))
+        from dvtool.diff.review import text_sections
+
+        lines.extend(text_sections(self))
         if self.stats:
             lines.append("stats (from the manifests):")
             for s in self.stats:
@@ -318,7 +344,9 @@ class Diff:
                 else "none (whole rows compared)"
             ),
         ]
-        body: list[str] = []
+        from dvtool.diff.review import markdown_policy, markdown_sections
+
+        body: list[str] = markdown_policy(self)
         if not self.schema.empty:
             body += [
                 "",
@@ -346,6 +374,7 @@ class Diff:
                 "|---|---:|",
             ]
             body += [f"| {_md(c)} | {n} |" for c, n in changed_cols]
+        body += markdown_sections(self)
         if self.stats:
             body += [
                 "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dvtool import sql
+from dvtool.diff.columns import ColumnTally, Tolerance, beyond_expr, is_numeric, tally
 from dvtool.diff.report import ChangedRow
 from dvtool.errors import DataError, DvtoolError, UsageError
 from dvtool.format.models import ChunkInfo
@@ -200,7 +201,13 @@ class Engine:
     """Runs the groups of one diff on one DuckDB connection and adds up the results."""
 
     def __init__(
-        self, old: Side, new: Side, key: tuple[str, ...], limit: int, memory_limit: str | None
+        self,
+        old: Side,
+        new: Side,
+        key: tuple[str, ...],
+        limit: int,
+        memory_limit: str | None,
+        tolerances: Mapping[str, Tolerance] | None = None,
     ):
         self.old, self.new, self.key, self.limit = old, new, key, limit
         self.con = sql.connect(memory_limit=memory_limit)
@@ -214,6 +221,13 @@ class Engine:
         self.s_added: list[dict[str, Any]] = []
         self.s_removed: list[dict[str, Any]] = []
         self.s_changed: list[ChangedRow] = []
+        # Column comparison (dvtool.diff.columns): tolerances and running sums per column.
+        self.tolerances = {c: (tolerances or {}).get(c, Tolerance()) for c in self.compared}
+        self.numeric = {
+            c: is_numeric(old.schema.field(c).type) and is_numeric(new.schema.field(c).type)
+            for c in self.compared
+        }
+        self.tallies = {c: ColumnTally() for c in self.compared}
 
     def close(self) -> None:
         self.con.close()
@@ -291,21 +305,30 @@ class Engine:
         on = " AND ".join(
             f"{_expr('o', k, self.cast[k])} = {_expr('n', k, self.cast[k])}" for k in self.key
         )
-        flags = [
+        exact = [
             f"({_expr('o', c, self.cast[c])} IS DISTINCT FROM {_expr('n', c, self.cast[c])})"
             for c in self.compared
         ]
+        # A value within its column's tolerance counts as equal; a row whose only
+        # differences are within tolerance is kind 'w' and counts as unchanged.
+        flags = [
+            beyond_expr(e, f"o.{q(c)}", f"n.{q(c)}", self.tolerances[c]) if self.numeric[c] else e
+            for e, c in zip(exact, self.compared, strict=True)
+        ]
+        beyond = " OR ".join(flags) or "false"
         select = [
-            f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' ELSE 'c' END AS dv_kind"
+            f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' "
+            f"WHEN {beyond} THEN 'c' ELSE 'w' END AS dv_kind"
         ]
         select += [
             f"COALESCE({_expr('n', k, self.cast[k])}, {_expr('o', k, self.cast[k])}) AS k{i}"
             for i, k in enumerate(self.key)
         ]
         select += [f"{f} AS f{i}" for i, f in enumerate(flags)]
+        select += [f"{e} AS e{i}" for i, e in enumerate(exact)]
         select += [f"o.{q(c)} AS ox{i}" for i, c in enumerate(self.old.schema.names)]
         select += [f"n.{q(c)} AS nx{i}" for i, c in enumerate(self.new.schema.names)]
-        where = " OR ".join([f"o.{k0} IS NULL", f"n.{k0} IS NULL", *flags])
+        where = " OR ".join([f"o.{k0} IS NULL", f"n.{k0} IS NULL", *exact])
         self._run(
             f"CREATE OR REPLACE TEMP TABLE dv_delta AS SELECT {', '.join(select)} "
             f"FROM {o} AS o FULL OUTER JOIN {n} AS n ON {on} WHERE {where}",
@@ -324,6 +347,17 @@ class Engine:
         added, removed, changed = int(row[0]), int(row[1]), int(row[2])
         for c, v in zip(self.compared, row[3:], strict=True):
             self.per_column[c] += int(v)
+        oi = {c: i for i, c in enumerate(self.old.schema.names)}
+        ni = {c: i for i, c in enumerate(self.new.schema.names)}
+        tally(
+            self.con,
+            "dv_delta",
+            [
+                (c, f"f{i}", f"e{i}", f"ox{oi[c]}", f"nx{ni[c]}", self.numeric[c])
+                for i, c in enumerate(self.compared)
+            ],
+            self.tallies,
+        )
         self.added += added
         self.removed += removed
         self.changed += changed

@@ -76,4 +76,7 @@ def pruned_key(dataset: str, version: int) -> str:
 OBJECT_KEY_RE = re.compile(r"^objects/([0-9a-f]{2})/([0-9a-f]{30})\.parquet$")
 MANIFEST_KEY_RE = re.compile(r"^manifests/([0-9a-f]{2})/([0-9a-f]{30})\.json$")
 DATASET_KEY_RE = re.compile(r"^datasets/([^/]+)/(versions|tags|pruned)/([^/]+)\.json$")
-VERDICT_KEY_RE = re.compile(r"^validation/[0-9a-f]{32}/([0-9a-f]{32})\.json$")
+# Facts derived from one chunk, keyed by (what, chunk fingerprint): validation verdicts
+# (validation/<schema hex>/…) and distribution profiles (stats/<engine hex>/…). gc drops
+# them with their chunk; fsck checks they name a known chunk.
+VERDICT_KEY_RE = re.compile(r"^(?:validation|stats)/[0-9a-f]{32}/([0-9a-f]{32})\.json$")

@@ -24,8 +24,8 @@ __all__ = [
     "jsonable",
 ]
 
-ReportFormat = Literal["text", "json", "junit", "markdown", "github"]
-FORMATS: tuple[str, ...] = ("text", "json", "junit", "markdown", "github")
+ReportFormat = Literal["text", "json", "junit", "markdown", "github", "html"]
+FORMATS: tuple[str, ...] = ("text", "json", "junit", "markdown", "github", "html")
 Severity = Literal["error", "warning"]
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
@@ -145,6 +145,10 @@ class ValidationReport:
             return self.to_markdown(strict=strict)
         if fmt == "github":
             return self.to_github(strict=strict)
+        if fmt == "html":
+            from dvtool.validate.html import validation_html
+
+            return validation_html(self, strict=strict)
         raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
 
     def _summary(self, strict: bool) -> str:
