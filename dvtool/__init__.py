@@ -38,6 +38,7 @@ __all__ = [
     "IntegrityError",
     "LogEntry",
     "NotFoundError",
+    "ReadOptions",
     "Repo",
     "Snapshot",
     "SnapshotResult",
@@ -56,6 +57,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from dvtool.diff.report import Diff
+    from dvtool.ingest.readoptions import ReadOptions
     from dvtool.repo import (
         Repo,
         SnapshotResult,
@@ -82,6 +84,7 @@ _LAZY = {
     "ExportResult": "dvtool.snapshot",
     "LogEntry": "dvtool.snapshot",
     "Diff": "dvtool.diff.report",
+    "ReadOptions": "dvtool.ingest.readoptions",
     "ValidationReport": "dvtool.validate.report",
     "redact_url": "dvtool.storage.urls",
 }

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from dvtool.diff.report import Diff
+    from dvtool.ingest.readoptions import ReadOptions
     from dvtool.ingest.sources import Source
     from dvtool.ops.fsck import FsckResult
     from dvtool.ops.gc import GcResult
@@ -223,10 +224,10 @@ class Repo:
             out.append(DatasetInfo(name, head.version, head.manifest, m.rows, m.bytes, head.created))
         return out
 
-    def open_source(self, source: SourceLike, *, format: str | None = None) -> Source:
+    def open_source(self, source: SourceLike, *, format: str | None = None, read: ReadOptions | None = None) -> Source:
         from dvtool.ingest.sources import open_source
 
-        return open_source(source, format=format, storage_options=self.storage_options)
+        return open_source(source, format=format, storage_options=self.storage_options, read=read)
 
     # ---- diff and query ----
 
@@ -243,6 +244,7 @@ class Repo:
         tol: Mapping[str, str] | Sequence[str] | None = None,
         distributions: bool = False,
         policy: Any = None,
+        read: ReadOptions | None = None,
     ) -> Diff:
         """Compare two REFs or SOURCEs (``new=None``: a REF against its parent version).
 
@@ -253,6 +255,7 @@ class Repo:
         adds per-column distribution statistics (chunk profiles cached in the
         repository); ``policy`` (a file, a mapping or a loaded policy) checks
         them: ``d.passed`` is False and ``d.policy.breaches`` names each breach.
+        ``read`` says how a SOURCE side is read (see :class:`dvtool.ReadOptions`).
         """
         from dvtool.diff.plan import diff_in_catalog
 
@@ -264,6 +267,7 @@ class Repo:
             limit=limit,
             stats=stats,
             storage_options=self.storage_options,
+            read=read,
             **_review_options(abs_tol, rel_tol, tol, distributions, policy),
         )
 
@@ -300,6 +304,7 @@ class Repo:
         tag: str | None = None,
         schema: str | None = None,
         format: str | None = None,
+        read: ReadOptions | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> SnapshotResult:
         """Read, chunk, hash, store and commit the next version of ``dataset``.
@@ -308,7 +313,8 @@ class Repo:
         With ``key``, rows are ordered by the key and a null or duplicate key is a
         :class:`DataError`. With ``schema``, the data is validated first and a
         failure (:class:`ValidationFailed`) commits nothing. Nothing is written
-        to the repository unless the snapshot commits.
+        to the repository unless the snapshot commits. ``read`` says how CSV and
+        JSON files are read (:class:`dvtool.ReadOptions`; default: nulls as pandas reads them).
         """
         from dvtool.write.pipeline import write_snapshot
 
@@ -319,7 +325,7 @@ class Repo:
         if len(set(key)) != len(key):
             raise UsageError(f"--key lists a column twice: {', '.join(key)}")
         meta_items = tuple(sorted((str(k), str(v)) for k, v in (meta or {}).items()))
-        src = self.open_source(source, format=format)
+        src = self.open_source(source, format=format, read=read)
         missing = [k for k in key if k not in src.schema.names]
         if missing:
             cols = ", ".join(src.schema.names[:20])
@@ -362,6 +368,7 @@ class Repo:
         schema: SchemaLike,
         key: Sequence[str] | None = None,
         format: str | None = None,
+        read: ReadOptions | None = None,
         use_cache: bool = True,
         progress: Callable[[int], None] | None = None,
     ) -> ValidationReport:
@@ -378,21 +385,24 @@ class Repo:
 
         loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
         if isinstance(target, str) and self.is_ref(target):
+            _no_read_options(read, target)
             snap = self.get(target)
             cache = StoreVerdictCache(self.store) if use_cache else None
             return validate_manifest(self.store, loaded, snap.manifest, target=snap.ref, cache=cache, progress=progress)
         return validate_source(
-            target, schema=loaded, key=key, format=format, storage_options=self.storage_options, progress=progress
+            target, schema=loaded, key=key, format=format, storage_options=self.storage_options, read=read,
+            progress=progress,
         )
 
-    def infer_schema(self, target: SourceLike, *, format: str | None = None) -> str:
+    def infer_schema(self, target: SourceLike, *, format: str | None = None, read: ReadOptions | None = None) -> str:
         """A pandera (polars) YAML schema that the REF or SOURCE ``target`` passes."""
         from dvtool.validate.infer import infer_schema
 
         if isinstance(target, str) and self.is_ref(target):
+            _no_read_options(read, target)
             snap = self.get(target)
             return infer_schema(snap.scan(), key=snap.key, name=snap.dataset)
-        return infer_source_schema(target, format=format, storage_options=self.storage_options)
+        return infer_source_schema(target, format=format, storage_options=self.storage_options, read=read)
 
     # ---- push / pull ----
 
@@ -489,6 +499,7 @@ def validate_source(
     key: Sequence[str] | None = None,
     format: str | None = None,
     storage_options: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ValidationReport:
     """Validate files (or a DataFrame/Arrow table) against a pandera schema, no repository needed."""
@@ -497,7 +508,7 @@ def validate_source(
     from dvtool.validate.schema import LoadedSchema, load_schema
 
     loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
-    src = open_source(source, format=format, storage_options=dict(storage_options or {}))
+    src = open_source(source, format=format, storage_options=dict(storage_options or {}), read=read)
     return validate_batches(
         loaded, _counted(src.batches(), progress), schema=src.schema, key=tuple(key or ()), target=src.description
     )
@@ -516,6 +527,7 @@ def diff_sources(
     tol: Mapping[str, str] | Sequence[str] | None = None,
     distributions: bool = False,
     policy: Any = None,
+    read: ReadOptions | None = None,
 ) -> Diff:
     """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
     from dvtool.diff.plan import diff_in_catalog
@@ -528,6 +540,7 @@ def diff_sources(
         limit=limit,
         stats=stats,
         storage_options=storage_options,
+        read=read,
         **_review_options(abs_tol, rel_tol, tol, distributions, policy),
     )
 
@@ -567,7 +580,7 @@ def infer_source_schema(
     from dvtool.ingest.sources import open_source
     from dvtool.validate.infer import infer_schema
 
-    src = open_source(source, format=format, storage_options=dict(storage_options or {}))
+    src = open_source(source, format=format, storage_options=dict(storage_options or {}), read=read)
     return infer_schema(src.batches(), schema=src.schema)
 
 
@@ -583,6 +596,11 @@ def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] 
         if progress is not None:
             progress(batch.num_rows)
         yield batch
+
+
+def _no_read_options(read: ReadOptions | None, ref: str) -> None:
+    if read is not None and not read.is_default:
+        raise UsageError(f"read options ({read.describe()}) apply to SOURCE files; {ref!r} is a dataset REF")
 
 
 def _discover(start: Path) -> Path | None:

@@ -10,8 +10,8 @@ import click
 from dvtool.errors import UsageError
 
 if TYPE_CHECKING:
-    pass
-from dvtool.cli.context import State, pass_state, repo_or_none, write_output
+    from dvtool import ReadOptions
+from dvtool.cli.context import State, pass_state, read_options, repo_or_none, write_output
 
 
 @click.command()
@@ -25,9 +25,10 @@ from dvtool.cli.context import State, pass_state, repo_or_none, write_output
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
 @click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
 @click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
+@read_options
 @pass_state
 def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, strict: bool,
-             no_cache: bool) -> None:
+             no_cache: bool, read: ReadOptions | None) -> None:
     """Validate a snapshot or files against a pandera schema.
 
     Exit 0 passed, 1 the data failed, 2 could not run. Several SOURCE files are read one after another and checked as one dataset
@@ -54,11 +55,11 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
         from dvtool.cli.progress import Progress
 
         with Progress("validate", "rows", enabled=not state.quiet) as bar:
-            report = repo.validate(target, schema=schema, use_cache=not no_cache, progress=bar.advance)
+            report = repo.validate(target, schema=schema, read=read, use_cache=not no_cache, progress=bar.advance)
     else:
         from dvtool import validate_source
 
-        report = validate_source(target, schema=schema, storage_options=state.storage_options)
+        report = validate_source(target, schema=schema, storage_options=state.storage_options, read=read)
     write_output(report.render(fmt, strict=strict), output)
     if output is not None and not state.quiet:
         click.echo(report.render("text", strict=strict).splitlines()[0], err=True)
@@ -93,10 +94,11 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
 @click.option("--policy", metavar="FILE",
               help="Drift thresholds (YAML); a breach exits 1 and is named in the report.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@read_options
 @pass_state
 def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
          limit: int, exit_code: bool, stats: bool, abs_tol: float, rel_tol: float,
-         tols: tuple[str, ...], policy: str | None, output: str | None) -> None:
+         tols: tuple[str, ...], policy: str | None, output: str | None, read: ReadOptions | None) -> None:
     """Show schema, row and column changes between two versions.
 
     Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
@@ -126,12 +128,12 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
     }
     repo = repo_or_none(state, old) if new is not None else state.repo()
     if repo is not None:
-        result = repo.diff(old, new, key=key, limit=limit, stats=stats, **review)
+        result = repo.diff(old, new, key=key, limit=limit, stats=stats, read=read, **review)
     else:  # two files and no repository around: still a diff
         from dvtool import diff_sources
 
         result = diff_sources(old, new, key=key, limit=limit, stats=stats,
-                              storage_options=state.storage_options, **review)
+                              storage_options=state.storage_options, read=read, **review)
     write_output(result.render(fmt), output)
     if output is not None and not state.quiet and result.policy is not None:
         p = result.policy
@@ -184,8 +186,9 @@ def schema_group() -> None:
 @schema_group.command(name="infer")
 @click.argument("target", metavar="REF|SOURCE")
 @click.option("--output", "-o", metavar="FILE", help="Write the YAML to FILE (default: stdout).")
+@read_options
 @pass_state
-def schema_infer(state: State, target: str, output: str | None) -> None:
+def schema_infer(state: State, target: str, output: str | None, read: ReadOptions | None) -> None:
     """Write a pandera YAML schema that the data passes.
 
     A polars schema: dtypes, nullable columns, numeric ranges, the key as unique.
@@ -197,11 +200,11 @@ def schema_infer(state: State, target: str, output: str | None) -> None:
     """
     repo = repo_or_none(state, target)
     if repo is not None:
-        text = repo.infer_schema(target)
+        text = repo.infer_schema(target, read=read)
     else:
         from dvtool import infer_source_schema
 
-        text = infer_source_schema(target, storage_options=state.storage_options)
+        text = infer_source_schema(target, storage_options=state.storage_options, read=read)
     write_output(text, output)
 
 COMMANDS = [validate, diff, query, schema_group]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import click
 from dvtool.errors import UsageError
 
 if TYPE_CHECKING:
-    from dvtool import Repo
+    from dvtool import ReadOptions, Repo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +57,62 @@ def emit(text: str) -> None:
 
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+
+
+def read_options(f: F) -> F:
+    """The SOURCE read options; the command gets ``read`` (a ReadOptions, or None when none is given)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {
+            name: kwargs.pop(name)
+            for name in ("null_values", "delimiter", "encoding", "skip_rows", "column_types", "read_option")
+        }
+        kwargs["read"] = build_read_options(**given)
+        return f(*args, **kwargs)
+
+    options = [
+        click.option("--null-values", "null_values", metavar="LIST",
+                     help="Comma list of CSV cells read as null, in every column (replaces the default: "
+                          "empty, NA, N/A, NULL, NaN, null, None and the rest of pandas' list)."),
+        click.option("--delimiter", metavar="CHAR", help="CSV field delimiter (default , ; \t for .tsv)."),
+        click.option("--encoding", metavar="NAME", help="Text encoding of CSV/JSON files (default utf-8)."),
+        click.option("--skip-rows", "skip_rows", type=click.IntRange(min=0), default=0,
+                     help="Lines to skip before the CSV header."),
+        click.option("--column-type", "column_types", multiple=True, metavar="COL=TYPE",
+                     help="Read COL as TYPE: int64, float64, string, bool, date32, timestamp[ms], "
+                          "decimal128(12,2)... (repeatable)."),
+        click.option("--read-option", "read_option", multiple=True, metavar="KEY=VALUE",
+                     help="Passed to pyarrow's CSV/JSON reader, e.g. quoted_strings_can_be_null=false (repeatable)."),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def build_read_options(
+    *,
+    null_values: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+    skip_rows: int,
+    column_types: tuple[str, ...],
+    read_option: tuple[str, ...],
+) -> ReadOptions | None:
+    """A ReadOptions from the command line, or None when no read option was given."""
+    if null_values is None and delimiter is None and encoding is None and not skip_rows and not column_types \
+            and not read_option:
+        return None
+    from dvtool import ReadOptions
+
+    return ReadOptions.build(
+        null_values=null_values,
+        delimiter=delimiter,
+        encoding=encoding,
+        skip_rows=skip_rows,
+        column_types=parse_pairs(column_types, "--column-type"),
+        options=parse_pairs(read_option, "--read-option"),
+    )
 
 
 def repo_or_none(state: State, target: str) -> Repo | None:

@@ -9,8 +9,8 @@ import click
 from dvtool.errors import DvtoolError
 
 if TYPE_CHECKING:
-    pass
-from dvtool.cli.context import State, emit, json_option, parse_pairs, pass_state
+    from dvtool import ReadOptions
+from dvtool.cli.context import State, emit, json_option, parse_pairs, pass_state, read_options
 
 
 @click.command()
@@ -41,10 +41,12 @@ def init(state: State, url: str | None) -> None:
 @click.option("--meta", multiple=True, metavar="K=V", help="Metadata recorded with the version (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl", "arrow"]),
               help="Input format (default: from the file extension).")
+@read_options
 @json_option
 @pass_state
 def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str, keys: tuple[str, ...],
-             schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
+             schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, read: ReadOptions | None,
+             as_json: bool) -> None:
     """Commit the next version of a dataset from files or stdin.
 
     SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin).
@@ -65,7 +67,7 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
         with Progress(f"snapshot {dataset}", "rows", enabled=not state.quiet) as bar:
             result = repo.snapshot(
                 source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
-                tag=tag, schema=schema, format=fmt, progress=bar.advance,
+                tag=tag, schema=schema, format=fmt, read=read, progress=bar.advance,
             )
     except DvtoolError as exc:
         report = getattr(exc, "report", None)

@@ -51,6 +51,7 @@ from dvtool.format.models import ChunkInfo
 
 if TYPE_CHECKING:
     from dvtool.catalog import Catalog
+    from dvtool.ingest.readoptions import ReadOptions
     from dvtool.snapshot import Snapshot
 
 __all__ = [
@@ -330,14 +331,16 @@ def side_from_snapshot(snapshot: Snapshot) -> Side:
     )
 
 
-def _side(catalog: Catalog | None, arg: Any, storage_options: Mapping[str, str] | None) -> Side:
+def _side(
+    catalog: Catalog | None, arg: Any, storage_options: Mapping[str, str] | None, read: ReadOptions | None = None
+) -> Side:
     if catalog is not None and isinstance(arg, str) and catalog.is_ref(arg):
         return side_from_snapshot(catalog.get(arg))
     if isinstance(arg, (pa.Table, pa.RecordBatchReader)):
         return Side.from_arrow("(table)", arg)
     from dvtool.ingest.sources import open_source
 
-    source = open_source(arg, storage_options=dict(storage_options or {}))
+    source = open_source(arg, storage_options=dict(storage_options or {}), read=read)
     return Side(source.description, source.schema, stream=source.reader)
 
 
@@ -353,6 +356,7 @@ def diff_in_catalog(
     tolerance: ToleranceSpec | None = None,
     distributions: bool = False,
     policy: Policy | None = None,
+    read: ReadOptions | None = None,
 ) -> Diff:
     """``repo.diff``: each side a REF or a SOURCE; ``new=None`` compares a REF with its parent.
 
@@ -383,8 +387,8 @@ def diff_in_catalog(
             **review,
         )
     return diff(
-        _side(catalog, old, storage_options),
-        _side(catalog, new, storage_options),
+        _side(catalog, old, storage_options, read),
+        _side(catalog, new, storage_options, read),
         key=key,
         limit=limit,
         stats=stats,

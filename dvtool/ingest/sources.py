@@ -24,9 +24,10 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from dvtool.errors import NotFoundError, UsageError
+from dvtool.ingest.readoptions import ReadOptions
 from dvtool.storage import check_url, redact_url
 
-__all__ = ["FORMATS", "Source", "normalise_schema", "normalise_type", "open_source"]
+__all__ = ["FORMATS", "ReadOptions", "Source", "normalise_schema", "normalise_type", "open_source"]
 
 Format = Literal["csv", "parquet", "jsonl", "arrow"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl", "arrow")
@@ -45,6 +46,7 @@ _EXT = {
     ".ipc": "arrow",
 }
 _COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
+DEFAULT_READ = ReadOptions()
 
 
 def normalise_type(typ: pa.DataType) -> pa.DataType:
@@ -116,6 +118,7 @@ class Source:
     rereadable: bool = True
     identity: str | None = None  # local files: see statcache.file_identity
     local_files: tuple[tuple[str, str], ...] = ()  # (path, format) of local input files
+    read: ReadOptions = DEFAULT_READ  # how files were read (default for in-memory objects)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for batch in self._open():
@@ -323,7 +326,7 @@ def _owning(batches: Iterator[pa.RecordBatch], opened: list[_Opened]) -> Iterato
             o.close()
 
 
-def _file_reader(path: str, fmt: str, fs: Any) -> _Opened:
+def _file_reader(path: str, fmt: str, fs: Any, read: ReadOptions = DEFAULT_READ) -> _Opened:
     """Open one file; return its raw schema and its batch iterator. Errors name the file."""
     where = redact_url(path)
     handles: list[Any] = []
@@ -350,10 +353,15 @@ def _file_reader(path: str, fmt: str, fs: Any) -> _Opened:
         elif fmt == "jsonl":
             import pyarrow.json as pj
 
-            jr = pj.open_json(open_handle(), read_options=pj.ReadOptions(block_size=8 << 20))
+            handle = open_handle()
+            if read.encoding is not None:
+                handle = pa.transcoding_input_stream(handle, read.encoding, "utf-8")
+            jr = pj.open_json(
+                handle, read_options=pj.ReadOptions(block_size=8 << 20), parse_options=pj.ParseOptions(**read.json())
+            )
             schema, it = jr.schema, iter(jr)
         else:
-            schema, it = _csv_reader(open_handle(), path, open_handle)
+            schema, it = _csv_reader(open_handle(), path, open_handle, read)
     except (NotFoundError, UsageError):
         _Opened(pa.schema([]), iter(()), handles).close()
         raise
@@ -370,7 +378,7 @@ CSV_BLOCK_BYTES = 1 << 20  # ... which is then read in blocks of this size
 
 
 def _csv_reader(
-    stream: Any, path: str, reopen: Callable[[], Any] | None = None
+    stream: Any, path: str, reopen: Callable[[], Any] | None = None, read: ReadOptions = DEFAULT_READ
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """A streaming CSV reader. Types come from the first 16 MB; reading uses 1 MB blocks.
 
@@ -380,23 +388,31 @@ def _csv_reader(
     """
     import pyarrow.csv as pcsv
 
-    delimiter = "\t" if path.lower().rstrip(".gz").endswith(".tsv") else ","
-    parse = pcsv.ParseOptions(delimiter=delimiter)
+    read_kw, parse_kw, convert_kw = read.csv(path)
+    parse = pcsv.ParseOptions(**parse_kw)
     if reopen is None:
-        reader = pcsv.open_csv(stream, read_options=pcsv.ReadOptions(block_size=4 << 20), parse_options=parse)
+        reader = pcsv.open_csv(
+            stream,
+            read_options=pcsv.ReadOptions(block_size=4 << 20, **read_kw),
+            parse_options=parse,
+            convert_options=pcsv.ConvertOptions(**convert_kw),
+        )
         reader.schema.names  # noqa: B018  a non-UTF-8 header raises UnicodeDecodeError here
         return reader.schema, iter(reader)
     probe = pcsv.open_csv(
-        stream, read_options=pcsv.ReadOptions(block_size=CSV_INFER_BYTES, use_threads=False), parse_options=parse
+        stream,
+        read_options=pcsv.ReadOptions(block_size=CSV_INFER_BYTES, use_threads=False, **read_kw),
+        parse_options=parse,
+        convert_options=pcsv.ConvertOptions(**convert_kw),
     )
     schema = probe.schema
     schema.names  # noqa: B018  a non-UTF-8 header raises UnicodeDecodeError here
     probe.close()
     reader = pcsv.open_csv(
         reopen(),
-        read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, **read_kw),
         parse_options=parse,
-        convert_options=pcsv.ConvertOptions(column_types=schema),
+        convert_options=pcsv.ConvertOptions(**{**convert_kw, "column_types": schema}),
     )
     return reader.schema, iter(reader)
 
@@ -434,7 +450,9 @@ def _unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
         raise
 
 
-def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str, str]) -> Source:
+def _from_files(
+    args: Sequence[str], fmt: str | None, storage_options: dict[str, str], read: ReadOptions
+) -> Source:
     paths: list[str] = []
     fs: Any = None
     for arg in args:
@@ -444,15 +462,21 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
         paths.extend(found)
         fs = fs_arg
     formats = [_detect_format(p, fmt) for p in paths]
+    for p, f in zip(paths, formats, strict=True):
+        read.check_format(f, redact_url(p))
     # Read every file's schema first (a folder may hold thousands of parts: hold
     # one file open at a time), keeping only the first one open for reading.
-    first = _file_reader(paths[0], formats[0], fs)
+    first = _file_reader(paths[0], formats[0], fs, read)
     raw = [(paths[0], normalise_schema(first.schema))]
     for p, f in zip(paths[1:], formats[1:], strict=True):
-        other = _file_reader(p, f, fs)
+        other = _file_reader(p, f, fs, read)
         raw.append((p, normalise_schema(other.schema)))
         other.close()
-    schema = normalise_schema(_unify(raw))
+    try:
+        schema = _with_column_types(normalise_schema(_unify(raw)), read, redact_url(args[0]))
+    except UsageError:
+        first.close()
+        raise
     used = [False]
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -461,7 +485,7 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
                 used[0] = True
                 it = first.batches
             else:
-                it = _file_reader(path, f, fs).batches
+                it = _file_reader(path, f, fs, read).batches
             for batch in _guard(redact_url(path), f, it):
                 yield conform(batch, schema, redact_url(path))
 
@@ -470,40 +494,69 @@ def _from_files(args: Sequence[str], fmt: str | None, storage_options: dict[str,
     if fs is None:
         from dvtool.ingest.statcache import file_identity
 
-        identity = file_identity(paths, formats)
+        identity = file_identity(paths, formats, read.token())
     local = tuple(zip(paths, formats, strict=True)) if fs is None else ()
-    return Source(desc, schema, batches, True, identity, local)
+    return Source(desc, schema, batches, True, identity, local, read)
 
 
-def _from_stdin(fmt: str | None) -> Source:
+def _with_column_types(schema: pa.Schema, read: ReadOptions, where: str) -> pa.Schema:
+    """``schema`` with the ``--column-type`` columns set (Parquet/Arrow batches are cast in conform)."""
+    types = read.arrow_types()
+    if not types:
+        return schema
+    missing = [c for c in types if c not in schema.names]
+    if missing:
+        raise UsageError(
+            f"column '{missing[0]}' in --column-type is not in {where} (columns: {', '.join(schema.names[:20])})"
+        )
+    return normalise_schema(
+        pa.schema([pa.field(f.name, types.get(f.name, f.type)) for f in schema])
+    )
+
+
+def _from_stdin(fmt: str | None, read: ReadOptions) -> Source:
     if fmt not in (None, "csv"):
         raise UsageError("'-' reads CSV from standard input; other formats need a file")
+    read.check_format("csv", "standard input")
     stream = pa.PythonFile(sys.stdin.buffer, mode="r") if hasattr(sys.stdin, "buffer") else pa.BufferReader(
         sys.stdin.read().encode()
     )
     try:
-        schema, it = _csv_reader(stream, "-")
+        schema, it = _csv_reader(stream, "-", None, read)
     except (pa.ArrowInvalid, OSError) as exc:
         raise UsageError(f"cannot read CSV from standard input: {str(exc).splitlines()[0]}") from None
-    normal = normalise_schema(schema)
-    return Source("standard input", normal, lambda: _guard("standard input", "csv", it), False)
+    normal = _with_column_types(normalise_schema(schema), read, "standard input")
+    return Source("standard input", normal, lambda: _guard("standard input", "csv", it), False, read=read)
 
 
 def open_source(
-    source: Any, *, format: str | None = None, storage_options: dict[str, str] | None = None
+    source: Any,
+    *,
+    format: str | None = None,
+    storage_options: dict[str, str] | None = None,
+    read: ReadOptions | None = None,
 ) -> Source:
-    """Open anything dvtool can snapshot; errors are one-line UsageError / NotFoundError."""
+    """Open anything dvtool can snapshot; errors are one-line UsageError / NotFoundError.
+
+    ``read`` says how CSV/JSON files are read (default: :class:`ReadOptions`,
+    which reads nulls like pandas); it does not apply to in-memory objects.
+    """
+    read = read if read is not None else DEFAULT_READ
     if isinstance(source, str | os.PathLike):
         arg = os.fspath(source)
         if arg == "":
             raise UsageError("empty SOURCE path")
         if arg == "-":
-            return _from_stdin(format)
-        return _from_files([arg], format, storage_options or {})
+            return _from_stdin(format, read)
+        return _from_files([arg], format, storage_options or {}, read)
     if isinstance(source, list | tuple) and source and all(isinstance(s, str | os.PathLike) for s in source):
-        return _from_files([os.fspath(s) for s in source], format, storage_options or {})
+        return _from_files([os.fspath(s) for s in source], format, storage_options or {}, read)
     if isinstance(source, bytes | io.IOBase):
         raise UsageError("pass a path, a pyarrow Table/RecordBatchReader, or a pandas/polars DataFrame")
+    if not read.is_default:
+        raise UsageError(
+            f"read options ({read.describe()}) apply to files; a {type(source).__name__} already has its types"
+        )
     src = _from_object(source)
     if src is None:
         raise UsageError(f"cannot snapshot a {type(source).__name__}; pass a path, table or DataFrame")

@@ -4,8 +4,9 @@ Like DVC's state database: a file whose path, device, inode, size, mtime and
 ctime (nanoseconds) are all the same as when it was last snapshotted holds the
 same bytes. ctime cannot be set by users and moves on every write, so a file
 rewritten in place with its size and mtime restored still misses the cache.
-The entry also names the input formats, the key, and the dvtool and pyarrow
-versions, because those change how bytes become rows.
+The entry also names the input formats, the read options (null markers,
+delimiter, column types...), the key, and the dvtool and pyarrow versions,
+because those change how bytes become rows.
 
 When the stat identity misses (a fresh copy or download of the same bytes),
 the files' content hash is tried: a second entry keyed by the xxh3-128 of the
@@ -30,7 +31,7 @@ import xxhash
 
 __all__ = ["content_identity", "file_identity", "lookup", "remember"]
 
-_VERSION = "stat-v1"
+_VERSION = "stat-v2"  # v2: CSV cells like NA and empty text cells read as nulls
 
 
 def _enabled() -> bool:
@@ -45,8 +46,11 @@ def _root() -> Path:
     return Path(base) / "dvtool"
 
 
-def file_identity(paths: Sequence[str], formats: Sequence[str]) -> str | None:
-    """A hash of the files' stat identity and how they are read, or None if unavailable."""
+def file_identity(paths: Sequence[str], formats: Sequence[str], how: str = "") -> str | None:
+    """A hash of the files' stat identity and how they are read, or None if unavailable.
+
+    ``how`` is the read options' token (:meth:`ReadOptions.token`).
+    """
     if not _enabled():
         return None
     import pyarrow
@@ -54,7 +58,7 @@ def file_identity(paths: Sequence[str], formats: Sequence[str]) -> str | None:
     from dvtool._version import __version__
 
     h = xxhash.xxh3_128()
-    h.update(f"{_VERSION}\0{__version__}\0{pyarrow.__version__}\0".encode())
+    h.update(f"{_VERSION}\0{__version__}\0{pyarrow.__version__}\0{how}\0".encode())
     try:
         for path, fmt in zip(paths, formats, strict=True):
             st = os.stat(path)
@@ -67,7 +71,7 @@ def file_identity(paths: Sequence[str], formats: Sequence[str]) -> str | None:
     return h.hexdigest()
 
 
-def content_identity(paths: Sequence[str], formats: Sequence[str]) -> str | None:
+def content_identity(paths: Sequence[str], formats: Sequence[str], how: str = "") -> str | None:
     """A hash of the files' bytes and how they are read: catches an identical copy or download.
 
     xxh3 reads at several GB/s from the page cache, so this costs a few percent of
@@ -80,7 +84,7 @@ def content_identity(paths: Sequence[str], formats: Sequence[str]) -> str | None
     from dvtool._version import __version__
 
     h = xxhash.xxh3_128()
-    h.update(f"{_VERSION}-content\0{__version__}\0{pyarrow.__version__}\0".encode())
+    h.update(f"{_VERSION}-content\0{__version__}\0{pyarrow.__version__}\0{how}\0".encode())
     try:
         for path, fmt in zip(paths, formats, strict=True):
             h.update(f"{fmt}\0{os.path.getsize(path)}\0".encode())

@@ -76,7 +76,7 @@ def write_snapshot(
     def content_identity() -> str | None:
         if not content_id:
             paths, formats = zip(*src.local_files, strict=True) if src.local_files else ((), ())
-            content_id.append(statcache.content_identity(paths, formats) if paths else None)
+            content_id.append(statcache.content_identity(paths, formats, src.read.token()) if paths else None)
         return content_id[0]
 
     def remember(fingerprint: str) -> None:
