@@ -75,7 +75,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True, slots=True, repr=False)
 class SnapshotResult:
     """What ``Repo.snapshot`` did. ``unchanged`` means no version was committed."""
@@ -255,7 +254,6 @@ class Repo:
         adds per-column distribution statistics (chunk profiles cached in the
         repository); ``policy`` (a file, a mapping or a loaded policy) checks
         them: ``d.passed`` is False and ``d.policy.breaches`` names each breach.
-        ``read`` says how a SOURCE side is read (see :class:`dvtool.ReadOptions`).
         """
         from dvtool.diff.plan import diff_in_catalog
 
@@ -266,8 +264,7 @@ class Repo:
             key=key,
             limit=limit,
             stats=stats,
-            storage_options=self.storage_options,
-            read=read,
+            storage_options=self.storage_options, read=read,
             **_review_options(abs_tol, rel_tol, tol, distributions, policy),
         )
 
@@ -313,8 +310,7 @@ class Repo:
         With ``key``, rows are ordered by the key and a null or duplicate key is a
         :class:`DataError`. With ``schema``, the data is validated first and a
         failure (:class:`ValidationFailed`) commits nothing. Nothing is written
-        to the repository unless the snapshot commits. ``read`` says how CSV and
-        JSON files are read (:class:`dvtool.ReadOptions`; default: nulls as pandas reads them).
+        to the repository unless the snapshot commits. ``read``: see :class:`dvtool.ReadOptions`.
         """
         from dvtool.write.pipeline import write_snapshot
 
@@ -385,21 +381,21 @@ class Repo:
 
         loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
         if isinstance(target, str) and self.is_ref(target):
-            _no_read_options(read, target)
+            if read is not None:
+                read.refuse_for(target)
             snap = self.get(target)
             cache = StoreVerdictCache(self.store) if use_cache else None
             return validate_manifest(self.store, loaded, snap.manifest, target=snap.ref, cache=cache, progress=progress)
-        return validate_source(
-            target, schema=loaded, key=key, format=format, storage_options=self.storage_options, read=read,
-            progress=progress,
-        )
+        return validate_source(target, schema=loaded, key=key, format=format, read=read,
+                               storage_options=self.storage_options, progress=progress)
 
     def infer_schema(self, target: SourceLike, *, format: str | None = None, read: ReadOptions | None = None) -> str:
         """A pandera (polars) YAML schema that the REF or SOURCE ``target`` passes."""
         from dvtool.validate.infer import infer_schema
 
         if isinstance(target, str) and self.is_ref(target):
-            _no_read_options(read, target)
+            if read is not None:
+                read.refuse_for(target)
             snap = self.get(target)
             return infer_schema(snap.scan(), key=snap.key, name=snap.dataset)
         return infer_source_schema(target, format=format, storage_options=self.storage_options, read=read)
@@ -487,8 +483,6 @@ class Repo:
         return gc(self.store, older_than=parse_duration(older_than), allow_short_grace=allow_short_grace, dry_run=dry_run)
 
 
-
-
 # ---- the same jobs without a repository ----
 
 
@@ -539,8 +533,7 @@ def diff_sources(
         key=key,
         limit=limit,
         stats=stats,
-        storage_options=storage_options,
-        read=read,
+        storage_options=storage_options, read=read,
         **_review_options(abs_tol, rel_tol, tol, distributions, policy),
     )
 
@@ -574,7 +567,8 @@ def _review_options(
 
 
 def infer_source_schema(
-    source: SourceLike, *, format: str | None = None, storage_options: Mapping[str, str] | None = None
+    source: SourceLike, *, format: str | None = None, storage_options: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
 ) -> str:
     """A pandera (polars) YAML schema that the files pass, no repository needed."""
     from dvtool.ingest.sources import open_source
@@ -596,11 +590,6 @@ def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] 
         if progress is not None:
             progress(batch.num_rows)
         yield batch
-
-
-def _no_read_options(read: ReadOptions | None, ref: str) -> None:
-    if read is not None and not read.is_default:
-        raise UsageError(f"read options ({read.describe()}) apply to SOURCE files; {ref!r} is a dataset REF")
 
 
 def _discover(start: Path) -> Path | None:

@@ -270,6 +270,11 @@ class ReadOptions:
         args = self.cli_args()
         return " ".join(a if a.startswith("--") else shlex.quote(a) for a in args) or "defaults"
 
+    def refuse_for(self, ref: str) -> None:
+        """Read options given for a dataset REF would be ignored: say so."""
+        if not self.is_default:
+            raise UsageError(f"read options ({self.describe()}) apply to SOURCE files; {ref!r} is a dataset REF")
+
     # -- applying them ------------------------------------------------------------------
 
     def check_format(self, fmt: str, where: str) -> None:
