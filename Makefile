@@ -23,8 +23,17 @@ venv: $(STAMP)  ## create .venv with dvtool and the test tools
 demo: $(STAMP)  ## snapshot → validate → diff → query walk-through on fixtures/ in a fresh repository
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-test: $(STAMP)  ## run the test suite
+# Browser tests (pytest -m browser) drive Debian's chromium through Playwright; without
+# a chromium they are left out, and one line says what to install.
+CHROMIUM := $(shell command -v chromium 2>/dev/null || ls /usr/bin/chromium 2>/dev/null)
+
+test: $(STAMP)  ## run the test suite (browser tests when a chromium is installed)
+ifeq ($(CHROMIUM),)
+	@echo "browser tests skipped: no chromium found; install it with: apt-get install -y chromium"
+	$(BIN)/python -m pytest -q -m "not browser"
+else
 	$(BIN)/python -m pytest -q
+endif
 
 lint: $(STAMP)  ## ruff, mypy --strict and the import-layer contract
 	$(BIN)/ruff check dvtool tests

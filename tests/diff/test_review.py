@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from planted import EXPECTED_BREACHES, LOOSE, POLICY, N, planted
 
 import dvtool
 from clitools import invoke
@@ -27,62 +28,6 @@ from dvtool.diff.columns import ToleranceSpec
 from dvtool.diff.plan import Side, diff
 from dvtool.diff.profile import ALPHA, Profile, profile_table
 from dvtool.diff.profiles import MemoryProfileCache, side_profile
-
-N = 2000
-POLICY = {
-    "columns": {
-        "*": {"null_rate_increase": 0.01, "mean_rel_change": 0.05, "new_categories": 0},
-    }
-}
-LOOSE = {
-    "columns": {
-        "*": {"null_rate_increase": 0.5, "mean_rel_change": 0.5},
-        "category": {"new_categories": 1},
-    }
-}
-EXPECTED_BREACHES = {
-    ("amount", "mean_rel_change"),
-    ("note", "null_rate_increase"),
-    ("category", "new_categories"),
-}
-
-
-def planted() -> tuple[pa.Table, pa.Table]:
-    rng = np.random.default_rng(3)
-    ids = np.arange(N, dtype=np.int64)
-    amount = np.round(rng.normal(100, 10, N), 2)
-    category = np.array(["a", "b", "c"])[rng.integers(0, 3, N)]
-    note = np.array([f"n{i % 50}" for i in range(N)], dtype=object)
-    price = np.round(rng.uniform(1, 50, N), 2)
-    score = np.round(rng.uniform(0, 1, N), 4)
-    user = rng.integers(0, 10**6, N)
-    old = pa.table(
-        {"id": ids, "amount": amount, "category": category, "note": pa.array(note, pa.string()),
-         "price": price, "score": score, "user": user}
-    )
-    note2 = note.copy()
-    note2[: N // 5] = None
-    category2 = category.copy()
-    category2[::10] = "z"
-    price2 = price.copy()
-    price2[:7] += 1.0
-    score2 = score.copy()
-    score2[100:130] += 0.001
-    new = pa.table(
-        {"id": ids, "amount": amount + 10.0, "category": category2,
-         "note": pa.array(note2, pa.string()), "price": price2, "score": score2, "user": user}
-    )
-    return old, new
-
-
-@pytest.fixture(scope="module")
-def repo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("review") / "repo"
-    repo = dvtool.Repo.init(str(folder))
-    old, new = planted()
-    repo.snapshot(old, dataset="t", key=["id"])
-    repo.snapshot(new, dataset="t", key=["id"])
-    return folder
 
 
 def _policy_file(tmp_path: Path, body: dict[str, Any], name: str = "drift.yaml") -> str:
