@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE))
 
 import datagen  # noqa: E402
 import peers  # noqa: E402
+import wide  # noqa: E402
 
 CASES = HERE / "cases.py"
 SCHEMA = HERE / "schema.yaml"
@@ -242,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma-separated groups to skip: snapshot,diff,compare,validate,memory,startup",
+        help="comma-separated groups to skip: snapshot,diff,compare,validate,memory,startup,wide",
     )
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument(
@@ -251,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="rebuild the set-up repositories (they are kept between runs of the same dvtool version)",
     )
     ap.add_argument("--results", type=Path, default=HERE / "results")
+    ap.add_argument("--wide-rows", type=int, default=3_000_000, help="rows of the wide (19-column) table")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     rows, repeat = args.rows, args.repeat
@@ -601,6 +603,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if notes:
         lines += ["", "Notes:", "", *[f"- {n}" for n in notes]]
+    if "wide" not in skip:
+        lines += ["", wide.run(args.wide_rows, args.data, repeat)]
     envs = [
         f"{e.name}: "
         + (

@@ -32,6 +32,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,7 +102,7 @@ class Dvtool:
         if repo.exists():
             shutil.rmtree(repo)
         subprocess.run([sys.executable, "-m", "dvtool", "-q", "init", str(repo)], env=self.env, check=True,
-                       capture_output=True)
+                       capture_output=True, cwd=tempfile.gettempdir())
 
     def run(self, argv: Sequence[str]) -> dict[str, Any]:
         return timed(argv, self.env)
@@ -110,7 +111,8 @@ class Dvtool:
 def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Wall time of a whole process and its peak RSS; its stdout."""
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # Not from this folder: ``python -m`` would import a dvtool/ found in the current directory first.
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir())
     out, err = proc.communicate()
     seconds = time.perf_counter() - t
     if proc.returncode != 0:
@@ -128,60 +130,67 @@ def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}–{max(values):.3f})"
 
 
-def speed(dv: Dvtool, paths: dict[str, Path], work: Path, repeat: int) -> list[str]:
-    """Snapshot / append / diff of the wide table, whole processes, interleaved."""
-    times: dict[str, list[float]] = {k: [] for k in ("snap", "plain", "append", "diff", "join")}
-    base = work / "base"
-    dv.init(base)
-    dv.run(dv.snapshot(base, paths["A"], "w", KEY))
-    appended = work / "appended"
-    _link_copy(base, appended)
-    dv.run(dv.snapshot(appended, paths["C"], "w", KEY))
-    diff_out = join_out = ""
+def speed(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path, repeat: int) -> list[str]:
+    """Snapshot / append / diff of the wide table for each dvtool, and the baselines; whole processes, interleaved."""
+    times: dict[str, list[float]] = {"plain": [], "join": []}
+    steps: list[tuple[str, str]] = [("", "plain"), ("", "join")]
+    for name, dv in variants.items():
+        base = work / f"{name}-base"
+        dv.init(base)
+        dv.run(dv.snapshot(base, paths["A"], "w", KEY))
+        _link_copy(base, work / f"{name}-appended")
+        dv.run(dv.snapshot(work / f"{name}-appended", paths["C"], "w", KEY))
+        for step in ("snap", "append", "diff"):
+            times[f"{name} {step}".strip()] = []
+            steps.append((name, step))
+    outputs: dict[str, str] = {}
     for r in range(repeat):
-        steps = ["snap", "plain", "append", "diff", "join"]
         k = r % len(steps)
-        for step in steps[k:] + steps[:k]:
-            if step == "snap":
-                dv.init(work / "snap")
-                times[step].append(dv.run(dv.snapshot(work / "snap", paths["A"], "w", KEY))["seconds"])
-            elif step == "plain":
+        for name, step in steps[k:] + steps[:k]:
+            dv = variants.get(name, Dvtool(None))
+            if step == "plain":
                 shutil.rmtree(work / "plain", ignore_errors=True)
-                argv = [sys.executable, "-c", PLAIN_WRITE, str(paths["A"]), str(work / "plain")]
-                times[step].append(timed(argv)["seconds"])
+                res = timed([sys.executable, "-c", PLAIN_WRITE, str(paths["A"]), str(work / "plain")])
+            elif step == "join":
+                res = timed([sys.executable, "-c", DUCKDB_JOIN, str(paths["A"]), str(paths["C"]), json.dumps(KEY),
+                             json.dumps(COLUMNS)])
+            elif step == "snap":
+                dv.init(work / f"{name}-snap")
+                res = dv.run(dv.snapshot(work / f"{name}-snap", paths["A"], "w", KEY))
             elif step == "append":
-                _link_copy(base, work / "append")
-                times[step].append(dv.run(dv.snapshot(work / "append", paths["C"], "w", KEY))["seconds"])
-            elif step == "diff":
-                res = dv.run(dv.argv(appended, "diff", "w@v1", "w@v2", "--format", "json"))
-                times[step].append(res["seconds"])
-                diff_out = res["stdout"]
+                _link_copy(work / f"{name}-base", work / f"{name}-append")
+                res = dv.run(dv.snapshot(work / f"{name}-append", paths["C"], "w", KEY))
             else:
-                argv = [sys.executable, "-c", DUCKDB_JOIN, str(paths["A"]), str(paths["C"]), json.dumps(KEY),
-                        json.dumps(COLUMNS)]
-                res = timed(argv)
-                times[step].append(res["seconds"])
-                join_out = res["stdout"]
-            log(f"  wide {step}: {times[step][-1]:.3f} s")
-    med = {k: statistics.median(v) for k, v in times.items()}
-    counts = json.loads(diff_out)["rows"] if diff_out else {}
+                res = dv.run(dv.argv(work / f"{name}-appended", "diff", "w@v1", "w@v2", "--format", "json"))
+            label = f"{name} {step}".strip()
+            times[label].append(res["seconds"])
+            outputs[label] = res["stdout"]
+            log(f"  wide {label}: {res['seconds']:.3f} s")
     lines = [
         "| case (whole processes) | dvtool: s (min–max) | compared with | its s (min–max) | ratio | goal | met? |",
         "|---|---:|---|---:|---:|---|---|",
     ]
 
     def row(case: str, ours: str, other: str, theirs: str, goal: float) -> None:
-        ratio = med[ours] / med[theirs]
+        ratio = statistics.median(times[ours]) / statistics.median(times[theirs])
         lines.append(
             f"| {case} | {_median(times[ours])} | {other} | {_median(times[theirs])} | {ratio:.3f} | ≤ {goal}× "
             f"| {'met' if ratio <= goal else '**not met**'} |"
         )
 
-    row("`dvtool snapshot` A", "snap", "Python: pyarrow read + write 1M-row zstd files, one thread", "plain", 0.8)
-    row("`dvtool snapshot` C (1% append) onto A", "append", "`dvtool snapshot` A", "snap", 0.25)
-    row("`dvtool diff` of that append", "diff", "Python: DuckDB FULL OUTER JOIN A, C", "join", 1.0)
+    plain = "Python: pyarrow read + write 1M-row zstd files, one thread"
+    for name in variants:
+        tag = f" ({name})" if len(variants) > 1 else ""
+        snap, append, diff = (f"{name} {step}".strip() for step in ("snap", "append", "diff"))
+        row(f"`dvtool snapshot` A{tag}", snap, plain, "plain", 0.8)
+        row(f"`dvtool snapshot` C (1% append) onto A{tag}", append, f"`dvtool snapshot` A{tag}", snap, 0.25)
+        row(f"`dvtool diff` of that append{tag}", diff, "Python: DuckDB FULL OUTER JOIN A, C", "join", 1.0)
     lines.append("")
-    lines.append(f"dvtool diff counts: {json.dumps(counts)}; DuckDB (added, removed, changed): {join_out.strip()}.")
+    for name in variants:
+        diff_out = outputs.get(f"{name} diff".strip(), "")
+        counts = json.loads(diff_out)["rows"] if diff_out else {}
+        lines.append(f"- dvtool ({name}) diff counts: {json.dumps(counts)}")
+    lines.append(f"- DuckDB (added, removed, changed): {outputs.get('join', '').strip()}")
     return lines
 
 
@@ -198,8 +207,8 @@ def _chunks(dv: Dvtool, repo: Path, dataset: str) -> list[list[dict[str, Any]]]:
     return list(json.loads(timed([sys.executable, "-c", code, str(repo)], dv.env)["stdout"]))
 
 
-def monthly(dv: Dvtool, paths: dict[str, Path], work: Path) -> list[str]:
-    """12 cumulative monthly versions with the CLI, keyed and keyless."""
+def monthly(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path) -> list[str]:
+    """12 cumulative monthly versions with the CLI, keyed and keyless, for each dvtool."""
     import pyarrow.parquet as pq
 
     lines = [
@@ -211,8 +220,10 @@ def monthly(dv: Dvtool, paths: dict[str, Path], work: Path) -> list[str]:
     sink = io.BytesIO()
     pq.write_table(last.sort_by([(k, "ascending") for k in KEY]), sink)
     pyarrow_default = len(sink.getvalue())
-    for label, key in (("keyed (time_hour, flight)", KEY), ("keyless", [])):
-        repo = work / f"monthly-{'keyed' if key else 'keyless'}"
+    cases = [(name, dv, key) for name, dv in variants.items() for key in (KEY, [])]
+    for name, dv, key in cases:
+        label = ("keyed (time_hour, flight)" if key else "keyless") + (f", {name}" if len(variants) > 1 else "")
+        repo = work / f"monthly-{name}-{'keyed' if key else 'keyless'}"
         dv.init(repo)
         seconds = 0.0
         for m in range(1, 13):
@@ -226,7 +237,7 @@ def monthly(dv: Dvtool, paths: dict[str, Path], work: Path) -> list[str]:
                 appended = sum(c["rows"] for c in chunks) - sum(c["rows"] for c in versions[i - 1])
                 rewritten.append(new_rows - appended)
             seen.update({c["object"]: c["bytes"] for c in chunks})
-        alone = work / f"alone-{'keyed' if key else 'keyless'}"
+        alone = work / f"alone-{name}-{'keyed' if key else 'keyless'}"
         dv.init(alone)
         dv.run(dv.snapshot(alone, paths["month-12"], "f", key))
         alone_bytes = sum(c["bytes"] for c in _chunks(dv, alone, "f")[-1])
@@ -239,15 +250,16 @@ def monthly(dv: Dvtool, paths: dict[str, Path], work: Path) -> list[str]:
     return lines
 
 
-def run(rows: int, data: Path, repeat: int, src: Path | None) -> str:
+def run(rows: int, data: Path, repeat: int, src: Path | None = None, before: Path | None = None) -> str:
+    """The wide group's markdown; ``before``: also measure the dvtool in that folder, interleaved."""
     log(f"wide data: {rows:,} rows in {data}")
     paths = datagen.ensure_wide(data, rows)
-    dv = Dvtool(src)
+    variants = {"after": Dvtool(src), "before": Dvtool(before)} if before is not None else {"": Dvtool(src)}
     work = data / "work" / f"wide-{rows}"
     work.mkdir(parents=True, exist_ok=True)
     lines = [f"### Wide table ({len(COLUMNS)} columns, {rows:,} rows; 1% append = {rows // 100:,} rows)", ""]
-    lines += speed(dv, paths, work, repeat)
-    lines += ["", *monthly(dv, paths, work)]
+    lines += speed(variants, paths, work, repeat)
+    lines += ["", *monthly(variants, paths, work)]
     shutil.rmtree(work, ignore_errors=True)
     return "\n".join(lines) + "\n"
 
@@ -258,8 +270,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument("--dvtool-src", type=Path, default=None, help="run the dvtool package found in this folder")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="also run the dvtool package in this folder (e.g. an older checkout), interleaved")
     args = ap.parse_args()
-    print(run(args.rows, args.data, args.repeat, args.dvtool_src))
+    print(run(args.rows, args.data, args.repeat, args.dvtool_src, args.before))
     return 0
 
 
