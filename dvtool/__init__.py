@@ -50,6 +50,7 @@ __all__ = [
     "diff_sources",
     "infer_source_schema",
     "load_policy",
+    "redact_text",
     "redact_url",
     "validate_source",
     "write_query_result",
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
         write_query_result,
     )
     from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
-    from dvtool.storage.urls import redact_url
+    from dvtool.storage.urls import redact_text, redact_url
     from dvtool.validate.report import ValidationReport
 
 _LAZY = {
@@ -87,6 +88,7 @@ _LAZY = {
     "ReadOptions": "dvtool.ingest.readoptions",
     "ValidationReport": "dvtool.validate.report",
     "redact_url": "dvtool.storage.urls",
+    "redact_text": "dvtool.storage.urls",
 }
 
 

@@ -216,6 +216,13 @@ class Catalog:
             entry = self.entry(name, versions[-1])
         elif re.fullmatch(r"v\d+", spec):
             n = int(spec[1:])
+            shadowed = next((t for t in tags if t.tag == spec), None)
+            if shadowed is not None and shadowed.version != n:
+                # A tag written before such names were refused: never guess which one is meant.
+                raise UsageError(
+                    f"{ref} is ambiguous: version {n}, or the tag '{spec}' on v{shadowed.version}; "
+                    f"name the snapshot by its id instead (see 'dvtool log {name}')"
+                )
             if n not in versions:
                 raise NotFoundError(f"{name} has no version {n} (latest is v{versions[-1]})")
             entry = self.entry(name, n)
@@ -226,13 +233,20 @@ class Catalog:
             entry = self.entry(name, versions[-1 - back])
         else:
             tag = next((t for t in tags if t.tag == spec), None)
-            if tag is not None:
-                entry = self.entry(name, tag.version)
-            elif re.fullmatch(r"(xxh128:)?[0-9a-f]{8,32}", spec):
+            matches: list[VersionEntry] = []
+            if re.fullmatch(r"(xxh128:)?[0-9a-f]{8,32}", spec):
                 prefix = spec.removeprefix("xxh128:")
                 matches = [e for e in (self.entry(name, v) for v in versions) if object_hex(e.manifest).startswith(prefix)]
+            if tag is not None:
+                if any(m.version != tag.version for m in matches):
+                    raise UsageError(
+                        f"{ref} is ambiguous: tag '{spec}' on v{tag.version}, or the snapshot id "
+                        f"prefix of v{matches[0].version}; use {name}@v{tag.version} or a longer id"
+                    )
+                entry = self.entry(name, tag.version)
+            else:
                 if len(matches) > 1:
-                    raise UsageError(f"{ref} is ambiguous: {len(matches)} snapshots start with {prefix}")
+                    raise UsageError(f"{ref} is ambiguous: {len(matches)} snapshots start with {spec.removeprefix('xxh128:')}")
                 if matches:
                     entry = matches[0]
             if entry is None:

@@ -290,6 +290,17 @@ class Repo:
         snap = self.get(ref)
         return create_tag(self.store, snap.dataset, snap.version, snap.id, tag)
 
+    def _refuse_name_equal_ignoring_case(self, dataset: str) -> None:
+        """``a`` beside ``A`` would be one table to SQL and one folder on case-insensitive disks."""
+        if self.catalog.has_dataset(dataset):
+            return
+        same = [n for n in self.catalog.dataset_names() if n.lower() == dataset.lower()]
+        if same:
+            raise UsageError(
+                f"dataset name {dataset!r} differs from the existing {same[0]!r} only by case; "
+                f"use {same[0]!r} or another name"
+            )
+
     def snapshot(
         self,
         source: SourceLike,
@@ -317,6 +328,7 @@ class Repo:
         check_name(dataset)
         if tag is not None:
             check_name(tag, "tag")
+        self._refuse_name_equal_ignoring_case(dataset)
         key = tuple(key)
         if len(set(key)) != len(key):
             raise UsageError(f"--key lists a column twice: {', '.join(key)}")
@@ -331,6 +343,13 @@ class Repo:
         if len(set(src.schema.names)) != len(src.schema.names):
             dup = next(n for n in src.schema.names if src.schema.names.count(n) > 1)
             raise UsageError(f"{src.description} has two columns named '{dup}'")
+        for k in key:
+            key_type = src.schema.field(k).type
+            if _is_nested(key_type):
+                raise UsageError(
+                    f"column '{k}' in --key has type {key_type}, which cannot be a key "
+                    "(lists, structs and maps have no order); choose a column of plain values"
+                )
         if tag is not None and self.store.exists(tag_key(dataset, tag)):
             raise UsageError(f"tag '{tag}' already exists in {dataset}; tags are immutable")
         gate = None
@@ -498,10 +517,15 @@ def validate_source(
 ) -> ValidationReport:
     """Validate files (or a DataFrame/Arrow table) against a pandera schema, no repository needed."""
     from dvtool.ingest.sources import open_source
+    from dvtool.validate.frames import is_pandas_frame, mixed_type_report
     from dvtool.validate.run import validate_batches
     from dvtool.validate.schema import LoadedSchema, load_schema
 
     loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
+    if is_pandas_frame(source):
+        mixed = mixed_type_report(loaded, source)
+        if mixed is not None:
+            return mixed  # values Arrow cannot hold as one type: the data failed
     src = open_source(source, format=format, storage_options=dict(storage_options or {}), read=read)
     return validate_batches(
         loaded, _counted(src.batches(), progress), schema=src.schema, key=tuple(key or ()), target=src.description
@@ -590,6 +614,14 @@ def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] 
         if progress is not None:
             progress(batch.num_rows)
         yield batch
+
+
+def _is_nested(type_: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(type_):
+        return _is_nested(type_.value_type)
+    return bool(pa.types.is_nested(type_))
 
 
 def _discover(start: Path) -> Path | None:

@@ -8,19 +8,18 @@ is caught: it becomes one ``Error:`` line and its exit code (2 could not run,
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
-from typing import TYPE_CHECKING
+import traceback
 
 import click
 
 from dvtool import FORMAT_VERSION, __version__
-from dvtool.errors import DvtoolError
-
-if TYPE_CHECKING:
-    pass
 from dvtool.cli import checks, history, ops
 from dvtool.cli.context import CONTEXT_SETTINGS, State, parse_pairs
+from dvtool.cli.text import one_line, redact_text
+from dvtool.errors import DvtoolError, UsageError
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -91,19 +90,35 @@ def _defer_pandas(args: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code."""
+    """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code.
+
+    ``--debug`` adds the traceback above the ``Error:`` line and keeps the exit
+    code. A closed pipe on stdout (``dvtool export x - | head``) ends quietly
+    with exit 0, like ``head``'s other producers are expected to; a full disk
+    is exit 2 with one line.
+    """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     if argv is None:
         _defer_pandas(sys.argv[1:])
     try:
-        # Without standalone mode, click *returns* the code of click.exceptions.Exit.
-        code = cli.main(args=argv, prog_name="dvtool", standalone_mode=False)
+        try:
+            # Without standalone mode, click *returns* the code of click.exceptions.Exit.
+            code = cli.main(args=argv, prog_name="dvtool", standalone_mode=False)
+            sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        except OSError as exc:
+            converted = _os_error(exc)
+            if converted is exc:
+                raise
+            raise converted from None
         if isinstance(code, int) and code:
             sys.exit(code)
+    except _PipeClosed:
+        _quiet_stdout()
+        sys.exit(0)
     except DvtoolError as exc:
         if debug:
-            raise
-        click.echo(f"Error: {exc.message}", err=True)
+            click.echo(redact_text(traceback.format_exc()).rstrip("\n"), err=True)
+        click.echo(f"Error: {one_line(redact_text(exc.message))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -112,9 +127,31 @@ def main(argv: list[str] | None = None) -> None:
         # One line, like every other error (SPEC §2), e.g. for `dvtool tag orders@v1 -rf`.
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"Error: {one_line(redact_text(exc.format_message()))}{hint}", err=True)
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(0)
+
+
+class _PipeClosed(Exception):
+    """The reader of stdout went away (EPIPE)."""
+
+
+def _os_error(exc: OSError) -> Exception:
+    """EPIPE → a quiet end; a full disk or quota → a one-line error (exit 2); else unchanged."""
+    if isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE:
+        return _PipeClosed()
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return UsageError(f"no space left on the device{where} ({os.strerror(exc.errno)})")
+    return exc
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

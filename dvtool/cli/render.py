@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from dvtool.cli.text import printable
+
 __all__ = ["human_bytes", "json_text", "short_id", "table"]
 
 
@@ -28,7 +30,7 @@ def human_bytes(n: int) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()) -> str:
     """A plain aligned text table."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    cells = [[printable(str(h)) for h in headers]] + [["" if c is None else printable(str(c)) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, r in enumerate(cells):
@@ -89,8 +91,8 @@ def show_text(snapshot: Any) -> str:
     m = snapshot.manifest
     lines = [
         f"snapshot  {m.dataset}@v{m.version}  {snapshot.id}",
-        f"created   {m.created}",
-        f"message   {m.message}" if m.message else "message   (none)",
+        f"created   {printable(m.created)}",
+        f"message   {printable(m.message)}" if m.message else "message   (none)",
         f"parent    {m.parent or '(none)'}",
         f"rows      {m.rows:,}",
         f"chunks    {len(m.chunks)} ({human_bytes(m.bytes)})",
@@ -100,12 +102,12 @@ def show_text(snapshot: Any) -> str:
     if snapshot.tags:
         lines.append(f"tags      {', '.join(snapshot.tags)}")
     for k, v in m.meta:
-        lines.append(f"meta      {k}={v}")
+        lines.append(f"meta      {printable(k)}={printable(v)}")
     if m.validation is not None:
         v = m.validation
         verdict = "passed" if v.ok else "FAILED"
         lines.append(
-            f"validated {verdict} against {v.schema_name} ({short_id(v.schema_fingerprint)}): "
+            f"validated {verdict} against {printable(v.schema_name)} ({short_id(v.schema_fingerprint)}): "
             f"{v.errors} errors, {v.warnings} warnings"
         )
     stats = _column_stats(m)
@@ -155,8 +157,10 @@ def transfer_text(summary: Any) -> str:
         if not d.versions and not d.tags:
             lines.append(f"{d.dataset}: up to date (v{d.head}) in {summary.target}")
             continue
-        span = f"v{d.versions[0]}" if len(d.versions) == 1 else f"v{d.versions[0]}..v{d.versions[-1]}"
-        got = [f"{span} ({len(d.versions)} version{'s' * (len(d.versions) != 1)})"] if d.versions else []
+        got = []
+        if d.versions:  # only tags may be new
+            span = f"v{d.versions[0]}" if len(d.versions) == 1 else f"v{d.versions[0]}..v{d.versions[-1]}"
+            got.append(f"{span} ({len(d.versions)} version{'s' * (len(d.versions) != 1)})")
         if d.tags:
             got.append(f"tag{'s' * (len(d.tags) != 1)} {', '.join(d.tags)}")
         lines.append(f"{d.dataset}: copied {' and '.join(got)} to {summary.target}")

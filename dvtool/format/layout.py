@@ -34,14 +34,36 @@ DEFAULT_DIR = ".dvtool"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+# A tag must never read as another kind of REF: a version (``v3``, and ``V3`` or
+# ``v003`` for the eye), a count back (``~1``: already outside NAME_RE) or a
+# snapshot id prefix (8 to 32 hex digits, or ``xxh128:…``: ':' is outside NAME_RE).
+_VERSION_LIKE_RE = re.compile(r"^[vV]\d+$")
+_ID_PREFIX_LIKE_RE = re.compile(r"^[0-9a-fA-F]{8,32}$")
+
+
 def check_name(name: str, what: str = "dataset") -> str:
-    """Dataset and tag names: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``."""
+    """Dataset and tag names: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``.
+
+    A tag also may not look like another REF: ``v`` + digits (a version) or 8-32
+    hex digits (a snapshot id prefix), or ``orders@TAG`` could mean two things.
+    """
     if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
         shown = name if isinstance(name, str) and len(name) <= 80 else repr(name)[:80]
         raise UsageError(
             f"invalid {what} name {shown!r}: use letters, digits, '.', '_' and '-' "
             "(starting with a letter or digit, no '..', at most 128 characters)"
         )
+    if what == "tag":
+        if _VERSION_LIKE_RE.match(name):
+            raise UsageError(
+                f"invalid tag name {name!r}: it reads as a version number (NAME@{name}); "
+                f"choose a name that is not 'v' and digits, e.g. 'release-{name}'"
+            )
+        if _ID_PREFIX_LIKE_RE.match(name):
+            raise UsageError(
+                f"invalid tag name {name!r}: it reads as a snapshot id prefix (8 to 32 hex digits); "
+                f"add a letter or a dash that is not hex, e.g. 'tag-{name}' or a date like '2026-11-30'"
+            )
     return name
 
 

@@ -40,6 +40,13 @@ def infer_schema(
                 raise UsageError("cannot infer a schema from no data and no column types")
             schema = first.schema
             batches = iter([first, *batches])
+    for i, f in enumerate(schema):
+        if f.name == "":
+            # polars (the schema's engine) renames such a column, so no schema could name it.
+            raise UsageError(
+                f"column {i + 1} has an empty name, which a pandera (polars) schema cannot hold; "
+                "give it a name first"
+            )
     nulls = dict.fromkeys(schema.names, 0)
     lo: dict[str, Any] = {}
     hi: dict[str, Any] = {}

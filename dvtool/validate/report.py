@@ -8,6 +8,7 @@ module imports no pandera and does no I/O, so rendering is cheap and testable.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
@@ -223,6 +224,7 @@ class ValidationReport:
         root = ET.Element("testsuites", name="dvtool", tests=suite.get("tests", "0"))
         root.set("failures", suite.get("failures", "0"))
         root.append(suite)
+        _xml_safe_tree(root)
         ET.indent(root)
         return (
             '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -309,3 +311,25 @@ N_EXAMPLES = 5  # examples kept per check
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of a failing value, for reports and cached verdicts."""
     return json_value(value)
+
+
+# Characters XML 1.0 cannot hold at all, not even as &#…; references.
+_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with each character XML cannot hold written as ``\\xNN``/``\\uNNNN``."""
+    return _XML_INVALID_RE.sub(
+        lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", text
+    )
+
+
+def _xml_safe_tree(root: ET.Element) -> None:
+    """Make every text and attribute of ``root`` well-formed XML (column names are data)."""
+    for el in root.iter():
+        if el.text:
+            el.text = _xml_safe(el.text)
+        if el.tail:
+            el.tail = _xml_safe(el.tail)
+        for name, value in list(el.attrib.items()):
+            el.set(name, _xml_safe(value))
