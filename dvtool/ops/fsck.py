@@ -282,6 +282,7 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
     for manifest_id in needing:
         if manifest_id in manifests:
             live_fingerprints.update(c.fingerprint for c in manifests[manifest_id].chunks)
+            live_fingerprints.add(manifests[manifest_id].fingerprint)  # snapshot verdicts
     dangling: list[Leftover] = []
     for object_id in sorted(present_objects):
         if object_key(object_id) not in referenced:

@@ -150,6 +150,8 @@ class _Marks:
                     f"gc aborted, nothing was deleted: cannot read the manifest of {ref} ({exc}); "
                     "run 'dvtool fsck'"
                 ) from None
+            # A snapshot's verdict of its checks over all rows is keyed by its rows' fingerprint.
+            self.fingerprints.add(manifest.fingerprint)
             for chunk in manifest.chunks:
                 self.objects.add(chunk.object)
                 self.fingerprints.add(chunk.fingerprint)

@@ -2,7 +2,7 @@
 
 Uniqueness (column ``unique``, schema-level ``unique``, the snapshot key) and
 ``unique_values_eq`` cannot be decided chunk by chunk; DuckDB spills to disk,
-so they run in bounded memory at any size. No pandera here: validation.py
+so they run in bounded memory at any size. No pandera here: engine.py
 turns a schema into these plain descriptions.
 """
 
@@ -29,6 +29,10 @@ class Unique:
     label: str | None  # report column
     keep: str  # pandera report_duplicates: all | exclude_first | exclude_last
     nulls_distinct: bool
+    # Schema-level ``unique: [[a, b], [b, c]]``: pandera tries the lists in order and
+    # reports only the first that has duplicates; entries sharing ``alternatives``
+    # are those lists, in that order.
+    alternatives: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +74,16 @@ def global_checks(
             con.executemany(
                 "INSERT INTO dvtool_files VALUES (?, ?)", list(zip(files, offsets, strict=True))
             )
+        failed: set[int] = set()
         for u in uniques:
             if not files or not all(c in present for c in u.columns):
                 continue  # a missing column is reported by the chunk checks
-            out.extend(
-                _unique_failures(con, u, files, [k for k in key if k in present], n_examples)
-            )
+            if u.alternatives is not None and u.alternatives in failed:
+                continue
+            found = _unique_failures(con, u, files, [k for k in key if k in present], n_examples)
+            if found and u.alternatives is not None:
+                failed.add(u.alternatives)
+            out.extend(found)
         for vs in value_sets:
             if files and vs.column in present:
                 out.extend(_value_set_failures(con, vs, files))
@@ -102,7 +110,16 @@ def _unique_failures(
         if not total:
             return 0, []
         if positions:
-            sel = f"SELECT t.*, fl.row_offset + t.r AS p FROM t JOIN d ON {joins} LEFT JOIN dvtool_files fl ON fl.path = t.f ORDER BY p, {group} LIMIT {int(n_examples)}"
+            # The examples are the rows pandera reports: report_duplicates
+            # exclude_first / exclude_last leave out the first / last of each group.
+            sel = f"SELECT t.*, fl.row_offset + t.r AS p FROM t JOIN d ON {joins} LEFT JOIN dvtool_files fl ON fl.path = t.f"
+            if u.keep != "all":
+                order = "p" if u.keep == "exclude_first" else "p DESC"
+                sel = (
+                    f"SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER "
+                    f"(PARTITION BY {group} ORDER BY {order}) AS rn FROM ({sel})) WHERE rn > 1"
+                )
+            sel = f"SELECT * FROM ({sel}) ORDER BY p, {group} LIMIT {int(n_examples)}"
         else:
             sel = f"SELECT t.*, NULL AS p FROM t JOIN d ON {joins} ORDER BY {group} LIMIT {int(n_examples)}"
         return int(total), con.execute(base + sel).fetchall()
@@ -152,4 +169,5 @@ def _value_set_failures(con: Any, vs: ValueSet, files: Sequence[str]) -> list[Ch
         Example(value=jsonable(v), key=(("missing" if v in expected else "unexpected", True),))
         for v in diff[:N_EXAMPLES]
     )
-    return [CheckFailure(vs.column, vs.check, len(diff), examples, vs.severity)]
+    # pandera's check returns one boolean for the column: one failure, as pandera counts it.
+    return [CheckFailure(vs.column, vs.check, 1, examples, vs.severity)]

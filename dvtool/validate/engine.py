@@ -9,9 +9,10 @@ frame of all the chunk files.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,9 +28,32 @@ from dvtool.validate.verdicts import (
     ChunkVerdict,
 )
 
-__all__ = ["GROUP_ROWS", "CheckPlan", "check_group", "check_label", "failure_frame", "plan_checks", "run_pandera", "validation_record"]
+__all__ = [
+    "GROUP_ROWS",
+    "CheckPlan",
+    "as_schema_asks_polars",
+    "check_group",
+    "check_label",
+    "chunk_only",
+    "component_of",
+    "failure_frame",
+    "group_rows",
+    "is_row_wise",
+    "pandas_context",
+    "plan_checks",
+    "run_pandera",
+    "severity",
+    "to_frame",
+    "validation_record",
+]
 
 GROUP_ROWS = 256 * 1024  # rows validated per pandera call (bounded memory)
+
+
+def group_rows() -> int:
+    """Rows per pandera call: GROUP_ROWS, or ``DVTOOL_VALIDATE_GROUP_ROWS`` (tests use small groups)."""
+    text = os.environ.get("DVTOOL_VALIDATE_GROUP_ROWS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else GROUP_ROWS
 
 
 def validation_record(schema: LoadedSchema, report: ValidationReport) -> ValidationRecord:
@@ -47,26 +71,87 @@ def validation_record(schema: LoadedSchema, report: ValidationReport) -> Validat
 # the plan: which checks run per chunk, which over the whole data
 
 
+# pandera's built-in checks that compare each value on its own (they return one
+# boolean per row): safe chunk by chunk. Every other check may look at the
+# whole column.
+ROW_WISE = frozenset(
+    {
+        "equal_to", "not_equal_to", "greater_than", "greater_than_or_equal_to", "less_than",
+        "less_than_or_equal_to", "in_range", "isin", "notin", "str_matches", "str_contains",
+        "str_startswith", "str_endswith", "str_length",
+    }
+)  # fmt: skip
+# Failures that only the per-chunk run reports (the whole-data run repeats the
+# column's dtype and coercion so its checks see what pandera's would).
+_CHUNK_ONLY = ("dtype(", "coerce_dtype", "not_nullable", "column_in_", "column_ordered", "field_uniqueness")
+
+
+def chunk_only(check: str, number: int | None) -> bool:
+    """A failure of the whole-data run that the per-chunk run reports already."""
+    return number is None or check.startswith(_CHUNK_ONLY)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckPlan:
+    """A schema split by where its checks run.
+
+    ``local`` holds what runs per chunk (dtype, nullable, row-wise checks),
+    ``whole`` what needs every row at once (whole-column and dataframe-level
+    checks), ``uniques``/``value_sets`` what DuckDB decides over all the files.
+    """
+
     local: Any
-    warn: frozenset[tuple[str | None, int]]
+    warn: frozenset[tuple[str | None, int]]  # (component label or None, check number)
     uniques: tuple[Unique, ...]
     value_sets: tuple[ValueSet, ...]
     checks: tuple[tuple[str | None, str], ...]
-    # Dataframe-level checks (a row count, an aggregate): they need all the rows
-    # at once, so they run once over the whole data, never per chunk.
-    frame: Any = None  # a column-less DataFrameSchema holding only those checks
-    frame_warn: frozenset[int] = frozenset()
+    whole: Any = None  # a DataFrameSchema of the whole-data checks, or None
+    whole_warn: frozenset[tuple[str | None, int]] = frozenset()
+    whole_columns: tuple[str, ...] | None = None  # columns the whole run reads (None: all)
+    regexes: tuple[str, ...] = ()  # labels of regex components
 
 
 def check_label(check: Any) -> str:
     return str(check.error or check.name)
 
 
+def is_row_wise(check: Any) -> bool:
+    """True when ``check`` decides each row (or each value) on its own.
+
+    pandera's flags decide: ``element_wise=True`` runs the function once per
+    value (or row); a built-in comparison (``gt``, ``isin``, ``str_matches`` …)
+    returns one boolean per value. A ``groupby`` check, ``unique_values_eq``,
+    hypothesis tests and any custom vectorised check receive the whole column
+    and may depend on all of it (``s > s.mean()`` returns one boolean per row
+    yet depends on every row), so they are not row-wise.
+    """
+    if check.groupby is not None:
+        return False
+    if check.element_wise:
+        return True
+    if check.name not in ROW_WISE:
+        return False
+    try:
+        return bool(check._check_fn is type(check).get_builtin_check_fn(check.name))
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return False
+
+
+def component_of(column: str | None, labels: set[str] | frozenset[str], regexes: Sequence[str]) -> str | None:
+    """The schema component a failure's column belongs to (regex columns by pattern)."""
+    if column is None or column in labels:
+        return column
+    for pattern in regexes:
+        if re.fullmatch(pattern, column):
+            return pattern
+    return column
+
+
 def plan_checks(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]) -> CheckPlan:
     local = copy.deepcopy(loaded.schema)
+    whole_schema = copy.deepcopy(loaded.schema)
     warn: set[tuple[str | None, int]] = set()
+    whole_warn: set[tuple[str | None, int]] = set()
     uniques: list[Unique] = []
     value_sets: list[ValueSet] = []
     listed: list[tuple[str | None, str]] = []
@@ -77,62 +162,190 @@ def plan_checks(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]
         listed.append((None, "column_in_schema"))
     if local.ordered:
         listed.append((None, "column_ordered"))
+    whole_components: dict[Any, Any] = {}
+    needed: set[str] = set()
+    regexes = tuple(str(n) for n, c in local.columns.items() if c.regex)
     for name, col in local.columns.items():
         label = str(name)
+        targets = [c for c in columns if re.fullmatch(label, c)] if col.regex else [label]
         if col.dtype is not None:
             listed.append((label, f"dtype('{col.dtype}')"))
         if not col.nullable:
             listed.append((label, "not_nullable"))
         if col.unique:
-            targets = [c for c in columns if re.fullmatch(label, c)] if col.regex else [label]
+            # polars' pandera has no report_duplicates modes: it reports every duplicate.
+            keep = col.report_duplicates if pandas else "all"
             for target in targets:
-                uniques.append(
-                    Unique((target,), "field_uniqueness", target, col.report_duplicates, pandas)
-                )
+                uniques.append(Unique((target,), "field_uniqueness", target, keep, pandas))
             listed.append((label, "field_uniqueness"))
             col.unique = False
         kept: list[Any] = []
+        whole: list[Any] = []
         for check in col.checks:
-            if check.name == "unique_values_eq":
+            if check.name == "unique_values_eq" and check.groupby is None:
                 values = tuple((check.statistics or {}).get("values") or ())
                 sev: Literal["error", "warning"] = "warning" if check.raise_warning else "error"
                 value_sets.append(ValueSet(label, values, check_label(check), sev))
                 listed.append((label, check_label(check)))
                 continue
+            listed.append((label, check_label(check)))
+            check.n_failure_cases = None  # exact counts, always
+            row_wise = is_row_wise(check)
             if check.raise_warning:
                 check.raise_warning = False
-                warn.add((label, len(kept)))
-            check.n_failure_cases = None  # exact counts, always
-            listed.append((label, check_label(check)))
-            kept.append(check)
+                (warn if row_wise else whole_warn).add((label, len(kept if row_wise else whole)))
+            (kept if row_wise else whole).append(check)
+            if not row_wise:
+                needed.update(t for t in targets if t in columns)
+                needed.update(_groupby_columns(check, columns))
         col.checks = kept
+        if whole:
+            part = copy.deepcopy(col)
+            # Same dtype and coercion, so the checks see what pandera's would;
+            # nullable/unique/required are the per-chunk run's to report.
+            part.checks = whole
+            part.nullable = True
+            part.unique = False
+            part.required = False
+            whole_components[name] = part
     if local.unique:
-        cols = tuple([local.unique] if isinstance(local.unique, str) else local.unique)
-        uniques.append(
-            Unique(
-                cols, "multiple_fields_uniqueness", ", ".join(cols), local.report_duplicates, False
+        lists = [local.unique] if isinstance(local.unique, str) else list(local.unique)
+        if all(isinstance(c, str) for c in lists):
+            lists = [lists]
+        present = set(columns)
+        for cols in lists:
+            subset = tuple(str(c) for c in ([cols] if isinstance(cols, str) else cols) if c in present)
+            if not subset:
+                continue  # pandera skips a list with none of its columns present
+            uniques.append(
+                Unique(
+                    subset,
+                    "multiple_fields_uniqueness",
+                    ", ".join(subset),
+                    local.report_duplicates if pandas else "all",
+                    False,
+                    alternatives=0 if len(lists) > 1 else None,
+                )
             )
-        )
-        listed.append((", ".join(cols), "multiple_fields_uniqueness"))
+            if (", ".join(subset), "multiple_fields_uniqueness") not in listed:
+                listed.append((", ".join(subset), "multiple_fields_uniqueness"))
         local.unique = None
     frame_checks = list(local.checks)
-    frame_warn: set[int] = set()
     for i, check in enumerate(frame_checks):
         if check.raise_warning:
             check.raise_warning = False
-            frame_warn.add(i)
+            whole_warn.add((None, i))
         check.n_failure_cases = None
         listed.append((None, check_label(check)))
-    frame = None
-    if frame_checks:
-        frame = type(local)(checks=frame_checks, name=local.name)
-        local.checks = []
+    local.checks = []
+    whole_plan = None
+    whole_columns: tuple[str, ...] | None = None
+    if frame_checks or whole_components:
+        whole_plan = copy.deepcopy(whole_schema)
+        whole_plan.columns = whole_components
+        whole_plan.checks = frame_checks
+        whole_plan.strict = False
+        whole_plan.ordered = False
+        whole_plan.unique = None
+        if not frame_checks:
+            whole_columns = tuple(c for c in columns if c in needed or c in key)
     if key and not any(u.columns == tuple(key) and u.keep == "all" for u in uniques):
         uniques.append(Unique(tuple(key), "key_unique", ", ".join(key), "all", False))
         listed.append((", ".join(key), "key_unique"))
     return CheckPlan(
-        local, frozenset(warn), tuple(uniques), tuple(value_sets), tuple(listed), frame, frozenset(frame_warn)
+        local,
+        frozenset(warn),
+        tuple(uniques),
+        tuple(value_sets),
+        tuple(listed),
+        whole_plan,
+        frozenset(whole_warn),
+        whole_columns,
+        regexes,
     )
+
+
+def _groupby_columns(check: Any, columns: Sequence[str]) -> set[str]:
+    by = check.groupby
+    if by is None:
+        return set()
+    if callable(by):
+        return set(columns)  # a function of the frame: it may read any column
+    return {str(c) for c in ([by] if isinstance(by, str) else by) if c in columns}
+
+
+def pandas_context(schema: pa.Schema, nulls: Collection[str]) -> tuple[str, ...]:
+    """Columns whose pandas type depends on nulls elsewhere in the data (see :func:`to_frame`)."""
+    return tuple(
+        f.name
+        for f in schema
+        if f.name in nulls and (pa.types.is_integer(f.type) or pa.types.is_boolean(f.type))
+    )
+
+
+def to_frame(loaded: LoadedSchema, table: pa.Table, nulls: Collection[str] = ()) -> Any:
+    """The rows as pandera's backend takes them, typed as reading the whole data would type them.
+
+    pandas turns an integer column into float64 (and a boolean one into object)
+    only when it holds a null, so ``pd.read_parquet`` of the whole data types
+    a column by nulls anywhere in it: ``nulls`` names the columns holding
+    nulls somewhere, and every chunk of them is typed the same way. A column
+    the schema declares as a categorical with fixed categories (pandas) or a
+    polars ``Enum`` is handed over with that type when its values fit, as a
+    frame read back from a file written with that type would be.
+    """
+    if loaded.backend == "polars":
+        import polars as pl
+
+        frame = pl.from_arrow(table)  # zero-copy; a polars schema cannot take a pa.Table
+        assert isinstance(frame, pl.DataFrame)
+        return as_schema_asks_polars(loaded.schema, frame)
+    for i, f in enumerate(table.schema):
+        col = table.column(i)
+        if f.name in nulls and pa.types.is_integer(f.type) and col.null_count == 0:
+            table = table.set_column(i, f.name, col.cast(pa.float64()))
+    df = table.to_pandas()
+    for f in table.schema:
+        if f.name in nulls and pa.types.is_boolean(f.type) and df[f.name].dtype == bool:
+            df[f.name] = df[f.name].astype(object)
+    return _as_schema_asks_pandas(loaded.schema, df)
+
+
+def _as_schema_asks_pandas(schema: Any, df: Any) -> Any:
+    import pandas as pd
+
+    for name, col in schema.columns.items():
+        want = getattr(col.dtype, "type", None)
+        if col.regex or name not in df.columns or not isinstance(want, pd.CategoricalDtype):
+            continue
+        if want.categories is None:
+            continue
+        values = set(df[name].dropna().unique())
+        if values <= set(want.categories):
+            df[name] = df[name].astype(want)
+    return df
+
+
+def as_schema_asks_polars(schema: Any, frame: Any) -> Any:
+    """Cast Categorical/String columns to the ``Enum`` the schema declares, when every value fits."""
+    import polars as pl
+
+    casts = []
+    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    for name, col in schema.columns.items():
+        want = getattr(col.dtype, "type", None)
+        if col.regex or name not in names or not isinstance(want, pl.Enum):
+            continue
+        got = frame.collect_schema()[name]
+        if got == want or not isinstance(got, pl.Categorical | pl.String):
+            continue
+        text = pl.col(name).cast(pl.String)
+        misfit = frame.select((text.is_not_null() & ~text.is_in(list(want.categories))).any())
+        if isinstance(misfit, pl.LazyFrame):
+            misfit = misfit.collect()
+        if not misfit.item():
+            casts.append(text.cast(want))
+    return frame.with_columns(casts) if casts else frame
 
 
 def failure_frame(fc: Any) -> Any:
@@ -177,21 +390,45 @@ def failure_frame(fc: Any) -> Any:
     )
 
 
+def _named_by_column(fc: Any, errors: Sequence[Any], regexes: Sequence[str]) -> Any:
+    """Name a regex column's failures by the column that failed, as pandera's errors do.
+
+    polars' pandera files them under the pattern in ``failure_cases`` while the
+    error itself names the column (``var_3``); its failure cases are the
+    errors' cases concatenated in order, one row per case (one for a scalar).
+    """
+    import polars as pl
+
+    if not regexes or not fc.height or not fc["column"].is_in(list(regexes)).any():
+        return fc
+    names: list[str | None] = []
+    for err in errors:
+        cases = err.failure_cases
+        names.extend([err.column_name] * (cases.height if isinstance(cases, pl.DataFrame) else 1))
+    if len(names) != fc.height:
+        return fc  # not the layout described above: keep pandera's names
+    named = pl.Series("named", names, dtype=pl.String)
+    return fc.with_columns(
+        pl.when(pl.col("column").is_in(list(regexes)) & named.is_not_null())
+        .then(named)
+        .otherwise(pl.col("column"))
+        .alias("column")
+    )
+
+
 def run_pandera(
-    plan: CheckPlan, loaded: LoadedSchema, table: pa.Table | Any, target: str, schema: Any = None
+    plan: CheckPlan,
+    loaded: LoadedSchema,
+    table: pa.Table | Any,
+    target: str,
+    schema: Any = None,
+    nulls: frozenset[str] = frozenset(),
 ) -> Any | None:
-    """Validate one chunk (or, for frame checks, a LazyFrame of all rows); failure cases or None."""
+    """Validate one group of chunks (or a frame of all rows); failure cases or None."""
     from pandera.config import ValidationDepth, config_context
     from pandera.errors import SchemaError, SchemaErrors
 
-    if not isinstance(table, pa.Table):
-        obj: Any = table
-    elif loaded.backend == "polars":
-        import polars as pl
-
-        obj = pl.from_arrow(table)  # zero-copy; a polars schema cannot take a pa.Table
-    else:
-        obj = table.to_pandas()
+    obj = to_frame(loaded, table, nulls) if isinstance(table, pa.Table) else table
     try:
         with (
             warnings.catch_warnings(),
@@ -205,7 +442,7 @@ def run_pandera(
             warnings.simplefilter("ignore")
             (plan.local if schema is None else schema).validate(obj, lazy=True)
     except SchemaErrors as exc:
-        return failure_frame(exc.failure_cases)
+        return _named_by_column(failure_frame(exc.failure_cases), exc.schema_errors, plan.regexes)
     except SchemaError as exc:  # pragma: no cover - lazy=True collects; kept for safety
         import polars as pl
 
@@ -235,6 +472,7 @@ def check_group(
     key: Sequence[str],
     target: str,
     n_examples: int,
+    nulls: frozenset[str] = frozenset(),
 ) -> list[ChunkVerdict]:
     """Validate consecutive chunks in one pandera call; split the failures back per chunk.
 
@@ -246,11 +484,12 @@ def check_group(
 
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     starts = np.cumsum([0] + [t.num_rows for t in tables[:-1]]).astype(np.int64)
-    fc = run_pandera(plan, loaded, table, target)
+    fc = run_pandera(plan, loaded, table, target, nulls=nulls)
     failures: list[list[ChunkFailure]] = [[] for _ in tables]
     if fc is not None and fc.height:
         names = set(table.column_names)
         keys = [k for k in key if k in names]
+        labels = frozenset(str(c) for c in plan.local.columns)
         rows = fc.filter(pl.col("index").is_not_null())
         chunk_of = np.searchsorted(starts, rows["index"].to_numpy(), side="right") - 1
         rows = rows.with_columns(pl.Series("chunk", chunk_of, dtype=pl.Int64))
@@ -259,9 +498,7 @@ def check_group(
         ).agg(pl.len().alias("n"), pl.col("index").head(n_examples).alias("idx"))
         for g in grouped.sort("chunk", maintain_order=True).iter_rows(named=True):
             column, check, number, c = g["column"], g["check"], g["check_number"], int(g["chunk"])
-            sev: Literal["error", "warning"] = (
-                "warning" if number is not None and (column, number) in plan.warn else "error"
-            )
+            sev = severity(plan.warn, labels, plan.regexes, column, number)
             examples = []
             for i in g["idx"]:
                 value = table.column(column)[i].as_py() if column in names else None
@@ -276,10 +513,10 @@ def check_group(
         merged: dict[tuple[str | None, str, str], list[str]] = {}
         for r in schema_level.iter_rows(named=True):
             column, case = r["column"], str(r["failure_case"])
-            if column is None and r["check"] in ("column_in_schema", "column_in_dataframe"):
+            if column is None and r["check"] in ("column_in_schema", "column_in_dataframe", "column_ordered"):
                 column = case  # name the offending column
             number = r["check_number"]
-            sev = "warning" if number is not None and (column, number) in plan.warn else "error"
+            sev = severity(plan.warn, labels, plan.regexes, column, number)
             merged.setdefault((column, r["check"], sev), []).append(case)
         for (column, check, sev_), cases in merged.items():
             # Not tied to rows (a dtype, a missing column): true of every chunk in the group.
@@ -298,3 +535,15 @@ def check_group(
         ChunkVerdict(rows=t.num_rows, key=tuple(key), failures=tuple(f))
         for t, f in zip(tables, failures, strict=True)
     ]
+
+
+def severity(
+    warn: frozenset[tuple[str | None, int]],
+    labels: frozenset[str],
+    regexes: Sequence[str],
+    column: str | None,
+    number: int | None,
+) -> Literal["error", "warning"]:
+    if number is None:
+        return "error"
+    return "warning" if (component_of(column, labels, regexes), number) in warn else "error"

@@ -12,36 +12,41 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import xxhash
 
 from dvtool.errors import StorageError, ValidationFailed
+from dvtool.format.hashing import ALGORITHM
 from dvtool.format.layout import object_key
 from dvtool.format.models import ChunkInfo, Manifest
 from dvtool.snapshot import Snapshot
 from dvtool.storage import Store
 from dvtool.validate.crosschecks import global_checks
 from dvtool.validate.engine import (
-    GROUP_ROWS,
-    CheckPlan,
     check_group,
+    component_of,
+    group_rows,
+    pandas_context,
     plan_checks,
-    run_pandera,
     validation_record,
 )
-from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, ValidationReport, jsonable
+from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, ValidationReport
 from dvtool.validate.schema import LoadedSchema
 from dvtool.validate.verdicts import (
     ChunkInput,
     ChunkVerdict,
+    SnapshotVerdict,
     StoreVerdictCache,
     VerdictCache,
 )
+from dvtool.validate.whole import whole_checks
 from dvtool.write.pipeline import GatePassed
 from dvtool.write.staging import Staging
 
@@ -60,18 +65,25 @@ def validate_chunks(
     target: str = "data",
     n_examples: int = N_EXAMPLES,
     key_guaranteed: bool = False,
+    arrow_schema: pa.Schema | None = None,
+    null_columns: Collection[str] | None = None,
+    rows_fingerprint: str | None = None,
 ) -> ValidationReport:
     """Validate ``chunks`` (in row order) against ``loaded``.
 
     ``parquet_files`` are the same chunks as Parquet files (paths or URLs that
     DuckDB can read, through ``filesystem`` when given), in the same order;
-    they are only read when the schema has cross-chunk checks, and may be given
-    as a callable so that verifying them costs nothing otherwise.
-    ``columns`` are the data's column names.
+    they are only read when the schema has checks over all rows, and may be
+    given as a callable so that verifying them costs nothing otherwise.
+    ``columns`` are the data's column names, ``arrow_schema`` their types and
+    ``null_columns`` the columns holding a null anywhere (both found from the
+    chunks when not given; a pandas schema needs them, see ``to_frame``).
     ``key_guaranteed``: the rows are a committed snapshot whose ``key`` was
     checked unique and null-free when it was written, so a uniqueness check
     over the key columns (or a superset of them) cannot fail and is not run
     again over the whole data.
+    ``rows_fingerprint``: the rows' fingerprint (a snapshot's); the verdict of
+    the checks over all rows is then cached per snapshot.
     """
     plan = plan_checks(loaded, columns, key)
     if key_guaranteed and key:
@@ -79,13 +91,24 @@ def validate_chunks(
         plan = dataclasses.replace(
             plan, uniques=tuple(u for u in plan.uniques if not keyset <= set(u.columns))
         )
+    nulls: frozenset[str] = frozenset()
+    chunk_scope = loaded.fingerprint
+    if loaded.backend == "pandas":
+        if null_columns is None or arrow_schema is None:
+            arrow_schema, null_columns = _scan_nulls(chunks, arrow_schema)
+        nulls = frozenset(pandas_context(arrow_schema, null_columns))
+        if nulls:
+            # A chunk's pandas types depend on these columns' nulls elsewhere:
+            # its cached verdict is only valid in the same context.
+            scope = json.dumps([loaded.fingerprint, sorted(nulls)]).encode("utf-8")
+            chunk_scope = f"{ALGORITHM}:{xxhash.xxh3_128_hexdigest(scope)}"
     merged: dict[tuple[str | None, str, str], tuple[int, list[Example], list[str]]] = {}
     rows = 0
     verdicts: list[ChunkVerdict | None] = []
     for chunk in chunks:
         verdict = None
         if cache is not None and chunk.fingerprint:
-            verdict = cache.get(loaded.fingerprint, chunk.fingerprint)
+            verdict = cache.get(chunk_scope, chunk.fingerprint)
             if verdict is not None and (verdict.key != tuple(key) or verdict.rows != chunk.rows):
                 verdict = None
         verdicts.append(verdict)
@@ -95,23 +118,24 @@ def validate_chunks(
     def flush(group: list[int]) -> None:
         tables = [chunks[i].load() for i in group]
         for i, verdict in zip(
-            group, check_group(plan, loaded, tables, key, target, n_examples), strict=True
+            group, check_group(plan, loaded, tables, key, target, n_examples, nulls), strict=True
         ):
             verdicts[i] = verdict
             fp = chunks[i].fingerprint
             if cache is not None and fp:
-                cache.put(loaded.fingerprint, fp, verdict)
+                cache.put(chunk_scope, fp, verdict)
 
+    limit = group_rows()
     group: list[int] = []
-    group_rows = 0
+    size = 0
     for i, chunk in enumerate(chunks):
         if verdicts[i] is not None:
             continue
-        if group and group_rows + chunk.rows > GROUP_ROWS:
+        if group and size + chunk.rows > limit:
             flush(group)
-            group, group_rows = [], 0
+            group, size = [], 0
         group.append(i)
-        group_rows += chunk.rows
+        size += chunk.rows
     if group:
         flush(group)
 
@@ -152,13 +176,35 @@ def validate_chunks(
             files_cache.append(files)
         return files_cache[0]
 
-    if plan.uniques or plan.value_sets:
-        offsets = [c.row_offset for c in chunks]
-        results.extend(global_checks(plan.uniques, plan.value_sets, files_once(), offsets, filesystem, columns, key, n_examples))
-    if plan.frame is not None:
-        results.extend(_frame_checks(plan, loaded, chunks, files_once, filesystem, target, n_examples))
+    if plan.uniques or plan.value_sets or plan.whole is not None:
+        snap = None
+        if cache is not None and rows_fingerprint:
+            snap = cache.get_snapshot(loaded.fingerprint, rows_fingerprint, key)
+            if snap is not None and snap.rows != rows:
+                snap = None
+        if snap is None:
+            found: list[CheckFailure] = []
+            if plan.uniques or plan.value_sets:
+                offsets = [c.row_offset for c in chunks]
+                found.extend(
+                    global_checks(
+                        plan.uniques, plan.value_sets, files_once(), offsets, filesystem, columns, key, n_examples
+                    )
+                )
+            if plan.whole is not None:
+                found.extend(whole_checks(plan, loaded, chunks, files_once, filesystem, key, target, n_examples, nulls))
+            snap = SnapshotVerdict(rows=rows, key=tuple(key), failures=tuple(found))
+            if cache is not None and rows_fingerprint:
+                cache.put_snapshot(loaded.fingerprint, rows_fingerprint, snap)
+        results.extend(snap.failures)
     order = {c: i for i, c in enumerate(plan.checks)}
-    results.sort(key=lambda r: (order.get((r.column, r.check), len(order)), str(r.column), r.check))
+    labels = frozenset(str(c) for c in loaded.schema.columns)
+
+    def position(r: CheckFailure) -> tuple[int, str, str]:
+        where = component_of(r.column, labels, plan.regexes)
+        return (order.get((where, r.check), len(order)), str(r.column), r.check)
+
+    results.sort(key=position)
     return ValidationReport(
         schema=loaded.name,
         schema_fingerprint=loaded.fingerprint,
@@ -173,51 +219,14 @@ def validate_chunks(
     )
 
 
-def _frame_checks(
-    plan: CheckPlan,
-    loaded: LoadedSchema,
-    chunks: Sequence[ChunkInput],
-    files: Callable[[], Sequence[str]],
-    filesystem: Any,
-    target: str,
-    n_examples: int,
-) -> list[CheckFailure]:
-    """Run dataframe-level checks once over all rows.
-
-    A polars schema gets a LazyFrame scanning the (verified) local chunk files,
-    so polars plans the check and streams; otherwise, and for pandas schemas,
-    the rows are assembled in memory, as pandera itself would need them.
-    """
-    import polars as pl
-
-    if not chunks:
-        return []
-    data: Any
-    paths = files() if filesystem is None else None
-    if loaded.backend == "polars" and paths:
-        data = pl.scan_parquet(list(paths))
-    else:
-        table = pa.concat_tables([c.load() for c in chunks])
-        if loaded.backend == "polars":
-            frame = pl.from_arrow(table)
-            assert isinstance(frame, pl.DataFrame)
-            data = frame.lazy()
-        else:
-            data = table
-    fc = run_pandera(plan, loaded, data, target, schema=plan.frame)
-    if fc is None or not fc.height:
-        return []
-    out: list[CheckFailure] = []
-    for (check, number), group in fc.group_by(["check", "check_number"], maintain_order=True):
-        rows = group.filter(pl.col("index").is_not_null())
-        count = rows.height if rows.height else 1
-        examples = tuple(
-            Example(value=jsonable(r["failure_case"]), row=int(r["index"]))
-            for r in rows.head(n_examples).iter_rows(named=True)
-        ) or tuple(Example(value=str(v)) for v in group["failure_case"].head(n_examples).to_list())
-        severity: Literal["error", "warning"] = "warning" if number in plan.frame_warn else "error"
-        out.append(CheckFailure(None, str(check), count, examples, severity))
-    return out
+def _scan_nulls(chunks: Sequence[ChunkInput], schema: pa.Schema | None) -> tuple[pa.Schema, set[str]]:
+    """The data's types and its columns holding a null, read from the chunks (a fallback)."""
+    nulls: set[str] = set()
+    for chunk in chunks:
+        table = chunk.load()
+        schema = schema or table.schema
+        nulls.update(f.name for f, col in zip(table.schema, table.columns, strict=True) if col.null_count)
+    return schema or pa.schema([]), nulls
 
 
 def _parquet_loader(path: str) -> Callable[[], pa.Table]:
@@ -238,11 +247,13 @@ def validate_batches(
 
     Nothing is cached: verdicts are kept only for chunks that are committed.
     """
+    rows_per_chunk = max(1, min(rows_per_chunk, group_rows()))
     with tempfile.TemporaryDirectory(prefix="dvtool-validate-") as tmp:
         chunks: list[ChunkInput] = []
         files: list[str] = []
         pending: list[pa.RecordBatch | pa.Table] = []
         pending_rows = offset = 0
+        nulls: set[str] = set()
 
         def spill() -> None:
             nonlocal pending, pending_rows, offset
@@ -255,6 +266,7 @@ def validate_batches(
                 )
             )
             pq.write_table(table, path)
+            nulls.update(f.name for f, c in zip(table.schema, table.columns, strict=True) if c.null_count)
             chunks.append(ChunkInput(None, offset, table.num_rows, _parquet_loader(path)))
             files.append(path)
             offset += table.num_rows
@@ -278,6 +290,8 @@ def validate_batches(
             key=key,
             target=target,
             n_examples=n_examples,
+            arrow_schema=schema,
+            null_columns=nulls,
         )
 
 
@@ -335,6 +349,14 @@ def validate_manifest(
         key=manifest.key,
         cache=cache,
         target=target,
+        arrow_schema=manifest.schema,
+        # Manifests without per-chunk statistics: found from the chunks instead.
+        null_columns=(
+            None
+            if any(not c.stats for c in manifest.chunks)
+            else {n for c in manifest.chunks for n, st in c.stats if st.nulls}
+        ),
+        rows_fingerprint=manifest.fingerprint,
         # A committed snapshot's key was proven unique when it was written;
         # a draft's key is checked here, so duplicates show in the report.
         key_guaranteed=staging is None,

@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import json
 import re
+import uuid
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -236,7 +237,49 @@ def _check_component(spec: Any, *, where: str, name: str) -> None:
                 f"schema file {name}: {where}.{key} next to a 'checks' list would be ignored; "
                 "put it in the list"
             )
+        if isinstance(value, dict) and "options" in value:
+            _check_flat_options(key, value["options"], where=f"{where}.{key}", name=name)
+            rest = {k: v for k, v in value.items() if k != "options"}
+            _check_args(key, rest, where=f"{where}.{key}", name=name, listed=True)
+            continue
         _check_args(key, value, where=f"{where}.{key}", name=name)
+
+
+# What pandera assumes for an option it is not given.
+_OPTION_DEFAULTS: dict[str, Any] = {
+    "raise_warning": False,
+    "ignore_na": True,
+    "n_failure_cases": None,
+    "groupby": None,
+    "groups": None,
+    "error": None,
+}
+
+
+def _check_flat_options(check_name: str, options: Any, *, where: str, name: str) -> None:
+    """The older flat form ``greater_than: {value: 0, options: {...}}``.
+
+    pandera 0.35 still loads it but drops its ``options`` without a word, so an
+    option that would change the check (``raise_warning: true``, ...) is refused
+    rather than silently ignored; options equal to pandera's defaults load.
+    """
+    if not isinstance(options, dict):
+        raise UsageError(f"schema file {name}: {where}.options must be a mapping")
+    for k, v in options.items():
+        if k not in _OPTION_KEYS:
+            raise UsageError(
+                f"schema file {name}: unknown check option {where}.options.{k}"
+                f"{_suggest(str(k), _OPTION_KEYS)}"
+            )
+        if k in ("check_name", "name"):
+            if v not in (None, check_name):
+                raise UsageError(f"schema file {name}: {where}.options.{k} is {v!r}, not {check_name!r}")
+            continue
+        if v != _OPTION_DEFAULTS.get(k):
+            raise UsageError(
+                f"schema file {name}: pandera ignores {where}.options.{k} in this form; "
+                f"write it beside the arguments ({check_name}: {{..., {k}: {v!r}}}) or in a 'checks' list"
+            )
 
 
 def _check_check_list(checks: Any, *, where: str, name: str) -> None:
@@ -396,12 +439,18 @@ def _from_object(obj: Any, *, name: str, extra: dict[str, Any]) -> LoadedSchema:
         raise UsageError(
             f"schema {name} is a {type(obj).__name__}, not a pandas or polars DataFrameSchema/DataFrameModel"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             doc: Any = json.loads(obj.to_json())
+            faithful = not caught
         except Exception:  # not serializable (e.g. lambda checks): fall back to its repr
-            doc = repr(obj)
+            doc, faithful = repr(obj), False
+    if not faithful and "python" not in extra:
+        # pandera leaves lambda and unregistered checks out of the JSON (with a
+        # warning), so two different schemas would share a fingerprint and one
+        # would reuse the other's cached verdicts: such an object is never cached.
+        extra = {**extra, "uncached": uuid.uuid4().hex}
     return LoadedSchema(
         name=name, backend=backend, fingerprint=_fingerprint({"doc": doc, **extra}), schema=obj
     )

@@ -4,20 +4,26 @@ A verdict is what the chunk-local checks of one schema said about one chunk:
 failure counts and a few examples, with row positions inside the chunk. They
 are stored create-only under ``validation/<schema hex>/<chunk fingerprint hex>.json``,
 so validating a new version re-checks only chunks not seen before.
+
+The checks that need every row (uniqueness, whole-column and dataframe-level
+checks) have one verdict per snapshot: a :class:`SnapshotVerdict`, keyed by the
+snapshot's row fingerprint under ``validation/<scope hex>/<rows fingerprint hex>.json``,
+where the scope hashes the schema fingerprint and the key columns.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
+import xxhash
 
 from dvtool.errors import NotFoundError, StorageError
 from dvtool.format.hashing import object_hex
-from dvtool.validate.report import Example
+from dvtool.validate.report import CheckFailure, Example
 
 __all__ = [
     "ENGINE",
@@ -25,15 +31,18 @@ __all__ = [
     "ChunkInput",
     "ChunkVerdict",
     "MemoryVerdictCache",
+    "SnapshotVerdict",
     "StoreVerdictCache",
     "VerdictCache",
+    "snapshot_verdict_key",
     "verdict_key",
 ]
 
 # Part of every schema fingerprint and verdict: bump it when chunk verdicts change
 # meaning, so cached verdicts of an older dvtool are not reused. (2: dataframe-level
-# checks left chunk verdicts; they run once over all rows.)
-ENGINE = "dvtool-validation-2"
+# checks left chunk verdicts; they run once over all rows. 3: whole-column checks
+# left them too, and pandas types follow nulls anywhere in the data.)
+ENGINE = "dvtool-validation-3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +121,80 @@ class ChunkVerdict:
             return None  # an unreadable cache entry is a miss, not an error
 
 
+def _example_from_dict(e: dict[str, Any]) -> Example:
+    return Example(
+        value=e.get("value"),
+        row=e.get("row"),
+        key=tuple(e["key"].items()) if e.get("key") is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotVerdict:
+    """What the checks over all rows said about one snapshot's rows; cached as JSON."""
+
+    rows: int
+    key: tuple[str, ...]
+    failures: tuple[CheckFailure, ...]
+
+    def encode(self) -> bytes:
+        d = {
+            "format": 1,
+            "kind": "validation-snapshot-verdict",
+            "engine": ENGINE,
+            "rows": self.rows,
+            "key": list(self.key),
+            "failures": [{**f.to_dict(), "severity": f.severity} for f in self.failures],
+        }
+        return json.dumps(
+            d, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> SnapshotVerdict | None:
+        try:
+            d = json.loads(data)
+            if d.get("kind") != "validation-snapshot-verdict" or d.get("engine") != ENGINE:
+                return None
+            return cls(
+                rows=int(d["rows"]),
+                key=tuple(d["key"]),
+                failures=tuple(
+                    CheckFailure(
+                        f["column"],
+                        str(f["check"]),
+                        int(f["failure_count"]),
+                        tuple(_example_from_dict(e) for e in f["examples"]),
+                        "warning" if f["severity"] == "warning" else "error",
+                    )
+                    for f in d["failures"]
+                ),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # an unreadable cache entry is a miss, not an error
+
+
+def snapshot_verdict_key(schema_fingerprint: str, rows_fingerprint: str, key: Sequence[str]) -> str:
+    """``validation/<scope hex>/<rows fingerprint hex>.json`` (scope: schema and key columns)."""
+    scope = xxhash.xxh3_128_hexdigest(
+        json.dumps(["snapshot", schema_fingerprint, list(key)]).encode("utf-8")
+    )
+    return f"validation/{scope}/{object_hex(rows_fingerprint)}.json"
+
+
 class VerdictCache(Protocol):
     def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None: ...
 
     def put(
         self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict
+    ) -> None: ...
+
+    def get_snapshot(
+        self, schema_fingerprint: str, rows_fingerprint: str, key: Sequence[str]
+    ) -> SnapshotVerdict | None: ...
+
+    def put_snapshot(
+        self, schema_fingerprint: str, rows_fingerprint: str, verdict: SnapshotVerdict
     ) -> None: ...
 
 
@@ -130,12 +208,23 @@ class MemoryVerdictCache:
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], ChunkVerdict] = {}
+        self.snapshots: dict[str, SnapshotVerdict] = {}
 
     def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
         return self.entries.get((schema_fingerprint, chunk_fingerprint))
 
     def put(self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict) -> None:
         self.entries[(schema_fingerprint, chunk_fingerprint)] = verdict
+
+    def get_snapshot(
+        self, schema_fingerprint: str, rows_fingerprint: str, key: Sequence[str]
+    ) -> SnapshotVerdict | None:
+        return self.snapshots.get(snapshot_verdict_key(schema_fingerprint, rows_fingerprint, key))
+
+    def put_snapshot(
+        self, schema_fingerprint: str, rows_fingerprint: str, verdict: SnapshotVerdict
+    ) -> None:
+        self.snapshots[snapshot_verdict_key(schema_fingerprint, rows_fingerprint, verdict.key)] = verdict
 
 
 class StoreVerdictCache:
@@ -149,6 +238,7 @@ class StoreVerdictCache:
         self.store = store
         self.defer = defer
         self.pending: dict[tuple[str, str], ChunkVerdict] = {}
+        self.pending_snapshots: dict[str, SnapshotVerdict] = {}
 
     def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
         try:
@@ -163,18 +253,53 @@ class StoreVerdictCache:
         else:
             self._write(schema_fingerprint, chunk_fingerprint, verdict)
 
+    def get_snapshot(
+        self, schema_fingerprint: str, rows_fingerprint: str, key: Sequence[str]
+    ) -> SnapshotVerdict | None:
+        try:
+            data = self.store.read(snapshot_verdict_key(schema_fingerprint, rows_fingerprint, key))
+        except (NotFoundError, StorageError, ValueError):
+            return None
+        return SnapshotVerdict.decode(data)
+
+    def put_snapshot(
+        self, schema_fingerprint: str, rows_fingerprint: str, verdict: SnapshotVerdict
+    ) -> None:
+        try:
+            where = snapshot_verdict_key(schema_fingerprint, rows_fingerprint, verdict.key)
+        except ValueError:
+            return  # not an xxh128 fingerprint: not remembered
+        if self.defer:
+            self.pending_snapshots[where] = verdict
+        else:
+            self._put(where, verdict.encode())
+
     def flush(self, chunk_fingerprints: Collection[str] | None = None) -> int:
-        """Write held verdicts (only of ``chunk_fingerprints`` when given); returns how many."""
+        """Write held verdicts (only of ``chunk_fingerprints`` when given); returns how many.
+
+        Snapshot verdicts are written only by a full flush (the snapshot committed).
+        """
         n = 0
         for (s, c), verdict in sorted(self.pending.items(), key=lambda kv: kv[0]):
             if chunk_fingerprints is None or c in chunk_fingerprints:
                 n += self._write(s, c, verdict)
+        if chunk_fingerprints is None:
+            for where, snap in sorted(self.pending_snapshots.items()):
+                n += self._put(where, snap.encode())
         self.pending.clear()
+        self.pending_snapshots.clear()
         return n
 
     def _write(self, s: str, c: str, verdict: ChunkVerdict) -> int:
         try:
-            return int(bool(self.store.put_object(verdict_key(s, c), verdict.encode())))
+            where = verdict_key(s, c)
+        except ValueError:
+            return 0
+        return self._put(where, verdict.encode())
+
+    def _put(self, where: str, data: bytes) -> int:
+        try:
+            return int(bool(self.store.put_object(where, data)))
         except (ValueError, StorageError):
             # The cache is an optimisation: a read-only repository or an id that is
             # not an xxh128 fingerprint just means the verdict is not remembered.
