@@ -129,7 +129,7 @@ class ColumnDrift:
             return None, None, self.psi
         if name == "new_categories":
             cats = self.new_categories
-            return None, list(cats) if cats is not None else None, (
+            return [], list(cats) if cats is not None else None, (
                 float(len(cats)) if cats is not None else None
             )
         if name in ("mean_rel_change", "mean_shift", "std_rel_change"):
@@ -265,7 +265,7 @@ def _category_psi(
         ((a.get(keys[i]) or b[keys[i]])[0], co[i] / ro, cn[i] / rn) for i in order
     ]
     if po.nulls or pn.nulls:
-        bins.append((NULL_LABEL, po.nulls / ro, pn.nulls / rn))
+        bins.insert(0, (NULL_LABEL, po.nulls / ro, pn.nulls / rn))
     return psi(co, cn), bins
 
 
