@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from dvtool.diff.policy import load_policy
     from dvtool.diff.report import Diff
     from dvtool.ingest.readoptions import ReadOptions
     from dvtool.repo import (
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
         SnapshotResult,
         diff_sources,
         infer_source_schema,
-        load_policy,
         validate_source,
         write_query_result,
     )
@@ -77,7 +77,7 @@ _LAZY = {
     "SnapshotResult": "dvtool.repo",
     "diff_sources": "dvtool.repo",
     "infer_source_schema": "dvtool.repo",
-    "load_policy": "dvtool.repo",
+    "load_policy": "dvtool.diff.policy",
     "validate_source": "dvtool.repo",
     "write_query_result": "dvtool.repo",
     "Snapshot": "dvtool.snapshot",

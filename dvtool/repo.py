@@ -70,7 +70,6 @@ __all__ = [
     "SnapshotResult",
     "diff_sources",
     "infer_source_schema",
-    "load_policy",
     "validate_source",
 ]
 
@@ -249,13 +248,10 @@ class Repo:
 
         Chunks with the same fingerprint on both sides are never read. ``key=None``
         uses the key recorded at snapshot time; ``key=()`` compares whole rows.
-        ``abs_tol``/``rel_tol`` (and per column ``tol={"price": "abs:0.01"}``)
-        make numeric values within tolerance count as equal. ``distributions``
-        adds per-column distribution statistics (chunk profiles cached in the
-        repository); ``policy`` (a file, a mapping or a loaded policy) checks
-        them: ``d.passed`` is False and ``d.policy.breaches`` names each breach.
+        Review options (docs/diff.md): ``abs_tol``/``rel_tol``/``tol={"price": "abs:0.01"}``,
+        ``distributions`` (cached per chunk), ``policy`` (file or dict; ``d.passed``).
         """
-        from dvtool.diff.plan import diff_in_catalog
+        from dvtool.diff.plan import diff_in_catalog, review_options
 
         return diff_in_catalog(
             self.catalog,
@@ -265,7 +261,7 @@ class Repo:
             limit=limit,
             stats=stats,
             storage_options=self.storage_options, read=read,
-            **_review_options(abs_tol, rel_tol, tol, distributions, policy),
+            **review_options(abs_tol, rel_tol, tol, distributions, policy),
         )
 
     def query(self, sql: str) -> pa.Table:
@@ -548,7 +544,7 @@ def diff_sources(
     read: ReadOptions | None = None,
 ) -> Diff:
     """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
-    from dvtool.diff.plan import diff_in_catalog
+    from dvtool.diff.plan import diff_in_catalog, review_options
 
     return diff_in_catalog(
         None,
@@ -558,36 +554,8 @@ def diff_sources(
         limit=limit,
         stats=stats,
         storage_options=storage_options, read=read,
-        **_review_options(abs_tol, rel_tol, tol, distributions, policy),
+        **review_options(abs_tol, rel_tol, tol, distributions, policy),
     )
-
-
-def load_policy(source: Any) -> Any:
-    """A drift policy from a YAML/JSON file or a mapping; unknown keys are a UsageError."""
-    from dvtool.diff.policy import Policy, parse_policy
-    from dvtool.diff.policy import load_policy as _load
-
-    if isinstance(source, Policy):
-        return source
-    if isinstance(source, Mapping):
-        return parse_policy(dict(source), "(policy)")
-    return _load(source)
-
-
-def _review_options(
-    abs_tol: float,
-    rel_tol: float,
-    tol: Mapping[str, str] | Sequence[str] | None,
-    distributions: bool,
-    policy: Any,
-) -> dict[str, Any]:
-    from dvtool.diff.columns import ToleranceSpec
-
-    return {
-        "tolerance": ToleranceSpec.parse(abs_tol=abs_tol, rel_tol=rel_tol, tol=tol),
-        "distributions": distributions,
-        "policy": load_policy(policy) if policy is not None else None,
-    }
 
 
 def infer_source_schema(

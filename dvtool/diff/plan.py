@@ -311,6 +311,23 @@ def _with_versions(
 # ---------------------------------------------------------------- repository glue
 
 
+def review_options(
+    abs_tol: float,
+    rel_tol: float,
+    tol: Mapping[str, str] | Sequence[str] | None,
+    distributions: bool,
+    policy: Any,
+) -> dict[str, Any]:
+    """``repo.diff``'s review arguments as :func:`diff` takes them (tolerances parsed, policy loaded)."""
+    from dvtool.diff.policy import load_policy
+
+    return {
+        "tolerance": ToleranceSpec.parse(abs_tol=abs_tol, rel_tol=rel_tol, tol=tol),
+        "distributions": distributions,
+        "policy": load_policy(policy) if policy is not None else None,
+    }
+
+
 def side_from_snapshot(snapshot: Snapshot) -> Side:
     """A snapshot as a diff side: its manifest's chunks, read (verified) only when compared."""
     store = snapshot.store

@@ -223,11 +223,18 @@ def parse_policy(data: Any, source: str) -> Policy:
     return Policy(source, MappingProxyType(table), MappingProxyType(columns))
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Read a policy file (YAML or JSON); an unreadable or malformed one is a UsageError."""
+def load_policy(source: str | Path | Mapping[str, Any] | Policy) -> Policy:
+    """A policy from a YAML/JSON file, a mapping, or a Policy (returned as is).
+
+    An unreadable or malformed file, or any unknown key, is a UsageError (exit 2).
+    """
     import yaml
 
-    p = Path(path)
+    if isinstance(source, Policy):
+        return source
+    if isinstance(source, Mapping):
+        return parse_policy(dict(source), "(policy)")
+    p = Path(source)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
