@@ -286,6 +286,13 @@ class Cutter:
     _rows: int = 0  # rows pending
     _seen: int = 0  # rows in earlier batches
 
+    def resume(self, boundary: int, rows: int) -> None:
+        """Go on after the parent's boundary ``boundary``, which ends after ``rows`` rows (nothing pending)."""
+        self._next = boundary + 1
+        self._start = boundary
+        self._seen = rows
+        self._parts, self._rows = [], 0
+
     def diverged(self) -> None:
         if not self.key:
             self.boundaries = ()

@@ -15,7 +15,7 @@ import pyarrow as pa
 import xxhash
 
 from dvtool.format.hashing import ALGORITHM
-from dvtool.ingest import arrays
+from dvtool.ingest import arrays, xxh3state
 
 __all__ = ["ColumnsHasher", "table_fingerprint"]
 
@@ -24,13 +24,25 @@ def _type_token(typ: pa.DataType) -> str:
     return str(typ)
 
 
+def _stream(state: bytes | None = None) -> Any:
+    """One running XXH3-128: resumable (:mod:`xxh3state`) where that is proven to match xxhash."""
+    if xxh3state.available():
+        return xxh3state.Xxh3(state)
+    return xxhash.xxh3_128()
+
+
 class _ColumnState:
     __slots__ = ("data", "lengths", "validity")
 
-    def __init__(self) -> None:
-        self.validity = xxhash.xxh3_128()
-        self.lengths = xxhash.xxh3_128()
-        self.data = xxhash.xxh3_128()
+    def __init__(self, states: tuple[bytes, bytes, bytes] | None = None) -> None:
+        self.validity = _stream(states[0] if states else None)
+        self.lengths = _stream(states[1] if states else None)
+        self.data = _stream(states[2] if states else None)
+
+    def copy(self) -> _ColumnState:
+        other = _ColumnState.__new__(_ColumnState)
+        other.validity, other.lengths, other.data = self.validity.copy(), self.lengths.copy(), self.data.copy()
+        return other
 
 
 class ColumnsHasher:
@@ -46,6 +58,35 @@ class ColumnsHasher:
         self.schema = schema
         self.rows = 0
         self._cols = [_ColumnState() for _ in schema]
+
+    def copy(self) -> ColumnsHasher:
+        other = ColumnsHasher.__new__(ColumnsHasher)
+        other.schema, other.rows, other._cols = self.schema, self.rows, [c.copy() for c in self._cols]
+        return other
+
+    def checkpoint(self) -> bytes | None:
+        """The running state as bytes (see :meth:`resume`), or None where states cannot be saved."""
+        if not xxh3state.available():
+            return None
+        parts = [struct.pack("<q", self.rows)]
+        for col in self._cols:
+            parts += [col.validity.state(), col.lengths.state(), col.data.state()]
+        return b"".join(parts)
+
+    @classmethod
+    def resume(cls, schema: pa.Schema, checkpoint: bytes) -> ColumnsHasher | None:
+        """A hasher that goes on from :meth:`checkpoint`'s rows, or None if it cannot here."""
+        size = xxh3state.STATE_BYTES
+        if not xxh3state.available() or len(checkpoint) != 8 + 3 * size * len(schema):
+            return None
+        hasher = cls(schema)
+        hasher.rows = struct.unpack_from("<q", checkpoint)[0]
+        at = 8
+        for i in range(len(schema)):
+            parts = (checkpoint[at : at + size], checkpoint[at + size : at + 2 * size], checkpoint[at + 2 * size : at + 3 * size])
+            hasher._cols[i] = _ColumnState(parts)
+            at += 3 * size
+        return hasher
 
     def update(self, batch: pa.RecordBatch | pa.Table, *, also: ColumnsHasher | None = None) -> None:
         """Add ``batch``'s rows; ``also`` gets the same rows (canonical bytes are built once)."""

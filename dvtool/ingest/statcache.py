@@ -122,3 +122,41 @@ def remember(identity: str | None, key: Sequence[str], fingerprint: str) -> None
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
         tmp.write_text(json.dumps({"fingerprint": fingerprint}))
         os.replace(tmp, path)
+
+
+# -- resume points of appends (see dvtool.write.resume) -----------------------------
+
+
+def resume_enabled() -> bool:
+    return _enabled()
+
+
+def resume_salt() -> str:
+    """What changes how bytes become rows and hashes: mixed into resume-point identities."""
+    import pyarrow
+
+    from dvtool._version import __version__
+
+    return f"{_VERSION}-resume\0{__version__}\0{pyarrow.__version__}\0{xxhash.XXHASH_VERSION}\0"
+
+
+def lookup_resume(identity: str, key: Sequence[str]) -> dict[str, object] | None:
+    """The resume point remembered for input row groups with this identity, if any."""
+    if not _enabled():
+        return None
+    try:
+        value = json.loads(_entry(f"resume:{identity}", key).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def remember_resume(identity: str, key: Sequence[str], entry: dict[str, object]) -> None:
+    if not _enabled():
+        return
+    path = _entry(f"resume:{identity}", key)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps(entry))
+        os.replace(tmp, path)

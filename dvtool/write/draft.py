@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -23,6 +23,9 @@ from dvtool.ingest.sources import Source
 from dvtool.write.staging import Staging
 
 __all__ = ["KeyCheck", "build_draft", "encode_workers"]
+
+if TYPE_CHECKING:
+    from dvtool.write.resume import Checkpoints, ResumePoint
 
 class Unsorted(Exception):
     """The input turned out not to be ordered by the key: sort it and start again."""
@@ -93,6 +96,8 @@ def build_draft(
     parent: Manifest | None,
     staging: Staging,
     progress: Callable[[int], None] | None,
+    resume: ResumePoint | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> tuple[Manifest, DataError | None]:
     """Stream the source into chunks; stage new ones. Returns a manifest draft.
 
@@ -102,15 +107,19 @@ def build_draft(
     first row out of order the staged work is dropped and the input is read
     again through DuckDB's external sort. One-pass inputs (stdin, a
     RecordBatchReader) go through the sort directly.
+
+    ``resume`` (dvtool.write.resume) starts after rows the parent already
+    holds; the sort, when needed, always reads everything. ``checkpoints``
+    collects fingerprint states at chunk ends for the next version.
     """
     if key:
         if src.rereadable:
             try:
-                return _build_pass(src, dataset, key, parent, staging, progress, "guard")
+                return _build_pass(src, dataset, key, parent, staging, progress, "guard", resume, checkpoints)
             except Unsorted:
                 staging.close()
-        return _build_pass(src, dataset, key, parent, staging, progress, "sort")
-    return _build_pass(src, dataset, key, parent, staging, progress, "direct")
+        return _build_pass(src, dataset, key, parent, staging, progress, "sort", None, checkpoints)
+    return _build_pass(src, dataset, key, parent, staging, progress, "direct", resume, checkpoints)
 
 
 def _build_pass(
@@ -121,6 +130,8 @@ def _build_pass(
     staging: Staging,
     progress: Callable[[int], None] | None,
     mode: Literal["direct", "guard", "sort"],
+    resume: ResumePoint | None,
+    checkpoints: Checkpoints | None,
 ) -> tuple[Manifest, DataError | None]:
     from dvtool.ingest import chunking as ck
     from dvtool.ingest.encoding import encode_new_chunk
@@ -133,6 +144,8 @@ def _build_pass(
 
         reader, con = sorted_reader(src.reader(), key)
         batches = (_conform_sorted(b, schema) for b in reader)
+    elif resume is not None:
+        batches = resume.batches
     else:
         batches = src.batches()
     try:
@@ -156,6 +169,16 @@ def _build_pass(
         checker = KeyCheck(key, require_sorted=mode == "guard") if key else None
         chunks: list[ChunkInfo | None] = []
         rows = 0
+        if resume is not None and mode != "sort":
+            # The rows before resume.at are the parent's: its chunks, its fingerprint state.
+            hasher = resume.hasher
+            chunks = list(resume.kept)
+            rows = resume.at
+            cutter.resume(resume.boundary, resume.at)
+            if checker is not None:
+                checker.last = resume.last_key
+            if progress is not None:
+                progress(resume.at)
         # Parquet encoding is the real cost and releases the GIL: encode new
         # chunks on every core while this thread reads, cuts and hashes.
         workers = encode_workers()
@@ -193,6 +216,8 @@ def _build_pass(
                         chunks.append(None)
                         inflight.append((len(chunks) - 1, pool.submit(encode, table, fingerprint)))
                         settle(2 * workers)
+                    if checkpoints is not None:
+                        checkpoints.add(rows, hasher)
                     if progress is not None:
                         progress(table.num_rows)
                 settle(0)

@@ -18,6 +18,7 @@ from dvtool.format.models import Manifest, ValidationRecord
 from dvtool.ingest import statcache
 from dvtool.ingest.sources import Source
 from dvtool.storage import Store
+from dvtool.write import resume
 from dvtool.write.commit import Committed, commit_version, publish_staged, recheck_deduped
 from dvtool.write.draft import build_draft
 from dvtool.write.staging import Staging
@@ -97,14 +98,19 @@ def write_snapshot(
     ):
         statcache.remember(src.identity, key, parent.fingerprint)
         return WriteOutcome(None, parent.version)
+    # Local Parquet whose first row groups gave the parent: go on after the parent's rows.
+    groups = resume.input_row_groups(src)
+    point = resume.find(src, parent, key, groups)
+    checkpoints = resume.Checkpoints()
     staging = Staging(store.staging_dir())
     passed: GatePassed | None = None
     try:
-        draft, key_problem = build_draft(src, dataset, key, parent, staging, progress)
+        draft, key_problem = build_draft(src, dataset, key, parent, staging, progress, point, checkpoints)
         if key_problem is not None and gate is None:
             raise key_problem
-        if parent is not None and same_data(parent, draft):
+        if parent is not None and head is not None and same_data(parent, draft):
             remember(draft.fingerprint)
+            resume.remember(groups, src, key, head.manifest, parent, checkpoints)
             return WriteOutcome(None, parent.version)
         if gate is not None:
             # With a schema, duplicate keys are reported in the full validation
@@ -129,6 +135,7 @@ def write_snapshot(
     finally:
         staging.close()
     remember(draft.fingerprint)
+    resume.remember(groups, src, key, committed.manifest_id, committed.manifest, checkpoints)
     if passed is not None:
         passed.after_commit()
     return WriteOutcome(
