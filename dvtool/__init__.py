@@ -50,27 +50,30 @@ __all__ = [
     "diff_sources",
     "infer_source_schema",
     "load_policy",
+    "open_output",
     "redact_text",
     "redact_url",
     "validate_source",
     "write_query_result",
+    "write_text_output",
 ]
 
 if TYPE_CHECKING:
     from dvtool.diff.policy import load_policy
     from dvtool.diff.report import Diff
     from dvtool.ingest.readoptions import ReadOptions
+    from dvtool.outputs import open_output, write_text_output
     from dvtool.repo import (
         Repo,
         SnapshotResult,
         diff_sources,
         infer_source_schema,
-        validate_source,
         write_query_result,
     )
     from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
     from dvtool.storage.urls import redact_text, redact_url
     from dvtool.validate.report import ValidationReport
+    from dvtool.validate.sources import validate_source
 
 _LAZY = {
     "Repo": "dvtool.repo",
@@ -78,7 +81,7 @@ _LAZY = {
     "diff_sources": "dvtool.repo",
     "infer_source_schema": "dvtool.repo",
     "load_policy": "dvtool.diff.policy",
-    "validate_source": "dvtool.repo",
+    "validate_source": "dvtool.validate.sources",
     "write_query_result": "dvtool.repo",
     "Snapshot": "dvtool.snapshot",
     "DatasetInfo": "dvtool.snapshot",
@@ -89,6 +92,8 @@ _LAZY = {
     "ValidationReport": "dvtool.validate.report",
     "redact_url": "dvtool.storage.urls",
     "redact_text": "dvtool.storage.urls",
+    "open_output": "dvtool.outputs",
+    "write_text_output": "dvtool.outputs",
 }
 
 

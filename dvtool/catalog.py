@@ -117,6 +117,17 @@ class Catalog:
             return False
         return self.has_dataset(arg.split("@", 1)[0])
 
+    def refuse_case_twin(self, name: str) -> None:
+        """A new dataset may not equal an existing one ignoring case (one table to SQL, one folder on some disks)."""
+        if self.has_dataset(name):
+            return
+        same = [n for n in self.dataset_names() if n.lower() == name.lower()]
+        if same:
+            raise UsageError(
+                f"dataset name {name!r} differs from the existing {same[0]!r} only by case; "
+                f"use {same[0]!r} or another name"
+            )
+
     def unknown_dataset(self, name: str) -> NotFoundError:
         """The error for a dataset that is not here, naming the close matches and the others."""
         known = self.dataset_names()

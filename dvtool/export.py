@@ -1,14 +1,20 @@
 """Writing a snapshot's rows out: Parquet, CSV or JSON Lines; file, folder, URL or stdout.
 
-Rows stream chunk by chunk. A local file is written to a temp name and
-renamed at the end, so a failed export (a corrupt chunk, say) never leaves a
-file that looks complete; stdout is only written after every chunk verified.
+Rows stream chunk by chunk. A file is written by the rules of
+:mod:`dvtool.outputs` (a temp file beside it, then one rename; an existing
+target only with ``force``; never a link or a device), so a failed export (a
+corrupt chunk, say) never leaves a file that looks complete; stdout is only
+written after every chunk verified. A folder gets one part file per chunk:
+a non-empty folder is refused unless ``force``, and then the old part files
+are removed, so no stale part survives. CSV cannot hold lists, structs or
+maps: such a column is refused up front (use Parquet or JSON Lines).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pyarrow as pa
 
 from dvtool.errors import UsageError
+from dvtool.outputs import TEMP_INFIX, check_output_target, open_output, write_error
 from dvtool.storage import check_url, redact_url
 
 if TYPE_CHECKING:
@@ -102,12 +109,14 @@ def export_snapshot(
     out: Any = None,
     storage_options: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> ExportResult:
     from dvtool.snapshot import ExportResult
 
     ref = snapshot.ref
     if dest == "-":
         fmt = _format_for(dest, format, "csv")
+        _check_format(snapshot.schema, fmt)
         # Verify every chunk before the first byte reaches stdout: stdout cannot be taken back.
         snapshot.verified_files()
         stream = out if out is not None else sys.stdout.buffer
@@ -116,15 +125,18 @@ def export_snapshot(
     check_url(dest)
     is_url = "://" in dest and not dest.startswith("file://")
     path = dest[len("file://") :] if dest.startswith("file://") else dest
-    folder = path.endswith("/") or (not is_url and os.path.isdir(path))
+    folder = path.endswith("/") or (not is_url and os.path.isdir(path) and not os.path.islink(path))
     fmt = _format_for(path, format, "parquet")
+    _check_format(snapshot.schema, fmt)
     if folder:
-        return _export_folder(snapshot, path, fmt, is_url, storage_options or {})
+        return _export_folder(snapshot, path, fmt, is_url, storage_options or {}, force)
     if is_url:
         import fsspec
 
         fs, target = fsspec.core.url_to_fs(dest, **(storage_options or {}))
-        tmp = f"{target}.tmp-{uuid.uuid4().hex}"
+        if fs.exists(target) and not force:
+            raise UsageError(f"{redact_url(dest)} exists; pass --force to replace it")
+        tmp = f"{target}{TEMP_INFIX}{uuid.uuid4().hex}"
         try:
             with fs.open(tmp, "wb") as f:
                 rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()), progress)
@@ -134,42 +146,89 @@ def export_snapshot(
                 fs.rm_file(tmp)
             raise
         return ExportResult(ref, redact_url(dest), fmt, rows, 1)
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise UsageError(f"cannot export to {path}: folder {parent} does not exist")
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "wb") as f:
-            rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()), progress)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with open_output(path, force=force) as f:
+        rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()), progress)
     return ExportResult(ref, path, fmt, rows, 1)
 
 
-def _export_folder(snapshot: Snapshot, folder: str, fmt: str, is_url: bool, storage_options: dict[str, str]) -> ExportResult:
+def _check_format(schema: pa.Schema, fmt: str) -> None:
+    """Refuse before writing anything: CSV has no form for nested values."""
+    if fmt != "csv":
+        return
+    for f in schema:
+        t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        if pa.types.is_nested(t):
+            raise UsageError(
+                f"column {f.name!r} has type {f.type}, which CSV cannot hold; "
+                "export to Parquet or JSON Lines (--format parquet|jsonl)"
+            )
+
+
+_PART_RE = re.compile(r"^\.?part-\d{5,}\.(parquet|csv|jsonl)(\.tmp-[0-9a-f]+)?$")  # parts, and temp parts of a killed export
+
+
+def _export_folder(
+    snapshot: Snapshot, folder: str, fmt: str, is_url: bool, storage_options: dict[str, str], force: bool
+) -> ExportResult:
     """One part file per chunk: ``part-00000.parquet``, … (like Spark)."""
+    import fsspec
+
     from dvtool.snapshot import ExportResult
 
     ext = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}[fmt]
+    shown = redact_url(folder)
     if is_url:
-        import fsspec
-
         fs, root = fsspec.core.url_to_fs(folder, **storage_options)
+        root = root.rstrip("/")
+        present = list(fs.find(root)) if fs.exists(root) else []
     else:
-        import fsspec
-
         fs, root = fsspec.filesystem("file"), os.path.abspath(folder)
-        os.makedirs(root, exist_ok=True)
+        if os.path.islink(root):
+            raise UsageError(f"{folder} is a symbolic link; dvtool does not write through links (remove it first)")
+        if os.path.lexists(root) and not os.path.isdir(root):
+            check_output_target(root)  # a device, pipe or socket says so
+            raise UsageError(f"{folder} is a file, not a folder")
+        present = [os.path.join(root, n) for n in os.listdir(root)] if os.path.isdir(root) else []
+    if present:
+        if not force:
+            raise UsageError(f"folder {shown} is not empty; pass --force to replace its part files")
+        others = sorted(os.path.basename(p) for p in present if not _PART_RE.match(os.path.basename(p)))
+        if others:
+            raise UsageError(
+                f"folder {shown} holds files that are not part files ({', '.join(others[:3])}); "
+                "export into an empty folder"
+            )
     snapshot.verified_files()
+    if not is_url:
+        try:
+            os.makedirs(root, exist_ok=True)
+        except OSError as exc:
+            raise write_error(folder, exc) from None
+    # Every new part is written under a temp name first; the old parts go only
+    # once all new ones are complete, and then the new ones take their names.
+    token = uuid.uuid4().hex
+    written: list[tuple[str, str]] = []
     rows = 0
-    for i, chunk in enumerate(snapshot.chunks):
-        table = snapshot.read_chunk(chunk)
-        with fs.open(f"{root.rstrip('/')}/part-{i:05d}.{ext}", "wb") as f:
-            rows += _write_all(snapshot, f, fmt, iter(table.to_batches()))
-    return ExportResult(snapshot.ref, redact_url(folder), fmt, rows, len(snapshot.chunks))
+    try:
+        for i, chunk in enumerate(snapshot.chunks):
+            table = snapshot.read_chunk(chunk)
+            final = f"{root}/part-{i:05d}.{ext}"
+            tmp = f"{root}/.part-{i:05d}.{ext}{TEMP_INFIX}{token}"
+            written.append((tmp, final))
+            with fs.open(tmp, "wb") as f:
+                rows += _write_all(snapshot, f, fmt, iter(table.to_batches()))
+        for old in present:
+            fs.rm_file(old)
+        for tmp, final in written:
+            fs.mv(tmp, final)
+    except OSError as exc:
+        raise write_error(folder, exc) from None
+    finally:
+        for tmp, _ in written:
+            with contextlib.suppress(Exception):
+                if fs.exists(tmp):
+                    fs.rm_file(tmp)
+    return ExportResult(snapshot.ref, shown, fmt, rows, len(snapshot.chunks))
 
 
 class _NoClose:

@@ -7,7 +7,7 @@ layer that owns it (``write`` for snapshots, ``validate``, ``diff``,
 dependencies (pandera, DuckDB) are imported lazily inside the methods that
 need them, so ``dvtool --help`` and ``dvtool log`` start fast.
 
-The functions at the bottom (:func:`validate_source`, :func:`diff_sources`,
+The functions at the bottom (:func:`diff_sources`,
 :func:`infer_source_schema`) do the same jobs on files when there is no
 repository at all.
 """
@@ -15,7 +15,7 @@ repository at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -70,7 +70,6 @@ __all__ = [
     "SnapshotResult",
     "diff_sources",
     "infer_source_schema",
-    "validate_source",
 ]
 
 
@@ -286,17 +285,6 @@ class Repo:
         snap = self.get(ref)
         return create_tag(self.store, snap.dataset, snap.version, snap.id, tag)
 
-    def _refuse_name_equal_ignoring_case(self, dataset: str) -> None:
-        """``a`` beside ``A`` would be one table to SQL and one folder on case-insensitive disks."""
-        if self.catalog.has_dataset(dataset):
-            return
-        same = [n for n in self.catalog.dataset_names() if n.lower() == dataset.lower()]
-        if same:
-            raise UsageError(
-                f"dataset name {dataset!r} differs from the existing {same[0]!r} only by case; "
-                f"use {same[0]!r} or another name"
-            )
-
     def snapshot(
         self,
         source: SourceLike,
@@ -319,12 +307,13 @@ class Repo:
         failure (:class:`ValidationFailed`) commits nothing. Nothing is written
         to the repository unless the snapshot commits. ``read``: see :class:`dvtool.ReadOptions`.
         """
+        from dvtool.ingest.keytypes import check_key_types
         from dvtool.write.pipeline import write_snapshot
 
         check_name(dataset)
         if tag is not None:
             check_name(tag, "tag")
-        self._refuse_name_equal_ignoring_case(dataset)
+        self.catalog.refuse_case_twin(dataset)
         key = tuple(key)
         if len(set(key)) != len(key):
             raise UsageError(f"--key lists a column twice: {', '.join(key)}")
@@ -339,13 +328,7 @@ class Repo:
         if len(set(src.schema.names)) != len(src.schema.names):
             dup = next(n for n in src.schema.names if src.schema.names.count(n) > 1)
             raise UsageError(f"{src.description} has two columns named '{dup}'")
-        for k in key:
-            key_type = src.schema.field(k).type
-            if _is_nested(key_type):
-                raise UsageError(
-                    f"column '{k}' in --key has type {key_type}, which cannot be a key "
-                    "(lists, structs and maps have no order); choose a column of plain values"
-                )
+        check_key_types(src.schema, key)
         if tag is not None and self.store.exists(tag_key(dataset, tag)):
             raise UsageError(f"tag '{tag}' already exists in {dataset}; tags are immutable")
         gate = None
@@ -401,6 +384,8 @@ class Repo:
             snap = self.get(target)
             cache = StoreVerdictCache(self.store) if use_cache else None
             return validate_manifest(self.store, loaded, snap.manifest, target=snap.ref, cache=cache, progress=progress)
+        from dvtool.validate.sources import validate_source
+
         return validate_source(target, schema=loaded, key=key, format=format, read=read,
                                storage_options=self.storage_options, progress=progress)
 
@@ -462,13 +447,14 @@ class Repo:
         format: str | None = None,
         out: BinaryIO | None = None,
         progress: Callable[[int], None] | None = None,
+        force: bool = False,
     ) -> ExportResult:
-        """Write the rows of ``ref`` to a file, folder, URL, or ``-`` (``out`` stream)."""
+        """Write ``ref``'s rows to a file, folder, URL or ``-``; an existing target only with ``force``."""
         from dvtool.export import export_snapshot
 
         snap = self.get(ref)
         return export_snapshot(
-            snap, dest, format=format, out=out, storage_options=self.storage_options, progress=progress
+            snap, dest, format=format, out=out, storage_options=self.storage_options, progress=progress, force=force
         )
 
     # ---- maintenance (dvtool.ops) ----
@@ -499,33 +485,6 @@ class Repo:
 
 
 # ---- the same jobs without a repository ----
-
-
-def validate_source(
-    source: SourceLike,
-    *,
-    schema: SchemaLike,
-    key: Sequence[str] | None = None,
-    format: str | None = None,
-    storage_options: Mapping[str, str] | None = None,
-    read: ReadOptions | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> ValidationReport:
-    """Validate files (or a DataFrame/Arrow table) against a pandera schema, no repository needed."""
-    from dvtool.ingest.sources import open_source
-    from dvtool.validate.frames import is_pandas_frame, mixed_type_report
-    from dvtool.validate.run import validate_batches
-    from dvtool.validate.schema import LoadedSchema, load_schema
-
-    loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
-    if is_pandas_frame(source):
-        mixed = mixed_type_report(loaded, source)
-        if mixed is not None:
-            return mixed  # values Arrow cannot hold as one type: the data failed
-    src = open_source(source, format=format, storage_options=dict(storage_options or {}), read=read)
-    return validate_batches(
-        loaded, _counted(src.batches(), progress), schema=src.schema, key=tuple(key or ()), target=src.description
-    )
 
 
 def diff_sources(
@@ -575,21 +534,6 @@ def write_query_result(reader: pa.RecordBatchReader, fmt: str, out: BinaryIO) ->
     from dvtool.query import write_result
 
     return write_result(reader, fmt, out)
-
-
-def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
-    for batch in batches:
-        if progress is not None:
-            progress(batch.num_rows)
-        yield batch
-
-
-def _is_nested(type_: pa.DataType) -> bool:
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(type_):
-        return _is_nested(type_.value_type)
-    return bool(pa.types.is_nested(type_))
 
 
 def _discover(start: Path) -> Path | None:

@@ -102,16 +102,16 @@ def main(argv: list[str] | None = None) -> None:
         _defer_pandas(sys.argv[1:])
     try:
         try:
-            # Without standalone mode, click *returns* the code of click.exceptions.Exit.
-            code = cli.main(args=argv, prog_name="dvtool", standalone_mode=False)
+            # Not cli.main(): click turns a closed pipe into exit 1 there.
+            args = list(argv) if argv is not None else sys.argv[1:]
+            with cli.make_context("dvtool", args) as ctx:
+                cli.invoke(ctx)
             sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
         except OSError as exc:
             converted = _os_error(exc)
             if converted is exc:
                 raise
             raise converted from None
-        if isinstance(code, int) and code:
-            sys.exit(code)
     except _PipeClosed:
         _quiet_stdout()
         sys.exit(0)
@@ -120,13 +120,16 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(redact_text(traceback.format_exc()).rstrip("\n"), err=True)
         click.echo(f"Error: {one_line(redact_text(exc.message))}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `dvtool`, `dvtool schema`: the help, as before
+        click.echo(exc.format_message(), err=True)
+        sys.exit(2)
     except click.ClickException as exc:
         # One line, like every other error (SPEC §2), e.g. for `dvtool tag orders@v1 -rf`.
-        ctx = getattr(exc, "ctx", None)
-        hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
+        where = getattr(exc, "ctx", None)
+        hint = f" (see '{where.command_path} --help')" if isinstance(exc, click.UsageError) and where else ""
         click.echo(f"Error: {one_line(redact_text(exc.format_message()))}{hint}", err=True)
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     except click.exceptions.Exit as exc:

@@ -23,12 +23,13 @@ from dvtool.cli.context import State, pass_state, read_options, repo_or_none, wr
               default="text", show_default=True,
               help="Report format (html: one self-contained page with a chart of failures).")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
 @click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
 @read_options
 @pass_state
-def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, strict: bool,
-             no_cache: bool, read: ReadOptions | None) -> None:
+def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, force: bool,
+             strict: bool, no_cache: bool, read: ReadOptions | None) -> None:
     """Validate a snapshot or files against a pandera schema.
 
     Exit 0 passed, 1 the data failed, 2 could not run. Several SOURCE files are read one after another and checked as one dataset
@@ -60,7 +61,7 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
         from dvtool import validate_source
 
         report = validate_source(target, schema=schema, storage_options=state.storage_options, read=read)
-    write_output(report.render(fmt, strict=strict), output)
+    write_output(report.render(fmt, strict=strict), output, force=force)
     if output is not None and not state.quiet:
         click.echo(report.render("text", strict=strict).splitlines()[0], err=True)
     code = report.exit_code(strict=strict)
@@ -94,11 +95,13 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
 @click.option("--policy", metavar="FILE",
               help="Drift thresholds (YAML); a breach exits 1 and is named in the report.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @read_options
 @pass_state
 def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
          limit: int, exit_code: bool, stats: bool, abs_tol: float, rel_tol: float,
-         tols: tuple[str, ...], policy: str | None, output: str | None, read: ReadOptions | None) -> None:
+         tols: tuple[str, ...], policy: str | None, output: str | None, force: bool,
+         read: ReadOptions | None) -> None:
     """Show schema, row and column changes between two versions.
 
     Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
@@ -134,7 +137,7 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
 
         result = diff_sources(old, new, key=key, limit=limit, stats=stats,
                               storage_options=state.storage_options, read=read, **review)
-    write_output(result.render(fmt), output)
+    write_output(result.render(fmt), output, force=force)
     if output is not None and not state.quiet and result.policy is not None:
         p = result.policy
         click.echo(f"policy {p.source}: " + ("passed" if p.ok else f"{len(p.breaches)} breach(es)"),
@@ -148,8 +151,9 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
               show_default=True, help="Output format (json: an array of row objects).")
 @click.option("--output", "-o", metavar="FILE", help="Write the result to FILE (default: stdout).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @pass_state
-def query(state: State, sql: str, fmt: str, output: str | None) -> None:
+def query(state: State, sql: str, fmt: str, output: str | None, force: bool) -> None:
     """Run DuckDB SQL over the repository's datasets.
 
     Each dataset is a table by its name (latest version) and by "NAME@REF"
@@ -161,7 +165,7 @@ def query(state: State, sql: str, fmt: str, output: str | None) -> None:
       dvtool query 'select count(*) from "orders@v1"' --format json
       dvtool query 'select * from orders' --format parquet -o orders.parquet
     """
-    from dvtool import write_query_result
+    from dvtool import open_output, write_query_result
 
     stdout = sys.stdout.buffer
     if fmt == "parquet" and output is None and stdout.isatty():
@@ -171,11 +175,8 @@ def query(state: State, sql: str, fmt: str, output: str | None) -> None:
             write_query_result(result.reader, fmt, stdout)
             stdout.flush()
             return
-        try:
-            with open(output, "wb") as f:
-                write_query_result(result.reader, fmt, f)
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        with open_output(output, force=force) as f:
+            write_query_result(result.reader, fmt, f)
 
 
 @click.group(name="schema")
@@ -186,9 +187,10 @@ def schema_group() -> None:
 @schema_group.command(name="infer")
 @click.argument("target", metavar="REF|SOURCE")
 @click.option("--output", "-o", metavar="FILE", help="Write the YAML to FILE (default: stdout).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @read_options
 @pass_state
-def schema_infer(state: State, target: str, output: str | None, read: ReadOptions | None) -> None:
+def schema_infer(state: State, target: str, output: str | None, force: bool, read: ReadOptions | None) -> None:
     """Write a pandera YAML schema that the data passes.
 
     A polars schema: dtypes, nullable columns, numeric ranges, the key as unique.
@@ -205,6 +207,6 @@ def schema_infer(state: State, target: str, output: str | None, read: ReadOption
         from dvtool import infer_source_schema
 
         text = infer_source_schema(target, storage_options=state.storage_options, read=read)
-    write_output(text, output)
+    write_output(text, output, force=force)
 
 COMMANDS = [validate, diff, query, schema_group]

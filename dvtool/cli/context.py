@@ -127,12 +127,12 @@ def repo_or_none(state: State, target: str) -> Repo | None:
         return None  # validating or inferring a file needs no repository
 
 
-def write_output(text: str, output: str | None) -> None:
+def write_output(text: str, output: str | None, *, force: bool = False) -> None:
+    """``text`` to stdout, or to the file ``output`` (a temp file beside it, then a rename;
+    an existing file only with ``--force``; never a link or a device)."""
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    from dvtool import write_text_output
+
+    write_text_output(text, output, force=force)

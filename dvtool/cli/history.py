@@ -155,11 +155,14 @@ def tag(state: State, ref: str, tag: str) -> None:
 @click.argument("dest")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
               help="Output format (default: from DEST's extension; parquet, or csv for -).")
+@click.option("--force", is_flag=True,
+              help="Replace an existing file, or the part files of a non-empty folder (never a link or a device).")
 @pass_state
-def export(state: State, ref: str, dest: str, fmt: str | None) -> None:
+def export(state: State, ref: str, dest: str, fmt: str | None, force: bool) -> None:
     """Write a snapshot's rows to a file, folder, URL or stdout.
 
-    A folder gets one part per chunk; - is stdout (CSV unless --format).
+    A folder gets one part per chunk; - is stdout (CSV unless --format). An existing
+    file or a non-empty folder needs --force; links and devices are never written.
 
     \b
     Example:
@@ -170,7 +173,7 @@ def export(state: State, ref: str, dest: str, fmt: str | None) -> None:
 
     repo = state.repo()
     with Progress(f"export {ref}", "rows", enabled=not state.quiet and dest != "-") as bar:
-        result = repo.export(ref, dest, format=fmt, progress=bar.advance)
+        result = repo.export(ref, dest, format=fmt, progress=bar.advance, force=force)
     if dest != "-" and not state.quiet:
         click.echo(f"exported {result.rows:,} rows of {result.ref} to {result.dest} ({result.format})", err=True)
 

@@ -1,4 +1,7 @@
-"""DataFrames that cannot become Arrow: a column of mixed Python types is data that failed.
+"""Validating a SOURCE (files, a DataFrame, Arrow data) with no repository.
+
+A pandas DataFrame that cannot become Arrow is a special case: a column of
+mixed Python types is data that failed.
 
 ``repo.validate(df)`` of a pandas frame whose object column holds, say, ints
 and strings cannot convert it to Arrow (one type per column). That is not a
@@ -10,12 +13,51 @@ the values that are not of the column's most common type.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, ValidationReport, jsonable
 from dvtool.validate.schema import LoadedSchema
 
-__all__ = ["is_pandas_frame", "mixed_type_report"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from dvtool.ingest.readoptions import ReadOptions
+
+__all__ = ["is_pandas_frame", "mixed_type_report", "validate_source"]
+
+
+def validate_source(
+    source: Any,
+    *,
+    schema: Any,
+    key: Sequence[str] | None = None,
+    format: str | None = None,
+    storage_options: Mapping[str, str] | None = None,
+    read: ReadOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ValidationReport:
+    """Validate files (or a DataFrame/Arrow table) against a pandera schema, no repository needed."""
+    from dvtool.ingest.sources import open_source
+    from dvtool.validate.run import validate_batches
+    from dvtool.validate.schema import load_schema
+
+    loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
+    if is_pandas_frame(source):
+        mixed = mixed_type_report(loaded, source)
+        if mixed is not None:
+            return mixed  # values Arrow cannot hold as one type: the data failed
+    src = open_source(source, format=format, storage_options=dict(storage_options or {}), read=read)
+    return validate_batches(
+        loaded, _counted(src.batches(), progress), schema=src.schema, key=tuple(key or ()), target=src.description
+    )
+
+
+def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        if progress is not None:
+            progress(batch.num_rows)
+        yield batch
 
 
 def is_pandas_frame(obj: Any) -> bool:

@@ -1,0 +1,28 @@
+"""Which columns can be a key: plain values that order, not lists, structs or maps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from dvtool.errors import UsageError
+
+__all__ = ["check_key_types"]
+
+
+def _is_nested(type_: pa.DataType) -> bool:
+    if pa.types.is_dictionary(type_):
+        return _is_nested(type_.value_type)
+    return bool(pa.types.is_nested(type_))
+
+
+def check_key_types(schema: pa.Schema, key: Sequence[str]) -> None:
+    """Refuse a key column of a nested type (it has no order to sort or chunk by)."""
+    for k in key:
+        key_type = schema.field(k).type
+        if _is_nested(key_type):
+            raise UsageError(
+                f"column '{k}' in --key has type {key_type}, which cannot be a key "
+                "(lists, structs and maps have no order); choose a column of plain values"
+            )
