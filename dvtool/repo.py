@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from dvtool.ops.fsck import FsckResult
     from dvtool.ops.gc import GcResult
     from dvtool.ops.prune import PruneResult
+    from dvtool.ops.status import RepoStatus
     from dvtool.ops.transfer import TransferSummary
     from dvtool.query import QueryResult
     from dvtool.validate.report import ValidationReport
@@ -83,6 +84,8 @@ class SnapshotResult:
     bytes_written: int
     tag: str | None = None
     validation: ValidationReport | None = None  # the report when a schema was given
+    read: ReadOptions | None = None  # how SOURCE files were read (None: not files)
+    read_from: str | None = None  # the version whose recorded read options (or SOURCE) were reused
 
     @property
     def dataset(self) -> str:
@@ -113,6 +116,8 @@ class SnapshotResult:
             "unchanged": self.unchanged,
             "fingerprint": m.fingerprint,
             "tag": self.tag,
+            "read_options": self.read.to_dict() if self.read is not None else None,
+            "read_options_from": self.read_from,
         }
 
 
@@ -287,7 +292,7 @@ class Repo:
 
     def snapshot(
         self,
-        source: SourceLike,
+        source: SourceLike | None,
         *,
         dataset: str,
         key: Sequence[str] = (),
@@ -305,10 +310,13 @@ class Repo:
         With ``key``, rows are ordered by the key and a null or duplicate key is a
         :class:`DataError`. With ``schema``, the data is validated first and a
         failure (:class:`ValidationFailed`) commits nothing. Nothing is written
-        to the repository unless the snapshot commits. ``read``: see :class:`dvtool.ReadOptions`.
+        to the repository unless the snapshot commits. ``read``: see :class:`dvtool.ReadOptions`;
+        none given for the latest version's SOURCE reuses its recorded ones; ``source=None``
+        snapshots that recorded SOURCE again (with its format, read options and key).
         """
         from dvtool.ingest.keytypes import check_key_types
         from dvtool.write.pipeline import write_snapshot
+        from dvtool.write.source import open_for_snapshot
 
         check_name(dataset)
         if tag is not None:
@@ -318,16 +326,9 @@ class Repo:
         if len(set(key)) != len(key):
             raise UsageError(f"--key lists a column twice: {', '.join(key)}")
         meta_items = tuple(sorted((str(k), str(v)) for k, v in (meta or {}).items()))
-        src = self.open_source(source, format=format, read=read)
-        missing = [k for k in key if k not in src.schema.names]
-        if missing:
-            cols = ", ".join(src.schema.names[:20])
-            raise UsageError(f"column '{missing[0]}' in --key is not in {src.description} (columns: {cols})")
-        if not src.schema.names:
-            raise UsageError(f"{src.description} has no columns")
-        if len(set(src.schema.names)) != len(src.schema.names):
-            dup = next(n for n in src.schema.names if src.schema.names.count(n) > 1)
-            raise UsageError(f"{src.description} has two columns named '{dup}'")
+        opened = open_for_snapshot(self.catalog, source, dataset=dataset, key=key, format=format, read=read,
+                                   storage_options=self.storage_options)
+        src, key = opened.source, opened.key
         check_key_types(src.schema, key)
         if tag is not None and self.store.exists(tag_key(dataset, tag)):
             raise UsageError(f"tag '{tag}' already exists in {dataset}; tags are immutable")
@@ -351,6 +352,8 @@ class Repo:
             outcome.bytes_written,
             tag,
             gate.report if gate is not None and outcome.committed is not None else None,
+            src.read if src.args else None,
+            opened.reused_from,
         )
 
     # ---- validation ----
@@ -458,6 +461,12 @@ class Repo:
         )
 
     # ---- maintenance (dvtool.ops) ----
+
+    def status(self, datasets: Sequence[str] | None = None, *, check_sources: bool = True) -> RepoStatus:
+        """Per dataset: latest version, tags, recorded SOURCE and whether it changed; repository sizes."""
+        from dvtool.ops.status import status
+
+        return status(self.store, datasets=datasets, check_sources=check_sources, storage_options=self.storage_options)
 
     def fsck(self, *, progress: Callable[[int], None] | None = None) -> FsckResult:
         """Re-hash every object and manifest; check every version, tag and prune marker."""

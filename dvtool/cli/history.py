@@ -31,7 +31,7 @@ def init(state: State, url: str | None) -> None:
 
 
 @click.command()
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("-d", "--dataset", required=True, help="Dataset name.")
 @click.option("-m", "--message", default="", help="Message recorded with the version.")
 @click.option("--key", "keys", multiple=True, metavar="COL",
@@ -49,18 +49,22 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
              as_json: bool) -> None:
     """Commit the next version of a dataset from files or stdin.
 
-    SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin).
-    Identical data to the latest version commits nothing and says 'unchanged'.
+    SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin). Without SOURCE, the
+    latest version's recorded SOURCE is read again with its format, read options and key.
+    The same SOURCE as the latest version's is read with its recorded read options unless
+    any is given. Identical data to the latest version commits nothing and says 'unchanged'.
 
     \b
     Example:
       dvtool snapshot fixtures/orders/orders_v1.csv -d orders --key order_id -m "import"
+      dvtool snapshot flights.csv -d flights --null-values NA,, --column-type dep_time=int64
+      dvtool snapshot -d flights      # the same SOURCE again, read the same way
     """
     from dvtool.cli import render as _render
 
     repo = state.repo()
     # Several SOURCE arguments are read one after another as one dataset.
-    source: Any = sources[0] if len(sources) == 1 else list(sources)
+    source: Any = None if not sources else sources[0] if len(sources) == 1 else list(sources)
     from dvtool.cli.progress import Progress
 
     try:

@@ -1,4 +1,4 @@
-"""Commands that move and keep a repository: push, pull, fsck, prune, gc."""
+"""Commands that move and keep a repository: status, push, pull, fsck, prune, gc."""
 
 from __future__ import annotations
 
@@ -167,4 +167,31 @@ def gc(state: State, older_than: str, allow_short_grace: bool, yes: bool, as_jso
     result = state.repo().gc(older_than=older_than, allow_short_grace=allow_short_grace, dry_run=not yes)
     emit(_render.json_text(result.to_json()) if as_json else result.to_text())
 
-COMMANDS = [push, pull, fsck, prune, gc]
+@click.command()
+@click.argument("datasets", nargs=-1, metavar="[NAME]...")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when a recorded SOURCE changed or is gone.")
+@json_option
+@pass_state
+def status(state: State, datasets: tuple[str, ...], exit_code: bool, as_json: bool) -> None:
+    """Show which datasets' SOURCEs changed since, and repository sizes.
+
+    For every dataset (or the NAMEs given): the latest version and its tags, the SOURCE
+    it was snapshotted from with its read options, and whether that SOURCE changed since
+    (local files: size and mtime, then their bytes' hash; remote: ETag, size, mtime).
+    Then the bytes of chunks referenced by the latest versions, by all versions, and by
+    none (what 'dvtool gc' frees). 'dvtool snapshot -d NAME' re-reads a changed SOURCE.
+
+    \b
+    Example:
+      dvtool status
+      dvtool status --exit-code || dvtool snapshot -d flights
+    """
+    from dvtool.cli import render as _render
+
+    result = state.repo().status(list(datasets) or None)
+    emit(_render.json_text(result.to_json()) if as_json else _render.status_text(result))
+    if exit_code and result.changed:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = [status, push, pull, fsck, prune, gc]

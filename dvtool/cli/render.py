@@ -45,14 +45,22 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Seque
 
 def snapshot_text(result: Any) -> str:
     d = result.to_json()
+    note = ""
+    if getattr(result, "read_from", None) and result.read is not None and not result.read.is_default:
+        note = f"\n(read with {result.read.describe()}, as recorded in {result.read_from})"
+    elif getattr(result, "read_from", None):
+        note = f"\n(the SOURCE recorded in {result.read_from})"
     if d["unchanged"]:
         tagged = f"; tagged v{d['version']} {d['tag']}" if d.get("tag") else ""
-        return f"{d['dataset']}: unchanged (same data as v{d['version']}, {short_id(d['id'])}); nothing committed{tagged}"
+        return (
+            f"{d['dataset']}: unchanged (same data as v{d['version']}, {short_id(d['id'])}); "
+            f"nothing committed{tagged}{note}"
+        )
     tag = f", tagged {d['tag']}" if d.get("tag") else ""
     return (
         f"{d['dataset']}@v{d['version']} {short_id(d['id'])}: {d['rows']:,} rows in {d['chunks']} "
         f"chunk{'s' * (d['chunks'] != 1)} "
-        f"({d['new_chunks']} new, {human_bytes(d['bytes_written'])} written){tag}"
+        f"({d['new_chunks']} new, {human_bytes(d['bytes_written'])} written){tag}{note}"
     )
 
 
@@ -171,4 +179,41 @@ def transfer_text(summary: Any) -> str:
         f"({human_bytes(summary.object_bytes)}), {summary.objects_present} already there; "
         f"{human_bytes(summary.bytes)} written in all"
     )
+    return "\n".join(lines)
+
+
+def status_text(result: Any) -> str:
+    """``dvtool status``: one block per dataset, then the repository's sizes."""
+    lines: list[str] = []
+    if not result.datasets:
+        lines.append("no datasets yet; add one with: dvtool snapshot FILE -d NAME")
+    width = max((len(d.dataset) for d in result.datasets), default=0)
+    for d in result.datasets:
+        tags = f" ({', '.join(d.tags)})" if d.tags else ""
+        state = d.state if d.source is not None else "no source recorded (data from memory or stdin)"
+        lines.append(f"{d.dataset:<{width}}  v{d.version}{tags}  {state}")
+        if d.source is not None:
+            files = len(d.source.files)
+            where = " ".join(d.source.args)
+            if files != 1 or len(d.source.args) != 1:
+                where += f" ({files} file{'s' * (files != 1)})"
+            read = d.read_options.describe() if d.read_options is not None else "defaults"
+            lines.append(f"{'':<{width}}  source {where}" + (f"  read with {read}" if read != "defaults" else ""))
+        if d.check is not None:
+            for detail in d.check.details[:5]:
+                lines.append(f"{'':<{width}}    {detail}")
+            if len(d.check.details) > 5:
+                lines.append(f"{'':<{width}}    ... {len(d.check.details) - 5} more")
+    z = result.sizes
+    lines.append("")
+    lines.append(
+        f"chunks: {human_bytes(z.latest_bytes)} in {z.latest_chunks:,} referenced by the latest versions, "
+        f"{human_bytes(z.all_bytes)} in {z.all_chunks:,} by all versions, "
+        f"{human_bytes(z.unreferenced_bytes)} in {z.unreferenced_chunks:,} unreferenced (freed by 'dvtool gc')"
+    )
+    if z.missing_chunks:
+        lines.append(f"{z.missing_chunks:,} referenced chunks are missing from the store; run 'dvtool fsck'")
+    if result.changed:
+        names = " ".join(d.dataset for d in result.changed)
+        lines.append(f"changed: {names}; snapshot again with: dvtool snapshot -d NAME")
     return "\n".join(lines)

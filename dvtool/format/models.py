@@ -25,6 +25,8 @@ __all__ = [
     "Chunking",
     "ColumnStats",
     "Manifest",
+    "SourceFile",
+    "SourceRecord",
     "TagEntry",
     "ValidationRecord",
     "VersionEntry",
@@ -181,6 +183,69 @@ class ValidationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One input file of a snapshot as it was when read: enough to tell later whether it changed.
+
+    ``mtime`` is nanoseconds since the epoch for local files and the backend's
+    own text (e.g. S3's LastModified) for remote ones; ``etag`` is the
+    backend's entity tag when it gives one; ``hash`` is the xxh3-128 of the
+    bytes (local files), None when unknown.
+    """
+
+    path: str  # absolute local path, or URL with any credentials removed
+    size: int | None
+    mtime: str | None = None
+    etag: str | None = None
+    hash: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "mtime": self.mtime, "etag": self.etag, "hash": self.hash}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SourceFile:
+        size = d.get("size")
+        return cls(
+            str(d["path"]),
+            int(size) if size is not None else None,
+            d.get("mtime"),
+            d.get("etag"),
+            d.get("hash"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """Where a snapshot's rows came from and how they were read (SOURCE files only).
+
+    ``args`` are the SOURCE arguments (local paths made absolute, URLs without
+    credentials), ``format`` the ``--format`` given (None: from the names),
+    ``read`` the read options that differ from the defaults (ReadOptions.to_dict).
+    """
+
+    args: tuple[str, ...]
+    format: str | None
+    read: dict[str, Any]
+    files: tuple[SourceFile, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "args": list(self.args),
+            "format": self.format,
+            "read": self.read,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SourceRecord:
+        return cls(
+            tuple(str(a) for a in d["args"]),
+            d.get("format"),
+            dict(d.get("read") or {}),
+            tuple(SourceFile.from_dict(f) for f in d.get("files") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """An immutable snapshot description. Its id is the xxh128 of its canonical JSON."""
 
@@ -199,6 +264,8 @@ class Manifest:
     chunks: tuple[ChunkInfo, ...]
     validation: ValidationRecord | None = None
     format: int = FORMAT_VERSION
+    # Written only when known, so manifests of in-memory data keep their old encoding.
+    source: SourceRecord | None = None
 
     def to_dict(self) -> builtins.dict[str, Any]:
         d: builtins.dict[str, Any] = {
@@ -219,6 +286,8 @@ class Manifest:
             "chunks": [c.to_dict() for c in self.chunks],
             "validation": self.validation.to_dict() if self.validation else None,
         }
+        if self.source is not None:
+            d["source"] = self.source.to_dict()
         return d
 
     def encode(self) -> builtins.bytes:
@@ -249,6 +318,7 @@ class Manifest:
                 chunking=Chunking.from_dict(d["chunking"]),
                 chunks=tuple(ChunkInfo.from_dict(c) for c in d["chunks"]),
                 validation=ValidationRecord.from_dict(d["validation"]) if d.get("validation") else None,
+                source=SourceRecord.from_dict(d["source"]) if d.get("source") else None,
                 format=int(d["format"]),
             )
         except (KeyError, TypeError, ValueError) as exc:

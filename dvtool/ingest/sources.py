@@ -25,9 +25,13 @@ import pyarrow as pa
 
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.ingest.readoptions import ReadOptions
+from dvtool.ingest.sourcestate import FileProbe, probe_files
 from dvtool.storage import check_url, redact_url
 
-__all__ = ["FORMATS", "ReadOptions", "Source", "normalise_schema", "normalise_type", "open_source"]
+__all__ = [
+    "FORMATS", "ReadOptions", "Source", "expand_source", "normalise_schema", "normalise_type", "open_source",
+    "source_args",
+]
 
 Format = Literal["csv", "parquet", "jsonl", "arrow"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl", "arrow")
@@ -119,6 +123,9 @@ class Source:
     identity: str | None = None  # local files: see statcache.file_identity
     local_files: tuple[tuple[str, str], ...] = ()  # (path, format) of local input files
     read: ReadOptions = DEFAULT_READ  # how files were read (default for in-memory objects)
+    args: tuple[str, ...] = ()  # the SOURCE arguments of files: absolute paths, or URLs
+    format: str | None = None  # the format given (None: from the names)
+    probes: tuple[FileProbe, ...] = ()  # each input file as it was when opened
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for batch in self._open():
@@ -242,6 +249,9 @@ def _expand(arg: str, storage_options: dict[str, str]) -> tuple[list[str], Any]:
         except ImportError as exc:
             raise UsageError(f"no filesystem for {arg.split('://')[0]}:// ({exc})") from None
         try:
+            # Listings are cached per filesystem instance, which fsspec shares per process:
+            # a long-lived process must see files written since.
+            fs.invalidate_cache()
             if any(ch in root for ch in "*?["):
                 paths = sorted(fs.glob(root))
             elif fs.isdir(root):
@@ -450,9 +460,23 @@ def _unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
         raise
 
 
-def _from_files(
-    args: Sequence[str], fmt: str | None, storage_options: dict[str, str], read: ReadOptions
-) -> Source:
+def source_args(source: Any) -> tuple[str, ...] | None:
+    """The SOURCE arguments as recorded: local paths absolute, URLs as given; None for other sources."""
+    if isinstance(source, str | os.PathLike):
+        source = [source]
+    if not isinstance(source, list | tuple) or not source or not all(isinstance(s, str | os.PathLike) for s in source):
+        return None
+    out = []
+    for s in map(os.fspath, source):
+        if s == "-":
+            return None
+        local = "://" not in s or s.startswith("file://")
+        out.append(os.path.abspath(s.removeprefix("file://")) if local else s)
+    return tuple(out)
+
+
+def expand_source(args: Sequence[str], storage_options: dict[str, str]) -> tuple[list[str], Any]:
+    """The files named by the SOURCE ``args`` (files, folders, globs, URLs) and their filesystem."""
     paths: list[str] = []
     fs: Any = None
     for arg in args:
@@ -461,6 +485,14 @@ def _from_files(
             raise UsageError("mixing local files and URLs in one snapshot is not supported")
         paths.extend(found)
         fs = fs_arg
+    return paths, fs
+
+
+def _from_files(
+    args: Sequence[str], fmt: str | None, storage_options: dict[str, str], read: ReadOptions
+) -> Source:
+    paths, fs = expand_source(args, storage_options)
+    probes = probe_files(paths, fs)  # before reading: a change while reading shows later
     formats = [_detect_format(p, fmt) for p in paths]
     for p, f in zip(paths, formats, strict=True):
         read.check_format(f, redact_url(p))
@@ -496,7 +528,7 @@ def _from_files(
 
         identity = file_identity(paths, formats, read.token())
     local = tuple(zip(paths, formats, strict=True)) if fs is None else ()
-    return Source(desc, schema, batches, True, identity, local, read)
+    return Source(desc, schema, batches, True, identity, local, read, source_args(args) or (), fmt, probes)
 
 
 def _with_column_types(schema: pa.Schema, read: ReadOptions, where: str) -> pa.Schema:

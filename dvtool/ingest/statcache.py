@@ -71,28 +71,30 @@ def file_identity(paths: Sequence[str], formats: Sequence[str], how: str = "") -
     return h.hexdigest()
 
 
-def content_identity(paths: Sequence[str], formats: Sequence[str], how: str = "") -> str | None:
+def content_identity(
+    paths: Sequence[str], formats: Sequence[str], how: str = "", hashes: Sequence[str | None] = ()
+) -> str | None:
     """A hash of the files' bytes and how they are read: catches an identical copy or download.
 
-    xxh3 reads at several GB/s from the page cache, so this costs a few percent of
-    a snapshot that just read the same files.
+    Built from each file's xxh3-128 (``hashes``, when already known, else read
+    here). xxh3 reads at several GB/s from the page cache, so this costs a few
+    percent of a snapshot that just read the same files.
     """
     if not _enabled():
         return None
     import pyarrow
 
     from dvtool._version import __version__
+    from dvtool.ingest.sourcestate import file_hash
 
     h = xxhash.xxh3_128()
     h.update(f"{_VERSION}-content\0{__version__}\0{pyarrow.__version__}\0{how}\0".encode())
-    try:
-        for path, fmt in zip(paths, formats, strict=True):
-            h.update(f"{fmt}\0{os.path.getsize(path)}\0".encode())
-            with open(path, "rb") as f:
-                while block := f.read(8 << 20):
-                    h.update(block)
-    except OSError:
-        return None
+    known = list(hashes) if len(hashes) == len(paths) else [None] * len(paths)
+    for path, fmt, digest in zip(paths, formats, known, strict=True):
+        digest = digest or file_hash(path)
+        if digest is None:
+            return None
+        h.update(f"{fmt}\0{digest}\0".encode())
     return h.hexdigest()
 
 

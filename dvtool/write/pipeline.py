@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from dvtool.catalog import Catalog
 from dvtool.crashpoints import crash_point
-from dvtool.format.models import Manifest, ValidationRecord
+from dvtool.format.models import Manifest, SourceRecord, ValidationRecord
 from dvtool.ingest import statcache
 from dvtool.ingest.sources import Source
+from dvtool.ingest.sourcestate import source_record
 from dvtool.storage import Store
 from dvtool.write import resume
 from dvtool.write.commit import Committed, commit_version, publish_staged, recheck_deduped
@@ -73,11 +74,13 @@ def write_snapshot(
     head = catalog.head(dataset)
     parent = catalog.manifest_of(head) if head else None
     content_id: list[str | None] = []  # computed at most once
+    record: list[SourceRecord] = []  # where the rows came from, for the manifest (files only)
 
     def content_identity() -> str | None:
         if not content_id:
             paths, formats = zip(*src.local_files, strict=True) if src.local_files else ((), ())
-            content_id.append(statcache.content_identity(paths, formats, src.read.token()) if paths else None)
+            hashes = [f.hash for f in record[0].files] if record else []
+            content_id.append(statcache.content_identity(paths, formats, src.read.token(), hashes) if paths else None)
         return content_id[0]
 
     def remember(fingerprint: str) -> None:
@@ -119,6 +122,9 @@ def write_snapshot(
             if key_problem is not None:
                 raise key_problem
             draft = dataclasses.replace(draft, validation=passed.record)
+        if src.args:
+            record.append(source_record(src.args, src.format, src.read.to_dict(), src.probes))
+            draft = dataclasses.replace(draft, source=record[0])
         # Commits rely on create-only writes: refuse a store that ignores them.
         store.check_create_only()
         crash_point("snapshot.after_chunks_staged")
