@@ -139,7 +139,13 @@ class _Marks:
     seen_roots: set[str] = field(default_factory=set)
 
     def add(self, store: Store, roots: Roots) -> None:
-        """Mark what ``roots`` reference; a manifest that cannot be read aborts gc."""
+        """Mark what ``roots`` reference; a manifest that cannot be read aborts gc.
+
+        So does a root that points at a manifest of another version (a damaged
+        version entry or tag): the manifest it should point at is unreferenced
+        only by that damage, and sweeping it would delete real data.
+        """
+        claims = _claims(roots)
         self.manifests |= roots.all_manifests()
         for manifest_id, ref in roots.live_manifests().items():
             try:
@@ -150,6 +156,12 @@ class _Marks:
                     f"gc aborted, nothing was deleted: cannot read the manifest of {ref} ({exc}); "
                     "run 'dvtool fsck'"
                 ) from None
+            for name, version in sorted(claims.get(manifest_id, ())):
+                if (name, version) != (manifest.dataset, manifest.version):
+                    raise StorageError(
+                        f"gc aborted, nothing was deleted: {name}@v{version} points at the manifest of "
+                        f"{manifest.dataset}@v{manifest.version} ({manifest_id}); run 'dvtool fsck'"
+                    )
             # A snapshot's verdict of its checks over all rows is keyed by its rows' fingerprint.
             self.fingerprints.add(manifest.fingerprint)
             for chunk in manifest.chunks:
@@ -165,6 +177,27 @@ class _Marks:
         if kind == "verdict":
             return f"xxh128:{key.rsplit('/', 1)[-1].removesuffix('.json')}" in self.fingerprints
         return False
+
+
+def _claims(roots: Roots) -> dict[str, set[tuple[str, int]]]:
+    """Manifest id → the versions whose entries (or tags) say it is theirs; inconsistent roots abort gc."""
+    claims: dict[str, set[tuple[str, int]]] = {}
+    for (name, version), entry in roots.versions.items():
+        if (entry.dataset, entry.version) != (name, version):
+            raise StorageError(
+                f"gc aborted, nothing was deleted: the version entry of {name}@v{version} describes "
+                f"{entry.dataset}@v{entry.version}; run 'dvtool fsck'"
+            )
+        claims.setdefault(entry.manifest, set()).add((name, version))
+    for (name, tag), tag_entry in roots.tags.items():
+        claims.setdefault(tag_entry.manifest, set()).add((name, tag_entry.version))
+        entry = roots.versions.get((name, tag_entry.version))
+        if entry is not None and entry.manifest != tag_entry.manifest:
+            raise StorageError(
+                f"gc aborted, nothing was deleted: tag {name}@{tag} and the version entry of "
+                f"{name}@v{tag_entry.version} point at different manifests; run 'dvtool fsck'"
+            )
+    return claims
 
 
 def _read_all_roots(store: Store) -> Roots:
