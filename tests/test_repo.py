@@ -248,7 +248,8 @@ def test_pandas_with_time_zones_categoricals_and_nullable_ints(repo: dvtool.Repo
     )
     first = repo.snapshot(df, dataset="pd", key=["ts"])
     assert first.snapshot.schema.field("ts").type.tz == "Europe/Paris"
-    assert first.snapshot.schema.field("cat").type == pa.string()
+    # The logical type is kept: a dictionary (pandas category) of strings.
+    assert first.snapshot.schema.field("cat").type == pa.dictionary(pa.int32(), pa.string())
     assert repo.snapshot(df.reset_index(drop=True), dataset="pd", key=["ts"]).unchanged
     assert repo.snapshot(pl.from_pandas(df).lazy(), dataset="pd", key=["ts"]).unchanged
     more = pd.DataFrame(

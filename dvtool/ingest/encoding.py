@@ -95,9 +95,11 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     low-cardinality one does not). Depends only on the chunk's rows.
     """
     n = table.num_rows
-    flat = [f.name for f in table.schema if not pa.types.is_nested(f.type)]
+    # Dictionary (categorical) columns are written dictionary-encoded, as they are held.
+    kept = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    flat = [f.name for f in table.schema if not pa.types.is_nested(f.type) and f.name not in kept]
     if not flat or n == 0:
-        return []
+        return kept
     head = table.select(flat).slice(0, SAMPLE_ROWS)
     size = head.num_rows
     spread = table.select(flat).take(pa.array(np.linspace(0, n - 1, size).astype(np.int64))) if n > size else head
@@ -110,7 +112,7 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         candidates.append(name)
         growth.append(max(1.0, pc.count_distinct(spread.column(name), mode="all").as_py() / max(1, distinct)))
     if not candidates:
-        return []
+        return kept
     sample = head.select(candidates)
     scale = n / size
     chosen = []
@@ -119,7 +121,7 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     ):
         if (d_total - d_page) * scale + d_page * grow < p_total * scale:
             chosen.append(name)
-    return chosen
+    return [name for name in table.column_names if name in chosen or name in kept]
 
 
 def encode_chunk(table: pa.Table) -> bytes:

@@ -54,9 +54,21 @@ DEFAULT_READ = ReadOptions()
 
 
 def normalise_type(typ: pa.DataType) -> pa.DataType:
-    """The type dvtool stores for ``typ``: one canonical type per logical type."""
+    """The type dvtool stores for ``typ``: one canonical type per logical type.
+
+    A dictionary column (pandas ``category``, polars ``Categorical``/``Enum``)
+    keeps its logical type: a dictionary of its (normalised) value type with
+    int32 indices and its ``ordered`` flag, whatever index width the writer
+    chose. Inside nested types dictionaries are decoded to their values.
+    """
     if pa.types.is_dictionary(typ):
-        return normalise_type(typ.value_type)
+        return pa.dictionary(pa.int32(), _plain(typ.value_type), ordered=typ.ordered)
+    return _plain(typ)
+
+
+def _plain(typ: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(typ):
+        return _plain(typ.value_type)
     if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
         return pa.string()
     if pa.types.is_large_binary(typ) or pa.types.is_binary_view(typ):
@@ -70,15 +82,15 @@ def normalise_type(typ: pa.DataType) -> pa.DataType:
     if pa.types.is_duration(typ) and typ.unit == "s":
         return pa.duration("ms")
     if pa.types.is_large_list(typ) or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ):
-        return pa.list_(normalise_type(typ.value_type))
+        return pa.list_(_plain(typ.value_type))
     if pa.types.is_list(typ):
-        return pa.list_(normalise_type(typ.value_type))
+        return pa.list_(_plain(typ.value_type))
     if pa.types.is_map(typ):
         # Field names inside a map differ by writer ("entries", or the column's
         # name after a Parquet round trip); the canonical map type fixes them.
-        return pa.map_(normalise_type(typ.key_type), normalise_type(typ.item_type), keys_sorted=typ.keys_sorted)
+        return pa.map_(_plain(typ.key_type), _plain(typ.item_type), keys_sorted=typ.keys_sorted)
     if pa.types.is_struct(typ):
-        return pa.struct([pa.field(f.name, normalise_type(f.type)) for f in typ])
+        return pa.struct([pa.field(f.name, _plain(f.type)) for f in typ])
     return typ
 
 
@@ -101,7 +113,7 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> pa.RecordBa
             columns.append(column)
             continue
         try:
-            if pa.types.is_dictionary(column.type):
+            if pa.types.is_dictionary(column.type) and not pa.types.is_dictionary(field.type):
                 column = column.dictionary_decode()
             columns.append(column.cast(field.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

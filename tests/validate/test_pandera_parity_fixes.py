@@ -201,3 +201,44 @@ def test_schema_objects_with_lambda_checks_never_share_cached_verdicts(tmp_path:
     assert load_schema(passing).fingerprint != load_schema(passing).fingerprint
     assert repo.validate("d", schema=passing).ok
     assert not repo.validate("d", schema=failing).ok
+
+
+def test_categorical_types_are_kept_and_their_fingerprint_is_format_independent(tmp_path: Path) -> None:
+    """A pandas category column failed dtype('category'): the snapshot stored plain strings."""
+    from dvtool.ingest.fingerprint import table_fingerprint
+    from dvtool.ingest.sources import normalise_schema
+
+    df = pd.DataFrame({"c": pd.Categorical(["x", "y", "x", None], categories=["x", "y", "z"])})
+    path = tmp_path / "d.parquet"
+    df.to_parquet(path)  # pandas writes int8 indices
+    repo = Repo.init(str(tmp_path / "r"))
+    snap = repo.snapshot(str(path), dataset="d").snapshot
+    assert snap.schema.field("c").type == pa.dictionary(pa.int32(), pa.string())
+    schema = pa_pd.DataFrameSchema({"c": pa_pd.Column("category", nullable=True)})
+    schema.validate(pd.read_parquet(path))
+    assert repo.validate(str(path), schema=schema).ok and repo.validate("d", schema=schema).ok
+
+    values = ["x", "y", "x", None]
+    a = pa.table({"c": pa.array(values).dictionary_encode()})
+    b = pa.table(
+        {"c": pa.DictionaryArray.from_arrays(pa.array([1, 0, 1, None], pa.int8()), pa.array(["y", "x"]))}
+    )
+
+    def fingerprint(t: pa.Table) -> str:
+        normal = normalise_schema(t.schema)
+        return table_fingerprint(normal, [t.cast(normal)])
+
+    assert fingerprint(a) == fingerprint(b)  # index width and dictionary order do not count
+    assert fingerprint(a) != fingerprint(pa.table({"c": pa.array(values)}))  # the logical type does
+
+
+def test_empty_and_na_text_cells_are_nulls_as_pandas_reads_them(tmp_path: Path) -> None:
+    """Empty CSV text cells were read as '', so nullable: false never fired on them."""
+    path = tmp_path / "d.csv"
+    path.write_text("id,name\n1,ann\n2,\n3,NA\n4,N/A\n5,NULL\n6,bob\n", encoding="utf-8")
+    schema = pa_pd.DataFrameSchema({"id": pa_pd.Column(int), "name": pa_pd.Column(str, nullable=False)})
+    fc = pandera_failures(schema, pd.read_csv(path))
+    expected = len(fc[fc["check"] == "not_nullable"])
+    assert expected == 4
+    report = Repo.init(str(tmp_path / "r")).validate(str(path), schema=schema)
+    assert [(f.column, f.check, f.failure_count) for f in report.errors] == [("name", "not_nullable", 4)]

@@ -313,5 +313,4 @@ def all_cases() -> list[Case]:
     return out
 
 
-_LATER = {"categorical", "categorical_python", "enum", "enum_yaml"}  # next commit: logical types kept
-CASES = [c for c in all_cases() if c.name not in _LATER]
+CASES = all_cases()
