@@ -191,8 +191,8 @@ def _claims(roots: Roots) -> dict[str, set[tuple[str, int]]]:
         claims.setdefault(entry.manifest, set()).add((name, version))
     for (name, tag), tag_entry in roots.tags.items():
         claims.setdefault(tag_entry.manifest, set()).add((name, tag_entry.version))
-        entry = roots.versions.get((name, tag_entry.version))
-        if entry is not None and entry.manifest != tag_entry.manifest:
+        tagged = roots.versions.get((name, tag_entry.version))
+        if tagged is not None and tagged.manifest != tag_entry.manifest:
             raise StorageError(
                 f"gc aborted, nothing was deleted: tag {name}@{tag} and the version entry of "
                 f"{name}@v{tag_entry.version} point at different manifests; run 'dvtool fsck'"
