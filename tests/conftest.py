@@ -17,14 +17,14 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-_DUMMY = {"key": "dvtool-test-key", "secret": "dvtool-test-secret"}
+from s3server import DUMMY_CREDENTIALS as _DUMMY
+from s3server import S3Bucket, S3Server
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -37,36 +37,6 @@ def _private_stat_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         os.environ.pop("DVTOOL_CACHE_DIR", None)
     else:
         os.environ["DVTOOL_CACHE_DIR"] = old
-
-
-@dataclass(frozen=True)
-class S3Server:
-    endpoint: str
-    pid: int
-
-    def storage_options(self) -> dict[str, str]:
-        """Options for s3fs; all flat strings, so they also work as --storage-option K=V."""
-        return {**_DUMMY, "endpoint_url": self.endpoint}
-
-
-@dataclass(frozen=True)
-class S3Bucket:
-    server: S3Server
-    name: str
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.name}"
-
-    @property
-    def storage_options(self) -> dict[str, str]:
-        return self.server.storage_options()
-
-    def cli_options(self) -> list[str]:
-        """The same options as ``--storage-option K=V`` arguments."""
-        return [
-            a for k, v in self.storage_options.items() for a in ("--storage-option", f"{k}={v}")
-        ]
 
 
 def _free_port() -> int:

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from conftest import S3Bucket
 from dvtool.cli.app import cli, main
 from dvtool.crashpoints import CRASH_EXIT_CODE, POINTS
+from s3server import S3Bucket
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "orders"
 SECRET = "wJalrXUtnFEMI-K7MDENG-not-a-real-secret"

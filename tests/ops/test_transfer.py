@@ -13,13 +13,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from conftest import S3Bucket
 from dvtool.errors import IntegrityError, NotFoundError, StorageError, UsageError
 from dvtool.format.hashing import hash_bytes
 from dvtool.format.layout import manifest_key, object_key, tag_key, version_key
 from dvtool.format.models import ChunkInfo, Chunking, Manifest, TagEntry, VersionEntry
 from dvtool.ops.transfer import transfer
 from dvtool.storage import Store, open_store
+from s3server import S3Bucket
 
 SCHEMA = pa.schema([("id", pa.int64())])
 

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from clitools import invoke
-from conftest import S3Bucket
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.query import TableInput, format_table, run_query, write_result
 from dvtool.repo import Repo
 from dvtool.sql import quote_ident
+from s3server import S3Bucket
 
 ODD = 'a"; DROP TABLE t; --'
 

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from clitools import invoke, tree_digest
-from conftest import S3Bucket
 from dvtool import sql
+from s3server import S3Bucket
 
 HOSTNAME = "/etc/hostname"
 

@@ -12,7 +12,6 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from conftest import S3Bucket
 from dvtool.errors import (
     AlreadyExistsError,
     IntegrityError,
@@ -22,6 +21,7 @@ from dvtool.errors import (
 )
 from dvtool.format.hashing import hash_bytes
 from dvtool.storage import LocalStore, Store, open_store, redact_url
+from s3server import S3Bucket
 
 
 @pytest.fixture(params=["memory", "local", "s3"])
