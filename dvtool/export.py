@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 
-from dvtool.errors import UsageError
+from dvtool.errors import DvtoolError, UsageError
 from dvtool.outputs import TEMP_INFIX, check_output_target, open_output, write_error
-from dvtool.storage import check_url, redact_url
+from dvtool.storage import check_url, redact_url, url_to_fs
+from dvtool.storage.filesystems import backend_error
 
 if TYPE_CHECKING:
     from dvtool.snapshot import ExportResult, Snapshot
@@ -131,20 +132,27 @@ def export_snapshot(
     if folder:
         return _export_folder(snapshot, path, fmt, is_url, storage_options or {}, force)
     if is_url:
-        import fsspec
 
-        fs, target = fsspec.core.url_to_fs(dest, **(storage_options or {}))
-        if fs.exists(target) and not force:
+        fs, target = url_to_fs(dest, storage_options)
+        try:
+            exists = fs.exists(target)
+        except Exception as exc:
+            raise backend_error("write", dest, exc) from None
+        if exists and not force:
             raise UsageError(f"{redact_url(dest)} exists; pass --force to replace it")
         tmp = f"{target}{TEMP_INFIX}{uuid.uuid4().hex}"
         try:
             with fs.open(tmp, "wb") as f:
                 rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()), progress)
             fs.mv(tmp, target)
-        except BaseException:
+        except DvtoolError:
             with contextlib.suppress(Exception):
                 fs.rm_file(tmp)
             raise
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                fs.rm_file(tmp)
+            raise backend_error("write", dest, exc) from None
         return ExportResult(ref, redact_url(dest), fmt, rows, 1)
     with open_output(path, force=force) as f:
         rows = _write_all(snapshot, f, fmt, iter(snapshot.scan()), progress)
@@ -178,9 +186,12 @@ def _export_folder(
     ext = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}[fmt]
     shown = redact_url(folder)
     if is_url:
-        fs, root = fsspec.core.url_to_fs(folder, **storage_options)
+        fs, root = url_to_fs(folder, storage_options)
         root = root.rstrip("/")
-        present = list(fs.find(root)) if fs.exists(root) else []
+        try:
+            present = list(fs.find(root)) if fs.exists(root) else []
+        except Exception as exc:
+            raise backend_error("list", folder, exc) from None
     else:
         fs, root = fsspec.filesystem("file"), os.path.abspath(folder)
         if os.path.islink(root):
@@ -223,6 +234,10 @@ def _export_folder(
             fs.mv(tmp, final)
     except OSError as exc:
         raise write_error(folder, exc) from None
+    except DvtoolError:
+        raise
+    except Exception as exc:
+        raise backend_error("write", folder, exc) from None
     finally:
         for tmp, _ in written:
             with contextlib.suppress(Exception):

@@ -27,7 +27,7 @@ from dvtool.errors import DvtoolError, UsageError
 @click.option("--repo", "repo_url", envvar="DVTOOL_REPO", metavar="URL",
               help="Repository folder or URL (env DVTOOL_REPO; default: nearest .dvtool/ above).")
 @click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
-              help="Passed to the filesystem of every non-local URL (repeatable).")
+              help="Passed to the filesystem of every non-local URL (repeatable); timeout=SECONDS (default 20) bounds every remote call.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context

@@ -26,7 +26,7 @@ import pyarrow as pa
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.ingest.readoptions import ReadOptions
 from dvtool.ingest.sourcestate import FileProbe, probe_files
-from dvtool.storage import check_url, redact_url
+from dvtool.storage import check_url, redact_url, url_to_fs
 
 __all__ = [
     "FORMATS", "ReadOptions", "Source", "expand_source", "normalise_schema", "normalise_type", "open_source",
@@ -253,13 +253,8 @@ def _detect_format(path: str, given: str | None) -> str:
 def _expand(arg: str, storage_options: dict[str, str]) -> tuple[list[str], Any]:
     """Files named by ``arg``: a file, folder (recursively), glob or URL. Returns (paths, fs)."""
     if "://" in arg and not arg.startswith("file://"):
-        import fsspec
-
         check_url(arg)
-        try:
-            fs, root = fsspec.core.url_to_fs(arg, **storage_options)
-        except ImportError as exc:
-            raise UsageError(f"no filesystem for {arg.split('://')[0]}:// ({exc})") from None
+        fs, root = url_to_fs(arg, storage_options)
         try:
             # Listings are cached per filesystem instance, which fsspec shares per process:
             # a long-lived process must see files written since.

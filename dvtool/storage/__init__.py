@@ -7,11 +7,13 @@ two implementations, ``urls`` the rules for URLs (credentials never printed).
 from __future__ import annotations
 
 from dvtool.storage.base import TEMP_PREFIX, Store, StoreEntry, is_temp
+from dvtool.storage.filesystems import DEFAULT_TIMEOUT, url_to_fs
 from dvtool.storage.local import LocalStore
 from dvtool.storage.remote import FsspecStore
 from dvtool.storage.urls import check_url, is_remote, redact_url
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "TEMP_PREFIX",
     "FsspecStore",
     "LocalStore",
@@ -22,6 +24,7 @@ __all__ = [
     "is_temp",
     "open_store",
     "redact_url",
+    "url_to_fs",
 ]
 
 

@@ -12,10 +12,10 @@ from dvtool.errors import (
     AlreadyExistsError,
     NotFoundError,
     StorageError,
-    UsageError,
 )
 from dvtool.storage.base import Store, StoreEntry, refuse_empty
-from dvtool.storage.urls import EXTRAS, check_url, redact_url
+from dvtool.storage.filesystems import url_to_fs
+from dvtool.storage.urls import check_url, redact_url
 
 __all__ = ["FsspecStore"]
 
@@ -26,21 +26,9 @@ class FsspecStore(Store):
     """Any fsspec filesystem. Create-only uses the backend's exclusive mode ("xb")."""
 
     def __init__(self, url: str, storage_options: dict[str, str] | None = None) -> None:
-        import fsspec
-
         check_url(url)
         self.url = url.rstrip("/")
-        protocol = url.split("://", 1)[0]
-        try:
-            fs, root = fsspec.core.url_to_fs(url, **(storage_options or {}))
-        except ImportError as exc:
-            extra = EXTRAS.get(protocol)
-            hint = f"; install it with: pip install 'dvtool[{extra}]'" if extra else ""
-            raise UsageError(f"no filesystem for {protocol}:// ({exc}){hint}") from None
-        except ValueError as exc:
-            if "Protocol not known" in str(exc):
-                raise UsageError(f"unknown URL scheme {protocol}:// in {redact_url(url)}") from None
-            raise UsageError(f"cannot open {redact_url(url)}: {exc}") from None
+        fs, root = url_to_fs(url, storage_options)  # with dvtool's timeout (storage/filesystems.py)
         self._fs = fs
         self._root = root.rstrip("/")
 
