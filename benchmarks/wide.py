@@ -86,8 +86,11 @@ def log(msg: str) -> None:
 class Dvtool:
     """Runs the dvtool CLI as a whole process (``python -m dvtool``), optionally from another source tree."""
 
-    def __init__(self, src: Path | None) -> None:
-        self.env = dict(os.environ, DVTOOL_NO_STAT_CACHE="1")
+    def __init__(self, src: Path | None, cache: Path) -> None:
+        # A stat cache of its own (an append onto the base repository may resume
+        # where the base's snapshot of A ended; nothing else is ever unchanged).
+        self.env = dict(os.environ, DVTOOL_CACHE_DIR=str(cache))
+        self.env.pop("DVTOOL_NO_STAT_CACHE", None)
         if src is not None:
             self.env["PYTHONPATH"] = str(src)
 
@@ -147,7 +150,7 @@ def speed(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path, repea
     for r in range(repeat):
         k = r % len(steps)
         for name, step in steps[k:] + steps[:k]:
-            dv = variants.get(name, Dvtool(None))
+            dv = variants[name] if name else next(iter(variants.values()))
             if step == "plain":
                 shutil.rmtree(work / "plain", ignore_errors=True)
                 res = timed([sys.executable, "-c", PLAIN_WRITE, str(paths["A"]), str(work / "plain")])
@@ -254,9 +257,13 @@ def run(rows: int, data: Path, repeat: int, src: Path | None = None, before: Pat
     """The wide group's markdown; ``before``: also measure the dvtool in that folder, interleaved."""
     log(f"wide data: {rows:,} rows in {data}")
     paths = datagen.ensure_wide(data, rows)
-    variants = {"after": Dvtool(src), "before": Dvtool(before)} if before is not None else {"": Dvtool(src)}
     work = data / "work" / f"wide-{rows}"
+    shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
+    if before is not None:
+        variants = {"after": Dvtool(src, work / "cache-after"), "before": Dvtool(before, work / "cache-before")}
+    else:
+        variants = {"": Dvtool(src, work / "cache")}
     lines = [f"### Wide table ({len(COLUMNS)} columns, {rows:,} rows; 1% append = {rows // 100:,} rows)", ""]
     lines += speed(variants, paths, work, repeat)
     lines += ["", *monthly(variants, paths, work)]

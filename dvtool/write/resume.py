@@ -37,7 +37,7 @@ from dvtool.ingest.sources import Source, conform
 
 __all__ = ["Checkpoints", "ResumePoint", "find", "remember"]
 
-KEEP = 8  # fingerprint states kept from the last chunk ends of a pass
+KEEP = 16  # fingerprint states kept from the last chunk ends of a pass
 
 
 @dataclass(slots=True)
@@ -67,20 +67,21 @@ class ResumePoint:
     batches: Iterator[pa.RecordBatch]
 
 
-def resume_row(manifest: Manifest, key: Sequence[str], schema: pa.Schema) -> tuple[int, int] | None:
-    """(row, boundary) where the next version of ``manifest`` may resume, or None.
+POINTS = 4  # resume points kept per version (fingerprint states at its last allowed chunk ends)
 
-    The end of the boundary before the last one (the last range may grow),
-    and never after a run of tiny chunks that the next version merges.
+
+def resume_rows(manifest: Manifest, key: Sequence[str], schema: pa.Schema) -> list[tuple[int, int]]:
+    """(row, boundary) where the next version of ``manifest`` may resume, latest first.
+
+    Chunk ends before the last range (the last range may grow), and never
+    after a run of tiny chunks that the next version merges.
     """
     bounds = parent_boundaries(manifest, key, schema)
     last = len(bounds) - 2
     merges = [i for i, b in enumerate(bounds) if b.merge]
     if merges:
         last = min(last, merges[0] - 1)
-    if last < 0:
-        return None
-    return bounds[last].end, last
+    return [(bounds[j].end, j) for j in range(last, -1, -1)]
 
 
 def _salted_keys(groups: RowGroups, src: Source) -> list[str]:
@@ -95,34 +96,46 @@ def input_row_groups(src: Source) -> RowGroups | None:
 
 
 def find(src: Source, parent: Manifest | None, key: Sequence[str], groups: RowGroups | None) -> ResumePoint | None:
-    """The resume point for ``src`` (with row groups ``groups``) on top of ``parent``, if one is known."""
+    """The resume point for ``src`` (with row groups ``groups``) on top of ``parent``, if one is known.
+
+    The input's first row groups must be, byte for byte, ones that gave the
+    parent; the point must lie within them (a last row group that grew since,
+    e.g. a partial month completed, is read again).
+    """
     if parent is None or groups is None or len(groups.groups) < 2:
         return None
     if tuple(parent.key) != tuple(key) or not parent.schema.equals(src.schema):
         return None
+    allowed = dict(resume_rows(parent, key, src.schema))
+    if not allowed:
+        return None
+    parent_id = _manifest_id(parent)
     keys = _salted_keys(groups, src)
-    point = resume_row(parent, key, src.schema)
-    if point is None:
-        return None
-    at, boundary = point
-    entry = None
-    held = 0
-    starts = groups.starts()
-    # The longest proper prefix of the input's row groups that gave the parent.
-    for k in range(len(keys) - 2, -1, -1):
-        held = starts[k + 1]
-        if held != parent.rows:
+    starts = [*groups.starts()[1:], sum(rows for _, _, rows in groups.groups)]
+    for k in range(len(keys) - 1, -1, -1):  # the longest prefix first
+        pointer = statcache.lookup_resume(keys[k], key)
+        if pointer is None or pointer.get("manifest") != parent_id:
             continue
-        entry = statcache.lookup_resume(keys[k], key)
-        if entry is not None:
-            break
-    if entry is None or entry.get("manifest") != _manifest_id(parent) or entry.get("at") != at:
+        entry = statcache.lookup_resume(str(pointer.get("points")), key)
+        points = entry.get("points") if entry is not None and entry.get("manifest") == parent_id else None
+        if not isinstance(points, list):
+            continue
+        for at, boundary, state in points:
+            if at <= starts[k] and allowed.get(at) == boundary:
+                point = _point(src, parent, key, groups, at, boundary, state)
+                if point is not None:
+                    return point
         return None
+    return None
+
+
+def _point(
+    src: Source, parent: Manifest, key: Sequence[str], groups: RowGroups, at: int, boundary: int, state: str
+) -> ResumePoint | None:
     try:
-        state = base64.b64decode(str(entry["hasher"]))
-    except (KeyError, ValueError):
+        hasher = ColumnsHasher.resume(src.schema, base64.b64decode(state))
+    except ValueError:
         return None
-    hasher = ColumnsHasher.resume(src.schema, state)
     if hasher is None or hasher.rows != at:
         return None
     bounds = parent_boundaries(parent, key, src.schema)
@@ -151,20 +164,31 @@ def remember(
     manifest: Manifest,
     checkpoints: Checkpoints,
 ) -> None:
-    """Leave a resume point for the next version of ``manifest`` (whose rows are ``groups``' rows)."""
+    """Leave resume points for the next version of ``manifest`` (whose rows are ``groups``' rows).
+
+    One entry holds the points (row, boundary, fingerprint state) of the last
+    few allowed chunk ends; a small pointer to it is kept under each prefix of
+    the input's row groups that reaches the earliest of them.
+    """
     if groups is None or not groups.groups or sum(rows for _, _, rows in groups.groups) != manifest.rows:
         return
-    point = resume_row(manifest, key, manifest.schema)
-    if point is None:
+    points: list[tuple[int, int, str]] = []
+    for at, boundary in resume_rows(manifest, key, manifest.schema):
+        state = checkpoints.at(at)
+        if state is not None:
+            points.append((at, boundary, base64.b64encode(state).decode()))
+        if len(points) == POINTS:
+            break
+    if not points:
         return
-    state = checkpoints.at(point[0])
-    if state is None:
-        return
-    statcache.remember_resume(
-        _salted_keys(groups, src)[-1],
-        key,
-        {"manifest": manifest_id, "rows": manifest.rows, "at": point[0], "hasher": base64.b64encode(state).decode()},
-    )
+    keys = _salted_keys(groups, src)
+    blob = f"points:{manifest_id}:{keys[-1]}"
+    statcache.remember_resume(blob, key, {"manifest": manifest_id, "points": [list(p) for p in points]})
+    earliest = min(p[0] for p in points)
+    ends = [*groups.starts()[1:], manifest.rows]
+    for k, prefix in enumerate(keys):
+        if ends[k] >= earliest:
+            statcache.remember_resume(prefix, key, {"manifest": manifest_id, "points": blob})
 
 
 def _manifest_id(manifest: Manifest) -> str:

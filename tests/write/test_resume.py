@@ -128,3 +128,19 @@ def test_new_rows_out_of_order_fall_back_to_the_sort(tmp_path: Path, small_chunk
     expected = pa.concat_tables([early, *months]).sort_by("id")
     assert snap.to_arrow().equals(expected)
     assert snap.manifest.fingerprint == table_fingerprint(snap.schema, [expected])
+
+
+def test_a_last_row_group_that_grew_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None) -> None:
+    months = [month(m) for m in range(1, 6)]
+    files = [tmp_path / "partial.parquet", tmp_path / "full.parquet"]
+    write_months(files[0], [*months[:3], months[3].slice(0, 1200)])  # month 4 half written
+    write_months(files[1], months)
+    repo = dvtool.Repo.init(str(tmp_path / "repo"))
+    parent = repo.snapshot(str(files[0]), dataset="d", key=["id"]).snapshot
+    src = open_source(str(files[1]))
+    point = resume.find(src, parent.manifest, ["id"], resume.input_row_groups(src))
+    assert point is not None and 6_000 < point.at <= 9_000  # within the row groups both files share
+    snap = repo.snapshot(str(files[1]), dataset="d", key=["id"]).snapshot
+    assert snap.manifest.fingerprint == table_fingerprint(snap.schema, [pa.concat_tables(months)])
+    full = full_read(tmp_path, monkeypatch, files, ["id"])
+    assert [c.object for c in full.chunks] == [c.object for c in snap.chunks]
