@@ -13,6 +13,7 @@ one-line :class:`~dvtool.errors.UsageError` (exit 2).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -109,7 +110,13 @@ def open_query(
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     try:
-        sql.check_read_only(con, text)
+        try:
+            sql.check_read_only(con, text)
+        except UsageError as exc:
+            hint = _unquoted_ref_hint(text, exc.message)
+            if not hint:
+                raise
+            raise UsageError(exc.message + hint) from None
         names = _table_names(con, text)
         _refuse_names_equal_ignoring_case(names)
         for i, name in enumerate(names):
@@ -148,12 +155,28 @@ def _table_names(con: Any, text: str) -> list[str]:
         _walk(tree, found)
         return sorted(found)
     if tree.get("error_type") == "parser":
-        raise UsageError(f"query failed: Parser Error: {tree.get('error_message', 'syntax error')}")
+        message = f"Parser Error: {tree.get('error_message', 'syntax error')}"
+        raise UsageError(f"query failed: {message}{_unquoted_ref_hint(text, message)}")
     # Not a plain SELECT (DESCRIBE, SUMMARIZE, PIVOT …): ask DuckDB's binder instead.
     try:
         return sorted(con.get_table_names(text, qualified=False))
     except Exception as exc:  # a DuckDB error: report it as the query's
         raise UsageError(f"query failed: {_first_line(exc)}") from None
+
+
+_REF = re.compile(r"(?<![\w.\"'])([A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9~._:-]*[A-Za-z0-9~])")
+
+
+def _unquoted_ref_hint(text: str, message: str) -> str:
+    """``from flights@v3`` is a syntax error to SQL: say how to write a REF as a table name."""
+    if "@" not in message:
+        return ""
+    # Blank out quoted strings and identifiers, so '...@...' and "a@v1" are not flagged.
+    bare = re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", lambda m: " " * len(m.group(0)), text)
+    m = _REF.search(bare)
+    if m is None:
+        return ""
+    return f' (a REF is a table name with "@" in it: write "{m.group(1)}" in double quotes)'
 
 
 def _walk(node: Any, found: set[str]) -> None:

@@ -21,8 +21,38 @@ from dvtool.cli.context import CONTEXT_SETTINGS, State, parse_pairs
 from dvtool.cli.text import one_line, redact_text
 from dvtool.errors import DvtoolError, UsageError
 
+# What git and DVC users type, and the dvtool command that does that job.
+NEAREST = {
+    "checkout": ("export", "write a version's rows to a file"),
+    "restore": ("export", "write a version's rows to a file"),
+    "commit": ("snapshot", "commit the next version of a dataset"),
+    "add": ("snapshot", "commit the next version of a dataset"),
+    "clone": ("pull", "copy datasets from another repository"),
+    "fetch": ("pull", "copy datasets from another repository"),
+    "history": ("log", "list a dataset's versions"),
+    "list": ("ls", "list datasets"),
+    "compare": ("diff", "compare two versions"),
+    "check": ("validate", "run a pandera schema"),
+    "sql": ("query", "run DuckDB SQL"),
+    "remove": ("prune", "expire old versions"),
+    "rm": ("prune", "expire old versions"),
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class DvtoolGroup(click.Group):
+    """A group whose unknown commands name the nearest dvtool command (git and DVC verbs too)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and self.get_command(ctx, name) is None and name.lower() in NEAREST:
+            target, what = NEAREST[name.lower()]
+            ctx.fail(f"No such command {name!r}. Did you mean {target!r} ({what})?")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=DvtoolGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="dvtool", message=f"%(prog)s, version %(version)s (repository format {FORMAT_VERSION})")
 @click.option("--repo", "repo_url", envvar="DVTOOL_REPO", metavar="URL",
               help="Repository folder or URL (env DVTOOL_REPO; default: nearest .dvtool/ above).")

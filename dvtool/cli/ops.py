@@ -46,8 +46,9 @@ def push(state: State, args: tuple[str, ...], as_json: bool) -> None:
 def pull(state: State, args: tuple[str, ...], as_json: bool) -> None:
     """Copy datasets' whole histories from another repository.
 
-    Only the chunks this repository lacks travel. This repository's history of each dataset must be a prefix of the source's,
-    else exit 2 (diverged). Only chunks this repository lacks are copied.
+    Only the chunks this repository lacks travel. This repository's history of each dataset must be
+    a prefix of the source's, else exit 2 (diverged). An interrupted pull leaves this repository
+    consistent; run it again to finish.
 
     \b
     Example:

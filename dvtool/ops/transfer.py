@@ -67,7 +67,7 @@ class TransferSummary:
     target: str
     datasets: tuple[DatasetTransfer, ...]
     objects: int  # chunk objects copied
-    objects_present: int  # chunks the target already had (not copied)
+    objects_present: int  # distinct chunks of the copied versions the target already had
     object_bytes: int  # bytes of the chunk objects copied
     manifests: int  # manifests copied
     bytes: int  # all bytes written: chunks, manifests, version entries, tags
@@ -114,7 +114,7 @@ class _DatasetPlan:
     head: int
     versions: tuple[_VersionCopy, ...]
     tags: tuple[_TagCopy, ...]
-    present: int  # chunks of copied versions that the target already had
+    present: frozenset[str]  # chunks of copied versions that the target already had
 
 
 def _check_prefix(
@@ -177,7 +177,8 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
         known.update(c.object for c in Catalog(target).manifest_bytes(head_entry.manifest)[1].chunks)
 
     copies: list[_VersionCopy] = []
-    present = 0
+    present: set[str] = set()  # chunks the target already has
+    scheduled: set[str] = set()  # chunks an earlier version of this plan copies
     # A pruned (and untagged) version travels as history only: entry, manifest and
     # prune marker; its chunks may already have been removed by gc.
     markers = {v: pruned_key(name, v) for v in Catalog(source).pruned(name)}
@@ -193,13 +194,13 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
         missing: list[tuple[str, int]] = []
         marker = source.read(markers[version]) if version in markers and version not in tagged else None
         for chunk in manifest.chunks if marker is None else ():
-            if chunk.object in known:
-                present += 1
+            # Count each chunk once, and as "already there" only if the target had it.
+            if chunk.object in scheduled or chunk.object in present:
                 continue
-            known.add(chunk.object)
-            if target.exists(checked_object_key(chunk.object)):
-                present += 1
+            if chunk.object in known or target.exists(checked_object_key(chunk.object)):
+                present.add(chunk.object)
             else:
+                scheduled.add(chunk.object)
                 missing.append((chunk.object, chunk.bytes))
         copies.append(
             _VersionCopy(version, entry_bytes, entry.manifest, manifest_bytes, tuple(missing), marker)
@@ -219,7 +220,7 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
                 f"{name}: the histories have diverged: tag {tag!r} names different "
                 "versions in the source and the target"
             )
-    return _DatasetPlan(name, max(src), tuple(copies), tuple(tags), present)
+    return _DatasetPlan(name, max(src), tuple(copies), tuple(tags), frozenset(present))
 
 
 # -- copy -----------------------------------------------------------------------------
@@ -306,15 +307,19 @@ def transfer(
 
     objects = object_bytes = manifests = 0
     results: list[DatasetTransfer] = []
-    present = sum(p.present for p in plans)
+    present: set[str] = set().union(*(p.present for p in plans))
+    copied: set[str] = set()  # a chunk shared by two datasets travels once
     for plan in plans:
         for version in plan.versions:
             for object_id, size in version.chunks:
+                if object_id in copied:
+                    continue
+                copied.add(object_id)
                 if copier.chunk(object_id, size):
                     objects += 1
                     object_bytes += size
                 else:
-                    present += 1
+                    present.add(object_id)
             crash_point("transfer.after_objects")
             if copier.manifest(version.manifest_id, version.manifest):
                 manifests += 1
@@ -352,7 +357,7 @@ def transfer(
         target=redact_url(target.url),
         datasets=tuple(results),
         objects=objects,
-        objects_present=present,
+        objects_present=len(present),
         object_bytes=object_bytes,
         manifests=manifests,
         bytes=copier.written,

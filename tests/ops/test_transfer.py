@@ -92,6 +92,20 @@ def test_push_copies_history_and_then_only_new_chunks(local_pair: tuple[Store, S
     assert again.up_to_date and again.objects == 0 and again.datasets[0].versions == ()
 
 
+def test_push_to_an_empty_target_counts_nothing_as_already_there(local_pair: tuple[Store, Store]) -> None:
+    """Chunks shared by several versions travel once and are not 'already there' in an empty target."""
+    src, dst = local_pair
+    shared = [b"chunk-1" * 100, b"chunk-2" * 100]
+    for i in range(4):
+        _commit(src, "orders", [*shared, f"tail-{i}".encode() * 10])
+    _commit(src, "customers", [*shared])  # the same chunks in another dataset
+    pushed = transfer(src, dst, ["orders", "customers"])
+    assert (pushed.objects, pushed.objects_present) == (6, 0)
+    _commit(src, "orders", [*shared, b"tail-new" * 10])
+    again = transfer(src, dst, ["orders"])
+    assert (again.objects, again.objects_present) == (1, 2)
+
+
 def test_diverged_histories_are_refused_before_writing(local_pair: tuple[Store, Store]) -> None:
     src, dst = local_pair
     _commit(src, "orders", [b"same"])
