@@ -25,13 +25,10 @@ import pyarrow as pa
 
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.ingest.readoptions import ReadOptions
-from dvtool.ingest.sourcestate import FileProbe, probe_files
+from dvtool.ingest.sourcestate import FileProbe, probe_files, source_args
 from dvtool.storage import check_url, redact_url, url_to_fs
 
-__all__ = [
-    "FORMATS", "ReadOptions", "Source", "expand_source", "normalise_schema", "normalise_type", "open_source",
-    "source_args",
-]
+__all__ = ["FORMATS", "ReadOptions", "Source", "expand_source", "normalise_schema", "normalise_type", "open_source"]
 
 Format = Literal["csv", "parquet", "jsonl", "arrow"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl", "arrow")
@@ -465,21 +462,6 @@ def _unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
                         f"{redact_url(first_path)}"
                     ) from None
         raise
-
-
-def source_args(source: Any) -> tuple[str, ...] | None:
-    """The SOURCE arguments as recorded: local paths absolute, URLs as given; None for other sources."""
-    if isinstance(source, str | os.PathLike):
-        source = [source]
-    if not isinstance(source, list | tuple) or not source or not all(isinstance(s, str | os.PathLike) for s in source):
-        return None
-    out = []
-    for s in map(os.fspath, source):
-        if s == "-":
-            return None
-        local = "://" not in s or s.startswith("file://")
-        out.append(os.path.abspath(s.removeprefix("file://")) if local else s)
-    return tuple(out)
 
 
 def expand_source(args: Sequence[str], storage_options: dict[str, str]) -> tuple[list[str], Any]:

@@ -24,7 +24,7 @@ from dvtool.errors import DvtoolError
 from dvtool.format.models import SourceFile, SourceRecord
 from dvtool.storage import redact_url
 
-__all__ = ["FileProbe", "SourceCheck", "check_source", "probe_files", "source_record"]
+__all__ = ["FileProbe", "SourceCheck", "check_source", "probe_files", "source_args", "source_record"]
 
 State = Literal["unchanged", "changed", "missing", "unknown"]
 
@@ -72,6 +72,21 @@ def probe_files(paths: Sequence[str], fs: Any) -> tuple[FileProbe, ...]:
         mtime, etag = _remote_facts(info)
         size = info.get("size")
         out.append(FileProbe(SourceFile(where, int(size) if size is not None else None, mtime, etag)))
+    return tuple(out)
+
+
+def source_args(source: Any) -> tuple[str, ...] | None:
+    """The SOURCE arguments as recorded: local paths absolute, URLs as given; None for other sources."""
+    if isinstance(source, str | os.PathLike):
+        source = [source]
+    if not isinstance(source, list | tuple) or not source or not all(isinstance(s, str | os.PathLike) for s in source):
+        return None
+    out = []
+    for s in map(os.fspath, source):
+        if s == "-":
+            return None
+        local = "://" not in s or s.startswith("file://")
+        out.append(os.path.abspath(s.removeprefix("file://")) if local else s)
     return tuple(out)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from dvtool.catalog import Catalog
 from dvtool.errors import UsageError
 from dvtool.ingest.readoptions import ReadOptions
-from dvtool.ingest.sources import Source, open_source, source_args
+from dvtool.ingest.sources import Source, open_source
+from dvtool.ingest.sourcestate import source_args
 
 __all__ = ["OpenedSource", "open_for_snapshot"]
 
