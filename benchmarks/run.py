@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma-separated groups to skip: snapshot,diff,compare,validate,memory,startup,wide",
+        help="comma-separated groups to skip: snapshot,diff,compare,report,validate,memory,startup,wide",
     )
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument(
@@ -468,6 +468,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append(
             "datacompy times are the compare only: both frames are loaded before the timer starts."
         )
+
+    # -- the reviewer's report at 1M rows against datacompy's report
+    if "report" not in skip:
+        log(f"case: review report {cmp_rows:,} rows vs datacompy's report")
+        cmp_repo = scattered if cmp_rows == rows else work / f"compare-{cmp_rows}"
+        if cmp_rows != rows:
+            cmp_base = args.data / "work" / str(cmp_rows) / "base"
+            build_repo(cmp_base, [("snap", cmp_data["A"])])
+            build_repo(cmp_repo, [("snap", cmp_data["B"])], base=cmp_base)
+        rep = {"repo": str(cmp_repo), "old": "d@v1", "new": "d@v2", "key": KEY}
+        r_cold = v(
+            f"dvtool diff --stats --format html, {cmp_rows:,} rows (cold stats cache)",
+            "dvtool_report",
+            {**rep, "work": str(tmp / "report-cold")},
+        )
+        r_warm = v(
+            "the same, chunk profiles cached",
+            "dvtool_report",
+            {**rep, "work": str(tmp / "report-warm"), "warm": True},
+        )
+        dcr = v(
+            "datacompy PandasCompare + report(html_file=…)",
+            "datacompy_report",
+            {"old": str(cmp_data["A"]), "new": str(cmp_data["B"]), "key": KEY,
+             "work": str(tmp / "report-datacompy")},
+            env_dc.python,
+        )
+        if env_dc.python is None:
+            dcr.runs.error = f"not installed: {env_dc.error}"
+        interleave([r_cold, r_warm, dcr], repeat)
+        table += [
+            Row(f"review report, {cmp_rows:,} rows", r_cold.runs, dcr.runs, "< 1× (faster)",
+                lambda r: r < 1.0),
+            Row("the same, cached chunk profiles", r_warm.runs, dcr.runs, "< 1× (faster)",
+                lambda r: r < 1.0),
+        ]
+        if r_cold.runs.ok and dcr.runs.ok:
+            ours, theirs = r_cold.runs.first("columns"), dcr.runs.first("columns")
+            same = {
+                c: ours[c][0] == theirs[c][0] and ours[c][2] == theirs[c][2]
+                and abs(ours[c][1] - theirs[c][1]) <= 1e-9 * max(1.0, abs(theirs[c][1]))
+                for c in theirs
+                if c in ours
+            }
+            notes.append(
+                "review report: per-column changed / max diff / null diff "
+                + ("agree with datacompy's column_stats for every column"
+                   if same and all(same.values())
+                   else f"DISAGREE with datacompy's: ours {ours}, datacompy {theirs}")
+                + f" ({', '.join(f'{c} {theirs[c][0]}' for c in theirs)} unequal). HTML: dvtool "
+                f"{r_cold.runs.first('bytes'):,} bytes with charts, datacompy "
+                f"{dcr.runs.first('bytes'):,} bytes of text in <pre>. dvtool's time includes "
+                "profiling both versions (cold) and drawing the charts; datacompy's excludes loading "
+                "the frames."
+            )
 
     # -- validation
     if "validate" not in skip:

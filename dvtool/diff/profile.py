@@ -249,7 +249,9 @@ def _hll_merge(a: bytes, b: bytes) -> bytes:
         return b
     if not b:
         return a
-    return bytes(max(x, y) for x, y in zip(a, b, strict=True))
+    import numpy as np
+
+    return np.maximum(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8)).tobytes()  # type: ignore[no-any-return]
 
 
 def _hll_estimate(registers: bytes) -> int:
@@ -257,8 +259,11 @@ def _hll_estimate(registers: bytes) -> int:
         return 0
     m = _HLL_M
     alpha = 0.7213 / (1 + 1.079 / m)
-    estimate = alpha * m * m / sum(2.0**-r for r in registers)
-    zeros = registers.count(0)
+    import numpy as np
+
+    regs = np.frombuffer(registers, np.uint8)
+    estimate = alpha * m * m / float(np.ldexp(1.0, -regs.astype(np.int32)).sum())
+    zeros = int((regs == 0).sum())
     if estimate <= 2.5 * m and zeros:
         estimate = m * math.log(m / zeros)
     return round(estimate)
@@ -313,12 +318,16 @@ def profile_key(engine_hex: str, chunk_hex: str) -> str:
 
 
 def profile_table(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Schema) -> Profile:
-    """Profile the rows of ``relation`` (a registered table or a read_parquet scan) in DuckDB."""
+    """Profile the rows of ``relation`` (a registered table) in DuckDB: four scans in all.
+
+    One scan for counts and moments, one for the HyperLogLog registers and one
+    for the sketch buckets of every column at once; then value counts, only for
+    the columns whose distinct estimate says they can be under the cap.
+    """
     q = sql.quote_ident
-    (rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchone() or (0,)
     kinds = {f.name: _kind(f.type) for f in schema}
-    # One pass for counts and moments of every column.
-    parts: list[str] = []
+    names = list(kinds)
+    parts: list[str] = ["count(*)"]
     for name, (numeric, _) in kinds.items():
         c = q(name)
         parts.append(f"count({c})")
@@ -336,16 +345,21 @@ def profile_table(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Sche
             ]
     head = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
     assert head is not None
+    rows = int(head[0])
+    hlls = _hll(con, relation, names) if rows else {}
+    numeric_cols = [n for n, (numeric, _) in kinds.items() if numeric]
+    sketches = _sketch(con, relation, numeric_cols) if rows and numeric_cols else {}
     out: dict[str, ColumnProfile] = {}
-    pos = 0
-    for name, (numeric, counted) in kinds.items():
+    pos = 1
+    for i, (name, (numeric, counted)) in enumerate(kinds.items()):
         nonnull = int(head[pos])
         pos += 1
-        prof = ColumnProfile(rows=int(rows), nulls=int(rows) - nonnull, numeric=numeric)
+        prof = ColumnProfile(rows=rows, nulls=rows - nonnull, numeric=numeric)
         if numeric:
             nonfinite, n, mean, var, lo, hi, zeros = head[pos : pos + 7]
             pos += 7
             n = int(n)
+            pos_b, neg_b = sketches.get(name, ((), ()))
             prof = replace(
                 prof,
                 nonfinite=int(nonfinite),
@@ -355,30 +369,45 @@ def profile_table(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Sche
                 min=float(lo) if n else None,
                 max=float(hi) if n else None,
                 zeros=int(zeros),
+                pos=pos_b,
+                neg=neg_b,
             )
-            if n:
-                prof = replace(prof, **_sketch(con, relation, name))
-        if counted and nonnull:
-            prof = replace(prof, values=_values(con, relation, name))
-        elif counted:
-            prof = replace(prof, values=())
+        registers = hlls.get(i, b"")
         if nonnull:
-            prof = replace(prof, hll=_hll(con, relation, name))
+            prof = replace(prof, hll=registers)
+        if counted:
+            # HyperLogLog at this size errs by a few percent: twice the cap is safely over it.
+            small = _hll_estimate(registers) <= 2 * CATEGORY_CAP
+            values = _values(con, relation, name) if nonnull and small else (() if not nonnull else None)
+            prof = replace(prof, values=values)
         out[name] = prof
-    return Profile(int(rows), out)
+    return Profile(rows, out)
 
 
-def _sketch(con: duckdb.DuckDBPyConnection, relation: str, name: str) -> dict[str, Any]:
-    x = f"CAST({sql.quote_ident(name)} AS DOUBLE)"
+def _sketch(
+    con: duckdb.DuckDBPyConnection, relation: str, names: Sequence[str]
+) -> dict[str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]]:
+    """Sketch buckets (positive, negative) of every numeric column, by name."""
+    index: dict[int, str] = {}
+    selects = []
+    for name in names:
+        x = f"CAST({sql.quote_ident(name)} AS DOUBLE)"
+        selects.append(
+            f"SELECT {len(index)} AS c, {x} > 0 AS positive, "
+            f"CAST(ceil(ln(abs({x})) / {_LN_GAMMA!r}) AS INTEGER) AS i "
+            f"FROM {relation} WHERE isfinite({x}) AND abs({x}) >= {_TINY!r}"
+        )
+        index[len(index)] = name
     got = con.execute(
-        f"SELECT {x} > 0 AS positive, CAST(ceil(ln(abs({x})) / ?) AS INTEGER) AS i, count(*) "
-        f"FROM {relation} WHERE isfinite({x}) AND abs({x}) >= ? GROUP BY ALL ORDER BY ALL",
-        [_LN_GAMMA, _TINY],
+        f"SELECT c, positive, i, count(*) FROM ({' UNION ALL '.join(selects)}) "
+        "GROUP BY ALL ORDER BY ALL"
     ).fetchall()
-    return {
-        "pos": tuple((int(i), int(c)) for p, i, c in got if p),
-        "neg": tuple((int(i), int(c)) for p, i, c in got if not p),
+    buckets: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {
+        n: ([], []) for n in names
     }
+    for c, positive, i, count in got:
+        buckets[index[int(c)]][0 if positive else 1].append((int(i), int(count)))
+    return {n: (tuple(p), tuple(m)) for n, (p, m) in buckets.items()}
 
 
 def _values(
@@ -395,19 +424,35 @@ def _values(
     return tuple(sorted(pairs, key=lambda p: json.dumps(p[0])))
 
 
-def _hll(con: duckdb.DuckDBPyConnection, relation: str, name: str) -> bytes:
-    c = sql.quote_ident(name)
+def _hll(con: duckdb.DuckDBPyConnection, relation: str, names: Sequence[str]) -> dict[int, bytes]:
+    """HyperLogLog registers of every column (by position).
+
+    A register keeps the largest "position of the first 1-bit" of the hash bits
+    below the register index; that position only falls as those bits grow, so
+    DuckDB returns their minimum per register and numpy turns it into the rank.
+    """
+    import numpy as np
+
     bits = 64 - _HLL_P
-    got = con.execute(
-        f"SELECT CAST(h >> {bits} AS INTEGER) AS j, max(CASE WHEN w = 0 THEN {bits + 1} "
-        f"ELSE greatest(1, {bits} - CAST(floor(log2(CAST(w AS DOUBLE))) AS INTEGER)) END) FROM ("
-        f"SELECT h, h & CAST({(1 << bits) - 1} AS UBIGINT) AS w FROM ("
-        f"SELECT hash({c}) AS h FROM {relation} WHERE {c} IS NOT NULL)) GROUP BY j"
-    ).fetchall()
-    registers = bytearray(_HLL_M)
-    for j, r in got:
-        registers[int(j)] = int(r)
-    return bytes(registers)
+    mask = (1 << bits) - 1
+    out: dict[int, bytes] = {}
+    for i, name in enumerate(names):
+        c = sql.quote_ident(name)
+        got = con.execute(
+            f"SELECT CAST(h >> {bits} AS INTEGER), min(h & CAST({mask} AS UBIGINT)) FROM ("
+            f"SELECT hash({c}) AS h FROM {relation} WHERE {c} IS NOT NULL) GROUP BY 1"
+        ).fetchnumpy()
+        if not len(got[next(iter(got))]):
+            continue
+        index, low = (np.asarray(v) for v in got.values())
+        low = low.astype(np.uint64)
+        # rank = bits - floor(log2(low)), and bits + 1 when the low bits are all zero
+        top = np.floor(np.log2(np.maximum(low, 1).astype(np.float64))).astype(np.int64)
+        rank = np.where(low == 0, bits + 1, np.maximum(1, bits - top))
+        registers = np.zeros(_HLL_M, np.uint8)
+        registers[index.astype(np.int64)] = rank.astype(np.uint8)
+        out[i] = registers.tobytes()
+    return out
 
 
 def merge_all(profiles: Iterable[Profile]) -> Profile | None:

@@ -10,10 +10,14 @@ streamed and profiled a slice at a time; nothing is cached for it.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dvtool import sql
 from dvtool.diff.profile import ENGINE, Profile, profile_table
@@ -26,6 +30,7 @@ __all__ = ["MemoryProfileCache", "ProfileCache", "StoreProfileCache", "profile_k
 
 _ENGINE_HEX = object_hex(hash_bytes(ENGINE.encode()))
 _SLICE_ROWS = 262_144  # rows of a streamed SOURCE profiled at a time
+_WORKERS = max(2, min(4, os.cpu_count() or 2))
 
 
 def profile_key(chunk_fingerprint: str) -> str:
@@ -79,18 +84,36 @@ def side_profile(side: Side, cache: ProfileCache | None) -> Profile:
     """The merged profile of every row of ``side`` (chunk profiles cached by fingerprint)."""
     if not side.chunked:
         return _stream_profile(side)
-    con = sql.connect()
-    try:
-        total: Profile | None = None
-        for chunk in side.chunks:
-            prof = cache.get(chunk.fingerprint) if cache is not None else None
-            if prof is None or prof.rows != chunk.rows or set(prof.columns) != set(side.schema.names):
-                prof = _chunk_profile(con, side, chunk)
-                if cache is not None:
-                    cache.put(chunk.fingerprint, prof)
-            total = prof if total is None else total.merge(prof)
-    finally:
-        con.close()
+    found: list[Profile | None] = []
+    for chunk in side.chunks:
+        prof = cache.get(chunk.fingerprint) if cache is not None else None
+        if prof is not None and (prof.rows != chunk.rows or set(prof.columns) != set(side.schema.names)):
+            prof = None
+        found.append(prof)
+    missing = [i for i, p in enumerate(found) if p is None]
+    if missing:
+        # Chunks are profiled a few at a time, each on its own cursor (DuckDB and the
+        # Parquet reader release the GIL); memory holds at most that many chunks.
+        con = sql.connect()
+        local = threading.local()
+
+        def work(i: int) -> Profile:
+            if not hasattr(local, "cursor"):
+                local.cursor = con.cursor()
+            return _chunk_profile(local.cursor, side, side.chunks[i], f"dv_chunk_{i}")
+
+        try:
+            with ThreadPoolExecutor(_WORKERS, thread_name_prefix="dvtool-profile") as pool:
+                for i, prof in zip(missing, pool.map(work, missing), strict=True):
+                    found[i] = prof
+                    if cache is not None:
+                        cache.put(side.chunks[i].fingerprint, prof)
+        finally:
+            con.close()
+    total: Profile | None = None
+    for prof in found:  # merged in chunk order, so the result does not depend on threads
+        assert prof is not None
+        total = prof if total is None else total.merge(prof)
     return total if total is not None else _empty(side.schema)
 
 
@@ -103,18 +126,20 @@ def _empty(schema: pa.Schema) -> Profile:
         con.close()
 
 
-def _chunk_profile(con: Any, side: Side, chunk: ChunkInfo) -> Profile:
+def _chunk_profile(con: Any, side: Side, chunk: ChunkInfo, name: str = "dv_chunk") -> Profile:
+    # Read the chunk once (verified) into Arrow; DuckDB scans it several times without copying.
     path = side.verified_path(chunk) if side.verified_path is not None else None
     if path is not None:
-        return profile_table(con, sql.parquet_scan([path]), side.schema)
-    if side.load is None:
+        table = pq.read_table(path)
+    elif side.load is not None:
+        table = side.load(chunk)
+    else:
         raise UsageError(f"{side.label}: no way to read chunk {chunk.object}")
-    table = side.load(chunk)
-    con.register("dv_chunk", table.select(side.schema.names))
+    con.register(name, table.select(side.schema.names))
     try:
-        return profile_table(con, "dv_chunk", side.schema)
+        return profile_table(con, name, side.schema)
     finally:
-        con.unregister("dv_chunk")
+        con.unregister(name)
 
 
 def _slices(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
