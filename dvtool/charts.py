@@ -34,7 +34,8 @@ def _libs() -> tuple[Any, Any]:
 
 def _svg(chart: Any, description: str) -> str:
     _, vlc = _libs()
-    spec = chart.properties(description=description).to_json()
+    # The specs are built here from plain numbers: schema validation (jsonschema) is skipped.
+    spec = chart.properties(description=description).to_json(validate=False)
     svg: str = vlc.vegalite_to_svg(spec)
     return svg
 

@@ -77,6 +77,10 @@ def _kind(t: pa.DataType) -> tuple[bool, bool]:
     return False, False
 
 
+def _integral(t: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(t.value_type if pa.types.is_dictionary(t) else t))
+
+
 def _json_key(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -331,7 +335,19 @@ def profile_table(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Sche
     for name, (numeric, _) in kinds.items():
         c = q(name)
         parts.append(f"count({c})")
-        if numeric:
+        if numeric and _integral(schema.field(name).type):
+            # Integers are never NaN or infinite: the plain aggregates, no filters.
+            x = f"CAST({c} AS DOUBLE)"
+            parts += [
+                "0",
+                f"count({c})",
+                f"avg({x})",
+                f"var_pop({x})",
+                f"min({x})",
+                f"max({x})",
+                f"count(*) FILTER (WHERE {c} = 0)",
+            ]
+        elif numeric:
             x = f"CAST({c} AS DOUBLE)"
             fin = f"isfinite({x})"
             parts += [

@@ -50,13 +50,15 @@ class MemoryProfileCache:
     def __init__(self) -> None:
         self.entries: dict[str, Profile] = {}
         self.computed = 0
+        self._lock = threading.Lock()
 
     def get(self, chunk_fingerprint: str) -> Profile | None:
         return self.entries.get(chunk_fingerprint)
 
     def put(self, chunk_fingerprint: str, profile: Profile) -> None:
-        self.computed += 1
-        self.entries[chunk_fingerprint] = profile
+        with self._lock:
+            self.computed += 1
+            self.entries[chunk_fingerprint] = profile
 
 
 class StoreProfileCache:
@@ -65,6 +67,7 @@ class StoreProfileCache:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.computed = 0  # chunk profiles computed (not found in the cache) by this object
+        self._lock = threading.Lock()
 
     def get(self, chunk_fingerprint: str) -> Profile | None:
         try:
@@ -74,7 +77,8 @@ class StoreProfileCache:
         return Profile.decode(data)
 
     def put(self, chunk_fingerprint: str, profile: Profile) -> None:
-        self.computed += 1
+        with self._lock:
+            self.computed += 1
         # A read-only repository, or a fingerprint that is not xxh128: not remembered.
         with contextlib.suppress(ValueError, StorageError):
             self.store.put_object(profile_key(chunk_fingerprint), profile.encode())
@@ -100,14 +104,15 @@ def side_profile(side: Side, cache: ProfileCache | None) -> Profile:
         def work(i: int) -> Profile:
             if not hasattr(local, "cursor"):
                 local.cursor = con.cursor()
-            return _chunk_profile(local.cursor, side, side.chunks[i], f"dv_chunk_{i}")
+            prof = _chunk_profile(local.cursor, side, side.chunks[i], f"dv_chunk_{i}")
+            if cache is not None:  # written here, so one worker's fsync overlaps another's work
+                cache.put(side.chunks[i].fingerprint, prof)
+            return prof
 
         try:
             with ThreadPoolExecutor(_WORKERS, thread_name_prefix="dvtool-profile") as pool:
                 for i, prof in zip(missing, pool.map(work, missing), strict=True):
                     found[i] = prof
-                    if cache is not None:
-                        cache.put(side.chunks[i].fingerprint, prof)
         finally:
             con.close()
     total: Profile | None = None
