@@ -503,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda r: r < 1.0),
             Row("the same, cached chunk profiles", r_warm.runs, dcr.runs, "< 1× (faster)",
                 lambda r: r < 1.0),
+            Row(f"review report, {cmp_rows:,} rows: CPU seconds (user+sys, all threads)",
+                r_cold.runs, dcr.runs, "< 1×", lambda r: r < 1.0, what="cpu_seconds"),
         ]
         if r_cold.runs.ok and dcr.runs.ok:
             ours, theirs = r_cold.runs.first("columns"), dcr.runs.first("columns")

@@ -451,23 +451,26 @@ def _hll(con: duckdb.DuckDBPyConnection, relation: str, names: Sequence[str]) ->
 
     bits = 64 - _HLL_P
     mask = (1 << bits) - 1
+    hashes = " UNION ALL ".join(
+        f"SELECT {i} AS c, hash({sql.quote_ident(n)}) AS h FROM {relation} "
+        f"WHERE {sql.quote_ident(n)} IS NOT NULL"
+        for i, n in enumerate(names)
+    )
+    got = con.execute(
+        f"SELECT c, CAST(h >> {bits} AS INTEGER) AS j, min(h & CAST({mask} AS UBIGINT)) AS w "
+        f"FROM ({hashes}) GROUP BY c, j"
+    ).fetchnumpy()
+    column, index, low = (np.asarray(got[k]) for k in ("c", "j", "w"))
+    low = low.astype(np.uint64)
+    # rank = bits - floor(log2(low)), and bits + 1 when the low bits are all zero
+    top = np.floor(np.log2(np.maximum(low, 1).astype(np.float64))).astype(np.int64)
+    rank = np.where(low == 0, bits + 1, np.maximum(1, bits - top)).astype(np.uint8)
     out: dict[int, bytes] = {}
-    for i, name in enumerate(names):
-        c = sql.quote_ident(name)
-        got = con.execute(
-            f"SELECT CAST(h >> {bits} AS INTEGER), min(h & CAST({mask} AS UBIGINT)) FROM ("
-            f"SELECT hash({c}) AS h FROM {relation} WHERE {c} IS NOT NULL) GROUP BY 1"
-        ).fetchnumpy()
-        if not len(got[next(iter(got))]):
-            continue
-        index, low = (np.asarray(v) for v in got.values())
-        low = low.astype(np.uint64)
-        # rank = bits - floor(log2(low)), and bits + 1 when the low bits are all zero
-        top = np.floor(np.log2(np.maximum(low, 1).astype(np.float64))).astype(np.int64)
-        rank = np.where(low == 0, bits + 1, np.maximum(1, bits - top))
+    for i in np.unique(column).tolist():
         registers = np.zeros(_HLL_M, np.uint8)
-        registers[index.astype(np.int64)] = rank.astype(np.uint8)
-        out[i] = registers.tobytes()
+        sel = column == i
+        registers[index[sel].astype(np.int64)] = rank[sel]
+        out[int(i)] = registers.tobytes()
     return out
 
 

@@ -98,7 +98,8 @@ def side_profile(side: Side, cache: ProfileCache | None) -> Profile:
     if missing:
         # Chunks are profiled a few at a time, each on its own cursor (DuckDB and the
         # Parquet reader release the GIL); memory holds at most that many chunks.
-        con = sql.connect()
+        # One DuckDB thread per worker: the workers are the parallelism.
+        con = sql.connect(threads=1)
         local = threading.local()
 
         def work(i: int) -> Profile:
