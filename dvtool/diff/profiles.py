@@ -136,7 +136,9 @@ def _chunk_profile(con: Any, side: Side, chunk: ChunkInfo, name: str = "dv_chunk
     # Read the chunk once (verified) into Arrow; DuckDB scans it several times without copying.
     path = side.verified_path(chunk) if side.verified_path is not None else None
     if path is not None:
-        table = pq.read_table(path)
+        # One thread per chunk: the workers are the parallelism (pyarrow's own pool
+        # costs three times the CPU on a busy two-core machine).
+        table = pq.read_table(path, use_threads=False, pre_buffer=False)
     elif side.load is not None:
         table = side.load(chunk)
     else:

@@ -348,3 +348,36 @@ def test_validate_html(tmp_path: Path) -> None:
     page = out.read_text()
     assert "failed" in page and "in_range" in page and page.count("<svg") == 1
     assert "default-src 'none'" in page and "<script" not in page
+
+
+def test_every_arrow_type_profiles_and_renders() -> None:
+    """Types without a histogram still get statistics, a chart and a line in every format."""
+    import datetime as dt
+    import decimal
+
+    n = 50
+    old = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "flag": pa.array([i % 2 == 0 for i in range(n)]),
+            "day": pa.array([dt.date(2024, 1, 1 + i % 28) for i in range(n)]),
+            "ts": pa.array([dt.datetime(2024, 1, 1, i % 24) for i in range(n)], pa.timestamp("us")),
+            "money": pa.array([decimal.Decimal(f"{i}.25") for i in range(n)], pa.decimal128(10, 2)),
+            "tags": pa.array([[i, i + 1] for i in range(n)], pa.list_(pa.int32())),
+            "pair": pa.array([{"a": i, "b": str(i)} for i in range(n)]),
+            "blob": pa.array([bytes([i]) for i in range(n)], pa.binary()),
+            "code": pa.array([f"c{i % 3}" for i in range(n)]).dictionary_encode(),
+            "small": pa.array([i % 4 for i in range(n)], pa.int8()),
+        }
+    )
+    new = old.set_column(1, "flag", pa.array([None if i < 10 else i % 3 == 0 for i in range(n)]))
+    new = new.set_column(4, "money", pa.array([decimal.Decimal(f"{i}.26") for i in range(n)], pa.decimal128(10, 2)))
+    d = diff(Side.from_arrow("old", old), Side.from_arrow("new", new), key=["id"],
+             distributions=True, tolerance=ToleranceSpec(abs=0.02))
+    assert d.comparison["money"].changed == 0 and d.comparison["money"].within_tolerance == n
+    assert d.comparison["flag"].null_diff == 10
+    assert d.drift is not None and set(d.drift.columns) == set(old.schema.names)
+    assert d.drift.columns["small"].old.top is not None
+    for fmt in ("text", "json", "markdown", "html"):
+        assert d.render(fmt)
+    json.loads(d.to_json())
