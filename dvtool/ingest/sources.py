@@ -26,6 +26,7 @@ import pyarrow as pa
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.ingest.readoptions import ReadOptions
 from dvtool.ingest.sourcestate import FileProbe, probe_files, source_args
+from dvtool.ingest.types import normalise_schema, normalise_type
 from dvtool.storage import check_url, redact_url, url_to_fs
 
 __all__ = ["FORMATS", "ReadOptions", "Source", "expand_source", "normalise_schema", "normalise_type", "open_source"]
@@ -48,52 +49,6 @@ _EXT = {
 }
 _COMPRESSED = (".gz", ".bz2", ".zst", ".xz")
 DEFAULT_READ = ReadOptions()
-
-
-def normalise_type(typ: pa.DataType) -> pa.DataType:
-    """The type dvtool stores for ``typ``: one canonical type per logical type.
-
-    A dictionary column (pandas ``category``, polars ``Categorical``/``Enum``)
-    keeps its logical type: a dictionary of its (normalised) value type with
-    int32 indices and its ``ordered`` flag, whatever index width the writer
-    chose. Inside nested types dictionaries are decoded to their values.
-    """
-    if pa.types.is_dictionary(typ):
-        return pa.dictionary(pa.int32(), _plain(typ.value_type), ordered=typ.ordered)
-    return _plain(typ)
-
-
-def _plain(typ: pa.DataType) -> pa.DataType:
-    if pa.types.is_dictionary(typ):
-        return _plain(typ.value_type)
-    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        return pa.string()
-    if pa.types.is_large_binary(typ) or pa.types.is_binary_view(typ):
-        return pa.binary()
-    if pa.types.is_timestamp(typ) and typ.unit == "s":
-        return pa.timestamp("ms", typ.tz)
-    if pa.types.is_time32(typ) and typ.unit == "s":
-        return pa.time32("ms")
-    if pa.types.is_date64(typ):
-        return pa.date32()
-    if pa.types.is_duration(typ) and typ.unit == "s":
-        return pa.duration("ms")
-    if pa.types.is_large_list(typ) or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ):
-        return pa.list_(_plain(typ.value_type))
-    if pa.types.is_list(typ):
-        return pa.list_(_plain(typ.value_type))
-    if pa.types.is_map(typ):
-        # Field names inside a map differ by writer ("entries", or the column's
-        # name after a Parquet round trip); the canonical map type fixes them.
-        return pa.map_(_plain(typ.key_type), _plain(typ.item_type), keys_sorted=typ.keys_sorted)
-    if pa.types.is_struct(typ):
-        return pa.struct([pa.field(f.name, _plain(f.type)) for f in typ])
-    return typ
-
-
-def normalise_schema(schema: pa.Schema) -> pa.Schema:
-    """All fields nullable, no metadata, canonical types (see :func:`normalise_type`)."""
-    return pa.schema([pa.field(f.name, normalise_type(f.type), nullable=True) for f in schema])
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> pa.RecordBatch:

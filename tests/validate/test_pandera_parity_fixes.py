@@ -242,3 +242,23 @@ def test_empty_and_na_text_cells_are_nulls_as_pandas_reads_them(tmp_path: Path) 
     assert expected == 4
     report = Repo.init(str(tmp_path / "r")).validate(str(path), schema=schema)
     assert [(f.column, f.check, f.failure_count) for f in report.errors] == [("name", "not_nullable", 4)]
+
+
+def test_a_chunk_verdict_is_not_reused_where_nulls_elsewhere_change_its_pandas_types(
+    tmp_path: Path,
+) -> None:
+    """pandas reads an int column with a null anywhere as float64: so must every chunk."""
+    repo = Repo.init(str(tmp_path / "r"))
+    first = pa.table({"id": pa.array(range(100), pa.int64()), "n": pa.array(range(100), pa.int64())})
+    repo.snapshot(first, dataset="d", key=["id"])
+    later = pa.concat_tables(
+        [first, pa.table({"id": pa.array([100], pa.int64()), "n": pa.array([None], pa.int64())})]
+    )
+    repo.snapshot(later, dataset="d", key=["id"])
+    schema = write(tmp_path, "s.yaml", "schema_type: dataframe\ncolumns:\n  n: {dtype: int64, nullable: true}\n")
+    assert repo.validate("d@v1", schema=schema).ok
+    with pytest.raises(SchemaErrors) as exc:
+        load_schema(schema).schema.validate(later.to_pandas(), lazy=True)
+    assert {str(c) for c in exc.value.failure_cases["check"]} == {"dtype('int64')"}
+    report = repo.validate("d@v2", schema=schema)
+    assert [f.check for f in report.errors] == ["dtype('int64')"]
