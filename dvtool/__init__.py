@@ -47,6 +47,7 @@ __all__ = [
     "ValidationFailed",
     "ValidationReport",
     "__version__",
+    "check_output",
     "diff_sources",
     "infer_source_schema",
     "load_policy",
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from dvtool.diff.policy import load_policy
     from dvtool.diff.report import Diff
     from dvtool.ingest.readoptions import ReadOptions
-    from dvtool.outputs import open_output, write_text_output
+    from dvtool.outputs import check_output, open_output, write_text_output
     from dvtool.repo import (
         Repo,
         SnapshotResult,
@@ -93,6 +94,7 @@ _LAZY = {
     "redact_url": "dvtool.storage.urls",
     "redact_text": "dvtool.storage.urls",
     "open_output": "dvtool.outputs",
+    "check_output": "dvtool.outputs",
     "write_text_output": "dvtool.outputs",
 }
 

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from dvtool.errors import UsageError
 
-__all__ = ["check_output_target", "open_output", "write_error", "write_text_output"]
+__all__ = ["check_output", "check_output_target", "open_output", "write_error", "write_text_output"]
 
 TEMP_INFIX = ".tmp-"
 
@@ -57,13 +57,21 @@ def check_output_target(path: str, *, force: bool = False, what: str = "file") -
     return True
 
 
-@contextlib.contextmanager
-def open_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
-    """A binary file to write ``path`` through: in place only when the block ends without error."""
+def check_output(path: str, *, force: bool = False) -> str:
+    """Everything :func:`open_output` will refuse, checked before any work; returns the folder."""
+    if "://" in path:  # not named here: a URL may carry credentials
+        raise UsageError("--output takes a local file, not a URL (dvtool export writes to URLs)")
     check_output_target(path, force=force)
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+    return parent
+
+
+@contextlib.contextmanager
+def open_output(path: str, *, force: bool = False) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: in place only when the block ends without error."""
+    parent = check_output(path, force=force)
     tmp = os.path.join(parent, f".{os.path.basename(path)}{TEMP_INFIX}{uuid.uuid4().hex}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

@@ -11,7 +11,14 @@ from dvtool.errors import UsageError
 
 if TYPE_CHECKING:
     from dvtool import ReadOptions
-from dvtool.cli.context import State, pass_state, read_options, repo_or_none, write_output
+from dvtool.cli.context import (
+    State,
+    check_output_early,
+    pass_state,
+    read_options,
+    repo_or_none,
+    write_output,
+)
 
 
 @click.command()
@@ -43,6 +50,7 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
       dvtool validate data/orders-*.csv --schema orders.schema.yaml
       dvtool validate orders --schema orders.schema.yaml --format html -o validation.html
     """
+    check_output_early(output, force)
     target: Any = targets[0] if len(targets) == 1 else list(targets)
     repo = repo_or_none(state, targets[0])
     if repo is not None and len(targets) > 1:
@@ -114,6 +122,7 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
       dvtool diff orders new_orders.csv --exit-code       # a working file against the latest
       dvtool diff orders@v3 orders@v4 --abs-tol 0.01 --policy drift.yaml --format html -o review.html
     """
+    check_output_early(output, force)
     from dvtool import load_policy
 
     if no_key and keys:
@@ -165,6 +174,7 @@ def query(state: State, sql: str, fmt: str, output: str | None, force: bool) -> 
       dvtool query 'select count(*) from "orders@v1"' --format json
       dvtool query 'select * from orders' --format parquet -o orders.parquet
     """
+    check_output_early(output, force)
     from dvtool import open_output, write_query_result
 
     stdout = sys.stdout.buffer
@@ -200,6 +210,7 @@ def schema_infer(state: State, target: str, output: str | None, force: bool, rea
       dvtool schema infer orders -o orders.schema.yaml
       dvtool validate orders --schema orders.schema.yaml
     """
+    check_output_early(output, force)
     repo = repo_or_none(state, target)
     if repo is not None:
         text = repo.infer_schema(target, read=read)

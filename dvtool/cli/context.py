@@ -127,6 +127,14 @@ def repo_or_none(state: State, target: str) -> Repo | None:
         return None  # validating or inferring a file needs no repository
 
 
+def check_output_early(output: str | None, force: bool) -> None:
+    """Refuse a bad ``--output`` before any work: no verdict cached, no time spent, for nothing."""
+    if output is not None:
+        from dvtool import check_output
+
+        check_output(output, force=force)
+
+
 def write_output(text: str, output: str | None, *, force: bool = False) -> None:
     """``text`` to stdout, or to the file ``output`` (a temp file beside it, then a rename;
     an existing file only with ``--force``; never a link or a device)."""

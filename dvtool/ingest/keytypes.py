@@ -1,4 +1,4 @@
-"""Which columns can be a key: plain values that order, not lists, structs or maps."""
+"""Column rules every SOURCE meets: distinct names; a key only of plain values that order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import pyarrow as pa
 
 from dvtool.errors import UsageError
 
-__all__ = ["check_key_types"]
+__all__ = ["check_distinct_names", "check_key_types"]
+
+
+def check_distinct_names(schema: pa.Schema, description: str) -> None:
+    """Two columns of one name: no engine downstream (snapshot, validate, diff) can tell them apart."""
+    names = schema.names
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise UsageError(f"{description} has two columns named '{dup}'")
 
 
 def _is_nested(type_: pa.DataType) -> bool:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from dvtool.errors import NotFoundError, UsageError
+from dvtool.ingest.keytypes import check_distinct_names
 from dvtool.ingest.readoptions import ReadOptions
 from dvtool.ingest.sourcestate import FileProbe, probe_files, source_args
 from dvtool.ingest.types import normalise_schema, normalise_type
@@ -517,6 +518,12 @@ def open_source(
     ``read`` says how CSV/JSON files are read (default: :class:`ReadOptions`,
     which reads nulls like pandas); it does not apply to in-memory objects.
     """
+    src = _open(source, format, storage_options, read)
+    check_distinct_names(src.schema, src.description)
+    return src
+
+
+def _open(source: Any, format: str | None, storage_options: dict[str, str] | None, read: ReadOptions | None) -> Source:
     read = read if read is not None else DEFAULT_READ
     if isinstance(source, str | os.PathLike):
         arg = os.fspath(source)

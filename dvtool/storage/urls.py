@@ -11,7 +11,8 @@ __all__ = ["EXTRAS", "check_url", "is_remote", "redact_text", "redact_url"]
 _CRED_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
 # Anywhere in a text: the user-info part of any URL, and the values of query
 # parameters that carry secrets (pre-signed URLs, SAS tokens).
-_CRED_ANYWHERE_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s'\"]+)@")
+# ``s3:/user:pw@…`` too: that is what a path library makes of a URL.
+_CRED_ANYWHERE_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*:/{1,2})([^/@\s'\"]+)@")
 _SECRET_PARAM_RE = re.compile(
     r"([?&][A-Za-z0-9_.-]*(?:signature|sig|token|secret|password|passwd|credential|key)[A-Za-z0-9_.-]*=)"
     r"[^&\s'\"#]+",
