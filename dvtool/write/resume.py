@@ -113,7 +113,7 @@ def find(src: Source, parent: Manifest | None, key: Sequence[str], groups: RowGr
     keys = _salted_keys(groups, src)
     starts = [*groups.starts()[1:], sum(rows for _, _, rows in groups.groups)]
     for k in range(len(keys) - 1, -1, -1):  # the longest prefix first
-        pointer = statcache.lookup_resume(keys[k], key)
+        pointer = statcache.lookup_resume(f"{keys[k]}:{parent_id}", key)
         if pointer is None or pointer.get("manifest") != parent_id:
             continue
         entry = statcache.lookup_resume(str(pointer.get("points")), key)
@@ -168,7 +168,9 @@ def remember(
 
     One entry holds the points (row, boundary, fingerprint state) of the last
     few allowed chunk ends; a small pointer to it is kept under each prefix of
-    the input's row groups that reaches the earliest of them.
+    the input's row groups that reaches the earliest of them, with the
+    version's id (the same files snapshotted into two repositories do not
+    overwrite each other's points).
     """
     if groups is None or not groups.groups or sum(rows for _, _, rows in groups.groups) != manifest.rows:
         return
@@ -188,7 +190,7 @@ def remember(
     ends = [*groups.starts()[1:], manifest.rows]
     for k, prefix in enumerate(keys):
         if ends[k] >= earliest:
-            statcache.remember_resume(prefix, key, {"manifest": manifest_id, "points": blob})
+            statcache.remember_resume(f"{prefix}:{manifest_id}", key, {"manifest": manifest_id, "points": blob})
 
 
 def _manifest_id(manifest: Manifest) -> str:

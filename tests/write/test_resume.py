@@ -144,3 +144,14 @@ def test_a_last_row_group_that_grew_is_read_again(tmp_path: Path, monkeypatch: p
     assert snap.manifest.fingerprint == table_fingerprint(snap.schema, [pa.concat_tables(months)])
     full = full_read(tmp_path, monkeypatch, files, ["id"])
     assert [c.object for c in full.chunks] == [c.object for c in snap.chunks]
+
+
+def test_the_same_files_in_two_repositories_keep_their_own_resume_points(tmp_path: Path, small_chunks: None) -> None:
+    months = [month(m) for m in range(1, 5)]
+    write_months(tmp_path / "a.parquet", months[:3])
+    write_months(tmp_path / "b.parquet", months)
+    first = dvtool.Repo.init(str(tmp_path / "one"))
+    parent = first.snapshot(str(tmp_path / "a.parquet"), dataset="d", key=["id"]).snapshot
+    dvtool.Repo.init(str(tmp_path / "two")).snapshot(str(tmp_path / "a.parquet"), dataset="d", key=["id"])
+    src = open_source(str(tmp_path / "b.parquet"))
+    assert resume.find(src, parent.manifest, ["id"], resume.input_row_groups(src)) is not None
