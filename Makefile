@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The spark engine's tests run in their own environment: its extra pins pandas<3
+# (pandera's pyspark backend does not import on pandas 3); the main one keeps pandas 3.
+SPARK_VENV  := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed-stamp
 
 .PHONY: help venv demo test lint format docs bench clean
 
@@ -18,22 +22,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+$(SPARK_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SPARK_VENV)/bin/python -m pip install -q -e '.[test,spark]'
+	touch $(SPARK_STAMP)
+
 venv: $(STAMP)  ## create .venv with dvtool and the test tools
 
 demo: $(STAMP)  ## snapshot → validate → diff → query walk-through on fixtures/ in a fresh repository
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 # Browser tests (pytest -m browser) drive Debian's chromium through Playwright; without
-# a chromium they are left out, and one line says what to install.
+# a chromium they are left out, and one line says what to install. The spark-marked
+# tests run afterwards in .venv-spark (the spark extra pins pandas<3).
 CHROMIUM := $(shell command -v chromium 2>/dev/null || ls /usr/bin/chromium 2>/dev/null)
 
-test: $(STAMP)  ## run the test suite (browser tests when a chromium is installed)
+test: $(STAMP) $(SPARK_STAMP)  ## run the test suite (browser tests when a chromium is installed; spark tests in .venv-spark)
 ifeq ($(CHROMIUM),)
 	@echo "browser tests skipped: no chromium found; install it with: apt-get install -y chromium"
-	$(BIN)/python -m pytest -q -m "not browser"
+	$(BIN)/python -m pytest -q -m "not browser and not spark"
 else
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not spark"
 endif
+	$(SPARK_VENV)/bin/python -m pytest -q -m spark tests/spark
 
 lint: $(STAMP)  ## ruff, mypy --strict and the import-layer contract
 	$(BIN)/ruff check dvtool tests
@@ -51,4 +63,4 @@ bench: $(STAMP)  ## benchmarks vs peers and goals (ROWS=10000000 by default; ARG
 	$(BIN)/python benchmarks/run.py --rows $(ROWS) $(ARGS)
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo
+	rm -rf $(VENV) $(SPARK_VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo

@@ -42,6 +42,7 @@ __all__ = [
     "Repo",
     "Snapshot",
     "SnapshotResult",
+    "SparkSettings",
     "StorageError",
     "UsageError",
     "ValidationFailed",
@@ -62,6 +63,7 @@ __all__ = [
 if TYPE_CHECKING:
     from dvtool.diff.policy import load_policy
     from dvtool.diff.report import Diff
+    from dvtool.engines import SparkSettings
     from dvtool.ingest.readoptions import ReadOptions
     from dvtool.outputs import check_output, open_output, write_text_output
     from dvtool.repo import (
@@ -96,6 +98,7 @@ _LAZY = {
     "open_output": "dvtool.outputs",
     "check_output": "dvtool.outputs",
     "write_text_output": "dvtool.outputs",
+    "SparkSettings": "dvtool.engines",
 }
 
 

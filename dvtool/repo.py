@@ -18,9 +18,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from dvtool.catalog import Catalog
+from dvtool.engines import spark_api, spark_diff_engine, spark_settings
 from dvtool.errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError
 from dvtool.format.layout import DEFAULT_DIR, MARKER, check_name, tag_key, utc_now
 from dvtool.format.models import FORMAT_VERSION, Manifest, TagEntry, canonical_json, parse_json
@@ -247,6 +248,7 @@ class Repo:
         distributions: bool = False,
         policy: Any = None,
         read: ReadOptions | None = None,
+        engine: str | None = None, spark: Any = None,
     ) -> Diff:
         """Compare two REFs or SOURCEs (``new=None``: a REF against its parent version).
 
@@ -264,19 +266,21 @@ class Repo:
             key=key,
             limit=limit,
             stats=stats,
-            storage_options=self.storage_options, read=read,
+            storage_options=self.storage_options, read=read, engine=spark_diff_engine(self, engine, spark),
             **review_options(abs_tol, rel_tol, tol, distributions, policy),
         )
 
-    def query(self, sql: str) -> pa.Table:
-        """Run DuckDB SQL; every dataset is a table by its name (latest) and by ``"NAME@REF"``."""
-        from dvtool.query import query_catalog
+    def query(self, sql: str, *, engine: str | None = None, spark: Any = None) -> pa.Table:
+        """Run SQL (DuckDB's; Spark's with ``engine="spark"``); every dataset is a table by its name and ``"NAME@REF"``."""
+        with self.open_query(sql, engine=engine, spark=spark) as result:
+            return result.read_all()
 
-        return query_catalog(self.catalog, sql)
-
-    def open_query(self, sql: str) -> QueryResult:
+    def open_query(self, sql: str, *, engine: str | None = None, spark: Any = None) -> QueryResult:
         """Like :meth:`query`, streaming (``with repo.open_query(sql) as r: r.reader``)."""
         from dvtool.query import open_catalog_query
+
+        if (on_spark := spark_settings(engine, spark)) is not None:
+            return cast("QueryResult", spark_api().spark_open_query(self, sql, on_spark))
 
         return open_catalog_query(self.catalog, sql)
 
@@ -303,6 +307,7 @@ class Repo:
         format: str | None = None,
         read: ReadOptions | None = None,
         progress: Callable[[int], None] | None = None,
+        engine: str | None = None, spark: Any = None,
     ) -> SnapshotResult:
         """Read, chunk, hash, store and commit the next version of ``dataset``.
 
@@ -326,6 +331,10 @@ class Repo:
         if len(set(key)) != len(key):
             raise UsageError(f"--key lists a column twice: {', '.join(key)}")
         meta_items = tuple(sorted((str(k), str(v)) for k, v in (meta or {}).items()))
+        if (on_spark := spark_settings(engine, spark, data=source)) is not None:
+            done = spark_api().spark_snapshot(self, source, dataset=dataset, key=key, message=message, meta=meta_items,
+                                               tag=tag, schema=schema, format=format, read=read, settings=on_spark)
+            return SnapshotResult(self.get(done.ref), done.unchanged, done.new_chunks, done.bytes_written, tag)
         opened = open_for_snapshot(self.catalog, source, dataset=dataset, key=key, format=format, read=read,
                                    storage_options=self.storage_options)
         src, key = opened.source, opened.key
@@ -368,6 +377,7 @@ class Repo:
         read: ReadOptions | None = None,
         use_cache: bool = True,
         progress: Callable[[int], None] | None = None,
+        engine: str | None = None, spark: Any = None,
     ) -> ValidationReport:
         """Validate a REF or a SOURCE against a pandera schema.
 
@@ -381,6 +391,8 @@ class Repo:
         from dvtool.validate.verdicts import StoreVerdictCache
 
         loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
+        if (on_spark := spark_settings(engine, spark)) is not None:
+            return cast("ValidationReport", spark_api().spark_validate(self, target, loaded, on_spark))
         if isinstance(target, str) and self.is_ref(target):
             if read is not None:
                 read.refuse_for(target)

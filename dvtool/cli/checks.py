@@ -14,9 +14,12 @@ if TYPE_CHECKING:
 from dvtool.cli.context import (
     State,
     check_output_early,
+    engine_kwargs,
+    engine_options,
     pass_state,
     read_options,
     repo_or_none,
+    wants_spark,
     write_output,
 )
 
@@ -34,9 +37,11 @@ from dvtool.cli.context import (
 @click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
 @click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
 @read_options
+@engine_options
 @pass_state
 def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, force: bool,
-             strict: bool, no_cache: bool, read: ReadOptions | None) -> None:
+             strict: bool, no_cache: bool, read: ReadOptions | None, engine: str | None,
+             spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
     """Validate a snapshot or files against a pandera schema.
 
     Exit 0 passed, 1 the data failed, 2 could not run. Several SOURCE files are read one after another and checked as one dataset
@@ -49,10 +54,14 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
       dvtool validate new.csv --schema schemas.py:Orders --format github
       dvtool validate data/orders-*.csv --schema orders.schema.yaml
       dvtool validate orders --schema orders.schema.yaml --format html -o validation.html
+      dvtool validate orders --schema orders.schema.yaml --engine spark --spark-master local[4]
     """
     check_output_early(output, force)
     target: Any = targets[0] if len(targets) == 1 else list(targets)
+    engine_args = engine_kwargs(engine, spark_master, spark_conf)
     repo = repo_or_none(state, targets[0])
+    if repo is None and wants_spark(engine):
+        raise UsageError("--engine spark validates snapshots (REFs) of a repository; none was found here")
     if repo is not None and len(targets) > 1:
         refs = [t for t in targets if repo.is_ref(t)]
         if refs:
@@ -64,7 +73,8 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
         from dvtool.cli.progress import Progress
 
         with Progress("validate", "rows", enabled=not state.quiet) as bar:
-            report = repo.validate(target, schema=schema, read=read, use_cache=not no_cache, progress=bar.advance)
+            report = repo.validate(target, schema=schema, read=read, use_cache=not no_cache, progress=bar.advance,
+                                   **engine_args)
     else:
         from dvtool import validate_source
 
@@ -105,11 +115,13 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @read_options
+@engine_options
 @pass_state
 def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
          limit: int, exit_code: bool, stats: bool, abs_tol: float, rel_tol: float,
          tols: tuple[str, ...], policy: str | None, output: str | None, force: bool,
-         read: ReadOptions | None) -> None:
+         read: ReadOptions | None, engine: str | None, spark_master: str | None,
+         spark_conf: tuple[str, ...]) -> None:
     """Show schema, row and column changes between two versions.
 
     Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
@@ -121,6 +133,7 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
       dvtool diff orders@v3 orders@v4 --format markdown   # a pull-request comment
       dvtool diff orders new_orders.csv --exit-code       # a working file against the latest
       dvtool diff orders@v3 orders@v4 --abs-tol 0.01 --policy drift.yaml --format html -o review.html
+      dvtool diff orders@v1 orders@v2 --engine spark      # the same diff, computed in Spark
     """
     check_output_early(output, force)
     from dvtool import load_policy
@@ -138,9 +151,12 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
         "distributions": stats or fmt == "html",
         "policy": loaded,
     }
+    engine_args = engine_kwargs(engine, spark_master, spark_conf)
     repo = repo_or_none(state, old) if new is not None else state.repo()
+    if repo is None and wants_spark(engine):
+        raise UsageError("--engine spark diffs snapshots (REFs) of a repository; none was found here")
     if repo is not None:
-        result = repo.diff(old, new, key=key, limit=limit, stats=stats, read=read, **review)
+        result = repo.diff(old, new, key=key, limit=limit, stats=stats, read=read, **review, **engine_args)
     else:  # two files and no repository around: still a diff
         from dvtool import diff_sources
 
@@ -161,9 +177,13 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
               show_default=True, help="Output format (json: an array of row objects).")
 @click.option("--output", "-o", metavar="FILE", help="Write the result to FILE (default: stdout).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
+@engine_options
 @pass_state
-def query(state: State, sql: str, fmt: str, output: str | None, force: bool) -> None:
-    """Run DuckDB SQL over the repository's datasets.
+def query(state: State, sql: str, fmt: str, output: str | None, force: bool, engine: str | None,
+          spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
+    """Run SQL over the repository's datasets (DuckDB, or Spark SQL).
+
+    The SQL is DuckDB's by default, Spark's with --engine spark.
 
     Each dataset is a table by its name (latest version) and by "NAME@REF"
     (double quotes) for any version. Only the named snapshots are read.
@@ -173,6 +193,7 @@ def query(state: State, sql: str, fmt: str, output: str | None, force: bool) -> 
       dvtool query 'select category, count(*) as n from orders group by all order by n desc'
       dvtool query 'select count(*) from "orders@v1"' --format json
       dvtool query 'select * from orders' --format parquet -o orders.parquet
+      dvtool query 'select status, count(*) as n from "orders@v2" group by status' --engine spark
     """
     check_output_early(output, force)
     from dvtool import open_output, write_query_result
@@ -180,7 +201,7 @@ def query(state: State, sql: str, fmt: str, output: str | None, force: bool) -> 
     stdout = sys.stdout.buffer
     if fmt == "parquet" and output is None and stdout.isatty():
         raise UsageError("parquet output is binary; pass --output FILE or redirect stdout")
-    with state.repo().open_query(sql) as result:
+    with state.repo().open_query(sql, **engine_kwargs(engine, spark_master, spark_conf)) as result:
         if output is None:
             write_query_result(result.reader, fmt, stdout)
             stdout.flush()

@@ -144,3 +144,29 @@ def write_output(text: str, output: str | None, *, force: bool = False) -> None:
     from dvtool import write_text_output
 
     write_text_output(text, output, force=force)
+
+
+def engine_options(f: F) -> F:
+    """--engine, --spark-master and --spark-conf (validate, diff, query, snapshot)."""
+    f = click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+                     help="Spark setting for the session dvtool builds (repeatable).")(f)  # fmt: skip
+    f = click.option("--spark-master", "spark_master", metavar="URL",
+                     help="Spark master for the session dvtool builds (default local[*]; "
+                          "an active SparkSession is used as it is).")(f)  # fmt: skip
+    f = click.option("--engine", "engine", type=click.Choice(["duckdb", "spark"], case_sensitive=False),
+                     help="duckdb (embedded, the default) or spark (env DVTOOL_ENGINE).")(f)  # fmt: skip
+    return f
+
+
+def engine_kwargs(engine: str | None, spark_master: str | None, spark_conf: tuple[str, ...]) -> dict[str, Any]:
+    """``engine=`` and ``spark=`` for the Repo call, from the command's engine options."""
+    from dvtool import SparkSettings
+
+    conf = parse_pairs(spark_conf, "--spark-conf")
+    return {"engine": engine.lower() if engine else None, "spark": SparkSettings.of(None, master=spark_master, conf=conf)}
+
+
+def wants_spark(engine: str | None) -> bool:
+    """Whether the command runs on Spark (--engine, else $DVTOOL_ENGINE)."""
+    chosen = engine if engine is not None else os.environ.get("DVTOOL_ENGINE", "")
+    return chosen.strip().lower() == "spark"

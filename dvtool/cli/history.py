@@ -10,7 +10,16 @@ from dvtool.errors import DvtoolError
 
 if TYPE_CHECKING:
     from dvtool import ReadOptions
-from dvtool.cli.context import State, emit, json_option, parse_pairs, pass_state, read_options
+from dvtool.cli.context import (
+    State,
+    emit,
+    engine_kwargs,
+    engine_options,
+    json_option,
+    parse_pairs,
+    pass_state,
+    read_options,
+)
 
 
 @click.command()
@@ -42,11 +51,12 @@ def init(state: State, url: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl", "arrow"]),
               help="Input format (default: from the file extension).")
 @read_options
+@engine_options
 @json_option
 @pass_state
 def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str, keys: tuple[str, ...],
              schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, read: ReadOptions | None,
-             as_json: bool) -> None:
+             as_json: bool, engine: str | None, spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
     """Commit the next version of a dataset from files or stdin.
 
     SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin). Without SOURCE, the
@@ -59,6 +69,7 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
       dvtool snapshot fixtures/orders/orders_v1.csv -d orders --key order_id -m "import"
       dvtool snapshot flights.csv -d flights --null-values NA,, --column-type dep_time=int64
       dvtool snapshot -d flights      # the same SOURCE again, read the same way
+      dvtool snapshot s3://lake/orders/ -d orders --key order_id --engine spark   # chunked by Spark's executors
     """
     from dvtool.cli import render as _render
 
@@ -72,6 +83,7 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
             result = repo.snapshot(
                 source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
                 tag=tag, schema=schema, format=fmt, read=read, progress=bar.advance,
+                **engine_kwargs(engine, spark_master, spark_conf),
             )
     except DvtoolError as exc:
         report = getattr(exc, "report", None)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -136,6 +136,8 @@ def _orderable(old: Side, new: Side, key: tuple[str, ...], chunks: Sequence[Chun
 
 
 Group = tuple[list[ChunkInfo], list[ChunkInfo]]
+# (old side, new side, key, sample limit, tolerances) -> an object with Engine's methods and counters
+EngineFactory = Callable[[Side, Side, tuple[str, ...], int, Any], Any]
 
 
 def _groups(old: Sequence[ChunkInfo], new: Sequence[ChunkInfo], budget: int) -> list[Group]:
@@ -185,6 +187,7 @@ def diff(
     distributions: bool = False,
     profile_cache: ProfileCache | None = None,
     policy: Policy | None = None,
+    engine: EngineFactory | None = None,
 ) -> Diff:
     """Compare ``old`` with ``new``: schema, rows (keyed or as a multiset), per-column counts, samples.
 
@@ -193,6 +196,9 @@ def diff(
     differ by little count as equal; ``distributions`` (implied by ``policy``)
     adds per-column distribution statistics of both sides, chunk profiles
     cached in ``profile_cache``; ``policy`` checks them against thresholds.
+    ``engine`` makes the object that compares the rows of each group (default:
+    DuckDB, :class:`dvtool.diff.rows.Engine`; the spark engine passes its own):
+    the plan — skipped chunks, key-range groups — is the same whichever runs it.
     """
     if limit < 0:
         raise UsageError(f"--limit must be 0 or more, not {limit}")
@@ -211,33 +217,37 @@ def diff(
     skipped = skipped_rows = 0
     if both_chunked and (trusted or not keycols):
         old_chunks, new_chunks, skipped, skipped_rows = _skip_identical(old_chunks, new_chunks)
-    engine = Engine(old, new, keycols, limit, memory_limit, tolerances)
+    rows_engine: Any = (
+        engine(old, new, keycols, limit, tolerances)
+        if engine is not None
+        else Engine(old, new, keycols, limit, memory_limit, tolerances)
+    )
     read = 0
     try:
         if not keycols:
-            engine.keyless(old_chunks, new_chunks)
+            rows_engine.keyless(old_chunks, new_chunks)
             read = len(old_chunks) + len(new_chunks)
         elif trusted and _orderable(old, new, keycols, [*old_chunks, *new_chunks]):
             for group_old, group_new in _groups(old_chunks, new_chunks, group_rows or _GROUP_ROWS):
                 if not group_new:
-                    read += engine.one_sided(old, group_old, "r")
+                    read += rows_engine.one_sided(old, group_old, "r")
                 elif not group_old:
-                    read += engine.one_sided(new, group_new, "a")
+                    read += rows_engine.one_sided(new, group_new, "a")
                 else:
-                    engine.keyed_group(group_old, group_new, trusted=(True, True))
+                    rows_engine.keyed_group(group_old, group_new, trusted=(True, True))
                     read += len(group_old) + len(group_new)
         else:
-            engine.keyed_group(old_chunks, new_chunks, trusted=trust)
+            rows_engine.keyed_group(old_chunks, new_chunks, trusted=trust)
             read = len(old_chunks) + len(new_chunks)
     finally:
-        engine.close()
-    rows = RowCounts(engine.added, engine.removed, engine.changed, engine.unchanged + skipped_rows)
+        rows_engine.close()
+    rows = RowCounts(rows_engine.added, rows_engine.removed, rows_engine.changed, rows_engine.unchanged + skipped_rows)
     drift = None
     if distributions or policy is not None:
         drift = _drift(old, new, rows, profile_cache)
     comparison = (
         _with_versions(
-            comparisons(engine.tallies, engine.numeric, engine.tolerances, rows.changed + rows.unchanged),
+            comparisons(rows_engine.tallies, rows_engine.numeric, rows_engine.tolerances, rows.changed + rows.unchanged),
             old,
             new,
             drift,
@@ -251,11 +261,11 @@ def diff(
         key=keycols,
         schema=sdiff,
         rows=rows,
-        columns=MappingProxyType(dict(engine.per_column)) if keycols else MappingProxyType({}),
+        columns=MappingProxyType(dict(rows_engine.per_column)) if keycols else MappingProxyType({}),
         samples=Samples(
-            tuple(MappingProxyType(r) for r in engine.s_added),
-            tuple(MappingProxyType(r) for r in engine.s_removed),
-            tuple(engine.s_changed),
+            tuple(MappingProxyType(r) for r in rows_engine.s_added),
+            tuple(MappingProxyType(r) for r in rows_engine.s_removed),
+            tuple(rows_engine.s_changed),
         ),
         chunks=ChunkCounts(len(old.chunks), len(new.chunks), skipped, read),
         stats=stats_changes(
@@ -374,16 +384,18 @@ def diff_in_catalog(
     distributions: bool = False,
     policy: Policy | None = None,
     read: ReadOptions | None = None,
+    engine: EngineFactory | None = None,
 ) -> Diff:
     """``repo.diff``: each side a REF or a SOURCE; ``new=None`` compares a REF with its parent.
 
-    Without a catalog (no repository), both sides are SOURCEs.
+    Without a catalog (no repository), both sides are SOURCEs. ``engine``: see :func:`diff`.
     """
     review: dict[str, Any] = {
         "tolerance": tolerance,
         "distributions": distributions,
         "policy": policy,
         "profile_cache": StoreProfileCache(catalog.store) if catalog is not None else None,
+        "engine": engine,
     }
     if new is None:
         if catalog is None or not (isinstance(old, str) and catalog.is_ref(old)):

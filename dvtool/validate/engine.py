@@ -132,9 +132,17 @@ def is_row_wise(check: Any) -> bool:
     if check.name not in ROW_WISE:
         return False
     try:
-        return bool(check._check_fn is type(check).get_builtin_check_fn(check.name))
+        fn, builtin = check._check_fn, type(check).get_builtin_check_fn(check.name)
     except (KeyError, AttributeError, TypeError, ValueError):
         return False
+    if fn is builtin:
+        return True
+    # plan_checks works on a deep copy of the schema, and a deep-copied dispatcher is a
+    # new object holding the same functions (a subset, if more backends registered since).
+    registry, reference = getattr(fn, "_function_registry", None), getattr(builtin, "_function_registry", None)
+    if not isinstance(registry, dict) or not registry or not isinstance(reference, dict):
+        return False
+    return all(reference.get(t) is f for t, f in registry.items())
 
 
 def component_of(column: str | None, labels: set[str] | frozenset[str], regexes: Sequence[str]) -> str | None:
@@ -495,7 +503,11 @@ def check_group(
         rows = rows.with_columns(pl.Series("chunk", chunk_of, dtype=pl.Int64))
         grouped = rows.group_by(
             ["chunk", "column", "check", "check_number"], maintain_order=True
-        ).agg(pl.len().alias("n"), pl.col("index").head(n_examples).alias("idx"))
+        ).agg(
+            # The first failing rows, in row order (pandas' failure cases come in no set order).
+            pl.len().alias("n"),
+            pl.col("index").sort().head(n_examples).alias("idx"),
+        )
         for g in grouped.sort("chunk", maintain_order=True).iter_rows(named=True):
             column, check, number, c = g["column"], g["check"], g["check_number"], int(g["chunk"])
             sev = severity(plan.warn, labels, plan.regexes, column, number)
