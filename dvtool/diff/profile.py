@@ -20,7 +20,8 @@ What is exact and what is not (docs/diff.md says the same):
   ``CATEGORY_CAP`` distinct values in the version, else not reported;
 * distinct count: exact under the cap, else HyperLogLog (p=12, ≈1.6% error).
 
-Everything runs in DuckDB (through sql.py); identifiers are quoted, values bound.
+Numeric moments and sketches are computed in numpy from the Arrow buffers; nulls,
+HyperLogLog registers and value counts in DuckDB (through sql.py), identifiers quoted.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 # Bump when a cached chunk profile would change meaning; part of the cache key.
-ENGINE = f"dvtool-stats-1/duckdb-{'.'.join(duckdb.__version__.split('.')[:2])}"
+ENGINE = f"dvtool-stats-2/duckdb-{'.'.join(duckdb.__version__.split('.')[:2])}"
 ALPHA = 0.01  # relative accuracy of quantiles
 _GAMMA = (1 + ALPHA) / (1 - ALPHA)
 _LN_GAMMA = math.log(_GAMMA)
@@ -75,10 +76,6 @@ def _kind(t: pa.DataType) -> tuple[bool, bool]:
     if pt.is_date(t):
         return False, True
     return False, False
-
-
-def _integral(t: pa.DataType) -> bool:
-    return bool(pa.types.is_integer(t.value_type if pa.types.is_dictionary(t) else t))
 
 
 def _json_key(value: Any) -> Any:
@@ -321,73 +318,31 @@ def profile_key(engine_hex: str, chunk_hex: str) -> str:
     return f"stats/{engine_hex}/{chunk_hex}.json"
 
 
-def profile_table(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Schema) -> Profile:
-    """Profile the rows of ``relation`` (a registered table) in DuckDB: four scans in all.
+def profile_table(
+    con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Schema, table: pa.Table
+) -> Profile:
+    """Profile ``table``, registered in DuckDB as ``relation``.
 
-    One scan for counts and moments, one for the HyperLogLog registers and one
-    for the sketch buckets of every column at once; then value counts, only for
-    the columns whose distinct estimate says they can be under the cap.
+    Numeric columns (moments and sketch buckets) are computed in numpy from the
+    Arrow buffers; DuckDB counts the nulls, builds the HyperLogLog registers of
+    every column in one scan, and counts values only for the columns whose
+    distinct estimate says they can be under the cap.
     """
     q = sql.quote_ident
     kinds = {f.name: _kind(f.type) for f in schema}
     names = list(kinds)
-    parts: list[str] = ["count(*)"]
-    for name, (numeric, _) in kinds.items():
-        c = q(name)
-        parts.append(f"count({c})")
-        if numeric and _integral(schema.field(name).type):
-            # Integers are never NaN or infinite: the plain aggregates, no filters.
-            x = f"CAST({c} AS DOUBLE)"
-            parts += [
-                "0",
-                f"count({c})",
-                f"avg({x})",
-                f"var_pop({x})",
-                f"min({x})",
-                f"max({x})",
-                f"count(*) FILTER (WHERE {c} = 0)",
-            ]
-        elif numeric:
-            x = f"CAST({c} AS DOUBLE)"
-            fin = f"isfinite({x})"
-            parts += [
-                f"count(*) FILTER (WHERE {c} IS NOT NULL AND NOT {fin})",
-                f"count(*) FILTER (WHERE {fin})",
-                f"avg({x}) FILTER (WHERE {fin})",
-                f"var_pop({x}) FILTER (WHERE {fin})",
-                f"min({x}) FILTER (WHERE {fin})",
-                f"max({x}) FILTER (WHERE {fin})",
-                f"count(*) FILTER (WHERE {fin} AND abs({x}) < {_TINY})",
-            ]
-    head = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+    head = con.execute(
+        "SELECT count(*), " + ", ".join(f"count({q(n)})" for n in names) + f" FROM {relation}"
+    ).fetchone()
     assert head is not None
     rows = int(head[0])
     hlls = _hll(con, relation, names) if rows else {}
-    numeric_cols = [n for n, (numeric, _) in kinds.items() if numeric]
-    sketches = _sketch(con, relation, numeric_cols) if rows and numeric_cols else {}
     out: dict[str, ColumnProfile] = {}
-    pos = 1
     for i, (name, (numeric, counted)) in enumerate(kinds.items()):
-        nonnull = int(head[pos])
-        pos += 1
+        nonnull = int(head[i + 1])
         prof = ColumnProfile(rows=rows, nulls=rows - nonnull, numeric=numeric)
         if numeric:
-            nonfinite, n, mean, var, lo, hi, zeros = head[pos : pos + 7]
-            pos += 7
-            n = int(n)
-            pos_b, neg_b = sketches.get(name, ((), ()))
-            prof = replace(
-                prof,
-                nonfinite=int(nonfinite),
-                n=n,
-                mean=float(mean) if n else 0.0,
-                m2=float(var) * n if n else 0.0,
-                min=float(lo) if n else None,
-                max=float(hi) if n else None,
-                zeros=int(zeros),
-                pos=pos_b,
-                neg=neg_b,
-            )
+            prof = replace(prof, **_numeric(table.column(name)))
         registers = hlls.get(i, b"")
         if nonnull:
             prof = replace(prof, hll=registers)
@@ -400,30 +355,38 @@ def profile_table(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Sche
     return Profile(rows, out)
 
 
-def _sketch(
-    con: duckdb.DuckDBPyConnection, relation: str, names: Sequence[str]
-) -> dict[str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]]:
-    """Sketch buckets (positive, negative) of every numeric column, by name."""
-    index: dict[int, str] = {}
-    selects = []
-    for name in names:
-        x = f"CAST({sql.quote_ident(name)} AS DOUBLE)"
-        selects.append(
-            f"SELECT {len(index)} AS c, {x} > 0 AS positive, "
-            f"CAST(ceil(ln(abs({x})) / {_LN_GAMMA!r}) AS INTEGER) AS i "
-            f"FROM {relation} WHERE isfinite({x}) AND abs({x}) >= {_TINY!r}"
-        )
-        index[len(index)] = name
-    got = con.execute(
-        f"SELECT c, positive, i, count(*) FROM ({' UNION ALL '.join(selects)}) "
-        "GROUP BY ALL ORDER BY ALL"
-    ).fetchall()
-    buckets: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {
-        n: ([], []) for n in names
+def _numeric(column: pa.ChunkedArray) -> dict[str, Any]:
+    """Moments, min/max, zeros and sketch buckets of the finite values of a numeric column."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    values = pc.drop_null(column.cast(pa.float64())).to_numpy()
+    finite = values[np.isfinite(values)]
+    n = int(finite.size)
+    if not n:
+        return {"nonfinite": int(values.size)}
+    magnitude = np.abs(finite)
+    big = magnitude >= _TINY
+    index = np.ceil(np.log(magnitude[big]) / _LN_GAMMA).astype(np.int64)
+    positive = finite[big] > 0
+    buckets = []
+    for side in (index[positive], index[~positive]):
+        keys, counts = np.unique(side, return_counts=True)
+        buckets.append(tuple(zip(keys.tolist(), counts.tolist(), strict=True)))
+    mean = float(finite.mean())
+    return {
+        "nonfinite": int(values.size - n),
+        "n": n,
+        "mean": mean,
+        "m2": float(np.square(finite - mean).sum()),
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "zeros": int(n - big.sum()),
+        "pos": buckets[0],
+        "neg": buckets[1],
     }
-    for c, positive, i, count in got:
-        buckets[index[int(c)]][0 if positive else 1].append((int(i), int(count)))
-    return {n: (tuple(p), tuple(m)) for n, (p, m) in buckets.items()}
 
 
 def _values(

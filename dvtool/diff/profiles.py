@@ -126,8 +126,9 @@ def side_profile(side: Side, cache: ProfileCache | None) -> Profile:
 def _empty(schema: pa.Schema) -> Profile:
     con = sql.connect()
     try:
-        con.register("dv_empty", schema.empty_table())
-        return profile_table(con, "dv_empty", schema)
+        empty = schema.empty_table()
+        con.register("dv_empty", empty)
+        return profile_table(con, "dv_empty", schema, empty)
     finally:
         con.close()
 
@@ -143,9 +144,10 @@ def _chunk_profile(con: Any, side: Side, chunk: ChunkInfo, name: str = "dv_chunk
         table = side.load(chunk)
     else:
         raise UsageError(f"{side.label}: no way to read chunk {chunk.object}")
-    con.register(name, table.select(side.schema.names))
+    table = table.select(side.schema.names)
+    con.register(name, table)
     try:
-        return profile_table(con, name, side.schema)
+        return profile_table(con, name, side.schema, table)
     finally:
         con.unregister(name)
 
@@ -175,7 +177,7 @@ def _stream_profile(side: Side) -> Profile:
     try:
         for part in _slices(reader):
             con.register("dv_slice", part)
-            prof = profile_table(con, "dv_slice", schema)
+            prof = profile_table(con, "dv_slice", schema, part)
             con.unregister("dv_slice")
             total = prof if total is None else total.merge(prof)
     finally:

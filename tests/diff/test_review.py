@@ -221,12 +221,12 @@ def test_profile_numbers() -> None:
     table = pa.table({"x": pa.array(x, from_pandas=True), "c": pa.array(rng.integers(0, 5, 50_000))})
     con = sql.connect()
     con.register("t", table)
-    whole = profile_table(con, "t", table.schema)
+    whole = profile_table(con, "t", table.schema, table)
     halves = [table.slice(0, 20_000), table.slice(20_000)]
     merged: Profile | None = None
     for i, part in enumerate(halves):
         con.register(f"h{i}", part)
-        p = profile_table(con, f"h{i}", table.schema)
+        p = profile_table(con, f"h{i}", table.schema, part)
         merged = p if merged is None else merged.merge(p)
     assert merged is not None
     con.close()
