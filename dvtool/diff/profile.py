@@ -62,11 +62,11 @@ _HLL_M = 1 << _HLL_P
 Kind = Literal["numeric", "categorical", "other"]
 
 
-def _kind(t: pa.DataType) -> tuple[bool, bool]:
+def column_kind(t: pa.DataType) -> tuple[bool, bool]:
     """(numeric sketch?, value counts?) for an Arrow type."""
     pt = pa.types
     if pt.is_dictionary(t):
-        return _kind(t.value_type)
+        return column_kind(t.value_type)
     if pt.is_floating(t) or pt.is_decimal(t):
         return True, False
     if pt.is_integer(t):
@@ -321,15 +321,16 @@ def profile_key(engine_hex: str, chunk_hex: str) -> str:
 def profile_table(
     con: duckdb.DuckDBPyConnection, relation: str, schema: pa.Schema, table: pa.Table
 ) -> Profile:
-    """Profile ``table``, registered in DuckDB as ``relation``.
+    """Profile the rows of ``relation`` (a registered table or a Parquet scan).
 
-    Numeric columns (moments and sketch buckets) are computed in numpy from the
-    Arrow buffers; DuckDB counts the nulls, builds the HyperLogLog registers of
-    every column in one scan, and counts values only for the columns whose
-    distinct estimate says they can be under the cap.
+    ``table`` holds (at least) the numeric columns of the same rows: their
+    moments and sketch buckets are computed in numpy from the Arrow buffers.
+    DuckDB counts the nulls, builds the HyperLogLog registers of every column
+    in one scan, and counts values only for the columns whose distinct
+    estimate says they can be under the cap.
     """
     q = sql.quote_ident
-    kinds = {f.name: _kind(f.type) for f in schema}
+    kinds = {f.name: column_kind(f.type) for f in schema}
     names = list(kinds)
     head = con.execute(
         "SELECT count(*), " + ", ".join(f"count({q(n)})" for n in names) + f" FROM {relation}"
@@ -371,10 +372,15 @@ def _numeric(column: pa.ChunkedArray) -> dict[str, Any]:
     big = magnitude >= _TINY
     index = np.ceil(np.log(magnitude[big]) / _LN_GAMMA).astype(np.int64)
     positive = finite[big] > 0
-    buckets = []
+    buckets: list[tuple[tuple[int, int], ...]] = []
     for side in (index[positive], index[~positive]):
-        keys, counts = np.unique(side, return_counts=True)
-        buckets.append(tuple(zip(keys.tolist(), counts.tolist(), strict=True)))
+        if not side.size:
+            buckets.append(())
+            continue
+        low = int(side.min())
+        counts = np.bincount(side - low)  # the indices span a few thousand at most
+        keys = np.flatnonzero(counts)
+        buckets.append(tuple(zip((keys + low).tolist(), counts[keys].tolist(), strict=True)))
     mean = float(finite.mean())
     return {
         "nonfinite": int(values.size - n),

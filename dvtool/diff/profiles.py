@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dvtool import sql
-from dvtool.diff.profile import ENGINE, Profile, profile_table
+from dvtool.diff.profile import ENGINE, Profile, column_kind, profile_table
 from dvtool.diff.rows import Side
 from dvtool.errors import NotFoundError, StorageError, UsageError
 from dvtool.format.hashing import hash_bytes, object_hex
@@ -134,17 +134,17 @@ def _empty(schema: pa.Schema) -> Profile:
 
 
 def _chunk_profile(con: Any, side: Side, chunk: ChunkInfo, name: str = "dv_chunk") -> Profile:
-    # Read the chunk once (verified) into Arrow; DuckDB scans it several times without copying.
     path = side.verified_path(chunk) if side.verified_path is not None else None
     if path is not None:
-        # One thread per chunk: the workers are the parallelism (pyarrow's own pool
-        # costs three times the CPU on a busy two-core machine).
-        table = pq.read_table(path, use_threads=False, pre_buffer=False)
-    elif side.load is not None:
-        table = side.load(chunk)
-    else:
+        # A local chunk (verified): DuckDB scans the file itself; pyarrow decodes only the
+        # numeric columns for numpy, on one thread (the workers are the parallelism, and
+        # pyarrow's own pool costs three times the CPU on a busy two-core machine).
+        numeric = [f.name for f in side.schema if column_kind(f.type)[0]]
+        table = pq.read_table(path, columns=numeric, use_threads=False, pre_buffer=False)
+        return profile_table(con, sql.parquet_scan([path]), side.schema, table)
+    if side.load is None:
         raise UsageError(f"{side.label}: no way to read chunk {chunk.object}")
-    table = table.select(side.schema.names)
+    table = side.load(chunk).select(side.schema.names)
     con.register(name, table)
     try:
         return profile_table(con, name, side.schema, table)
