@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from dvtool import sql
 from dvtool.errors import NotFoundError, UsageError
-from dvtool.format.jsonvalues import json_value
+from dvtool.format.jsonvalues import encode_array, json_value
 
 if TYPE_CHECKING:
     from dvtool.catalog import Catalog
@@ -209,10 +209,41 @@ def _register(con: Any, i: int, table: TableInput, filesystem: Any) -> str:
         con.register(name, table.data)
     elif not table.files:
         # An empty snapshot: zero rows, but the columns and their types are kept.
-        con.register(name, table.schema.empty_table())
+        con.register(name, query_schema(table.schema).empty_table())
     else:
         con.register(name, _dataset(table, filesystem))
     return name
+
+
+def query_type(typ: pa.DataType) -> pa.DataType:
+    """The type a column has in a query: what DuckDB holds exactly.
+
+    DuckDB reads no decimal256, float16 or nanosecond duration from Arrow
+    exactly: a decimal of at most 38 digits becomes a decimal128, a wider one
+    its exact text, a duration its integer count in its unit, float16 float32.
+    """
+    t = pa.types
+    if t.is_dictionary(typ):
+        return query_type(typ.value_type)
+    if t.is_decimal256(typ):
+        return pa.decimal128(typ.precision, typ.scale) if typ.precision <= 38 else pa.string()
+    if t.is_duration(typ):
+        return pa.int64()
+    if t.is_float16(typ):
+        return pa.float32()
+    if t.is_list(typ) or t.is_large_list(typ):
+        return pa.list_(query_type(typ.value_type))
+    if t.is_fixed_size_list(typ):
+        return pa.list_(query_type(typ.value_type), typ.list_size)
+    if t.is_map(typ):
+        return pa.map_(query_type(typ.key_type), query_type(typ.item_type))
+    if t.is_struct(typ):
+        return pa.struct([pa.field(f.name, query_type(f.type)) for f in typ])
+    return typ
+
+
+def query_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, query_type(f.type)) for f in schema])
 
 
 def _dataset(table: TableInput, filesystem: Any) -> Any:
@@ -220,14 +251,13 @@ def _dataset(table: TableInput, filesystem: Any) -> Any:
     import pyarrow.dataset as ds
 
     local = filesystem is None or getattr(filesystem, "protocol", None) in ("file", ("file", "local"))
+    schema = query_schema(table.schema)  # the dataset casts to it while scanning, exactly
     if local:
-        return ds.dataset(list(table.files), schema=table.schema, format="parquet")
+        return ds.dataset(list(table.files), schema=schema, format="parquet")
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 
     paths = [filesystem._strip_protocol(f) for f in table.files]
-    return ds.dataset(
-        paths, schema=table.schema, format="parquet", filesystem=PyFileSystem(FSSpecHandler(filesystem))
-    )
+    return ds.dataset(paths, schema=schema, format="parquet", filesystem=PyFileSystem(FSSpecHandler(filesystem)))
 
 
 def run_query(
@@ -356,11 +386,12 @@ def _write_json(reader: pa.RecordBatchReader, out: IO[bytes]) -> int:
     n = 0
     out.write(b"[")
     for batch in _batches(reader):
-        for row in batch.to_pylist():
+        names = batch.schema.names
+        columns = [encode_array(col) for col in batch.columns]  # exact, by Arrow type
+        for values in zip(*columns, strict=True):
             out.write((",\n" if n else "\n").encode("utf-8"))
-            out.write(
-                json.dumps(json_value(row), ensure_ascii=False, allow_nan=False).encode("utf-8")
-            )
+            row = dict(zip(names, values, strict=True))
+            out.write(json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8"))
             n += 1
     out.write(b"\n]\n" if n else b"]\n")
     return n
@@ -376,8 +407,9 @@ def format_table(table: pa.Table) -> str:
         for f in table.schema
     ]
     cells = [list(names)]
-    for row in table.to_pylist():
-        cells.append([_cell(v) for v in row.values()])
+    columns = [encode_array(col) for col in table.columns]  # exact, by Arrow type
+    for values in zip(*columns, strict=True):
+        cells.append([_cell(v) for v in values])
     widths = [max(len(r[i]) for r in cells) for i in range(len(names))]
     lines = []
     for n, r in enumerate(cells):

@@ -4,14 +4,21 @@ Every module that needs SQL (query, diff, cross-chunk validation, sorting a
 snapshot by its key) goes through here, so a DuckDB upgrade is a one-file
 change. Identifiers are always quoted with :func:`quote_ident`; values are
 always bound as parameters, never formatted into SQL text.
+
+It also knows which Arrow types DuckDB holds exactly (:func:`plan_for`):
+a ``decimal256`` is not read from Arrow at all and is read from Parquet as
+DOUBLE when wider than 38 digits, durations become microsecond INTERVALs,
+``float16`` is not read, and ``-0.0 = 0.0`` is true. Whatever goes through
+DuckDB and comes back (a sort, a diff) goes through an exact stand-in.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -20,12 +27,17 @@ from dvtool.errors import UsageError
 
 __all__ = [
     "READ_ONLY_STATEMENTS",
+    "Plan",
+    "cast_back",
+    "cast_to_proxy",
     "check_read_only",
     "connect",
     "parquet_scan",
+    "plan_for",
     "quote_ident",
     "quote_literal",
     "sandbox",
+    "scan_ok",
     "sorted_reader",
 ]
 
@@ -45,16 +57,26 @@ def quote_literal(value: str) -> str:
 
 
 def connect(
-    *, filesystem: Any = None, memory_limit: str | None = None, threads: int | None = None
+    *,
+    filesystem: Any = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    propagate_statistics: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory connection; spills to a temp folder when over ``memory_limit``.
 
     ``filesystem`` (an fsspec filesystem) is registered so ``read_parquet`` can
     read its URLs even where DuckDB's own httpfs extension is not installed.
+
+    DuckDB's statistics propagation trusts Parquet min/max, which leave NaN out:
+    over a chunk holding NaN, ``isnan(x)`` was folded to false and ``x > 1e308``
+    too (DuckDB 2.0.1). It is off unless ``propagate_statistics`` (a plain sort).
     """
     con = duckdb.connect(":memory:")
     con.execute(f"SET temp_directory = {quote_literal(tempfile.gettempdir())}")
     con.execute("SET preserve_insertion_order = true")
+    if not propagate_statistics:
+        con.execute("SET disabled_optimizers = 'statistics_propagation'")
     if memory_limit:
         con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
     if threads or os.environ.get("DVTOOL_THREADS"):
@@ -83,6 +105,8 @@ def sandbox(*, scratch: str) -> duckdb.DuckDBPyConnection:
     try:
         con.execute(f"SET temp_directory = {quote_literal(scratch)}")
         con.execute("SET preserve_insertion_order = true")
+        # See connect(): statistics propagation folds isnan() to false over Parquet with NaN.
+        con.execute("SET disabled_optimizers = 'statistics_propagation'")
         if os.environ.get("DVTOOL_THREADS"):
             con.execute(f"SET threads = {int(os.environ['DVTOOL_THREADS'])}")
         # No Python variable of the calling frames becomes a table by its name.
@@ -128,16 +152,115 @@ def parquet_scan(urls: Sequence[str]) -> str:
     return f"read_parquet([{files}])"
 
 
+# ---------------------------------------------------------------- exactness
+
+Kind = Literal["native", "float", "cast", "token"]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How a column of type ``original`` reaches DuckDB so that equality there is exact.
+
+    * ``native``: DuckDB holds the type exactly; used as is;
+    * ``float``: float32/float64 (float16 widened to float32, exactly): held
+      exactly, but compare by sign too (``-0.0 = 0.0`` in SQL);
+    * ``cast``: an exact stand-in DuckDB holds (a duration as its int64 count,
+      a decimal256 of at most 38 digits as decimal128);
+    * ``token``: no exact stand-in among DuckDB's types (wider decimal256, nested
+      values holding floats, durations or decimal256): the value's exact JSON text.
+    """
+
+    kind: Kind
+    original: pa.DataType
+    proxy: pa.DataType  # the type DuckDB is given
+    via: pa.DataType | None = None  # cast to this (the other side's wider type) first
+
+
+def _needs_token(typ: pa.DataType) -> bool:
+    """Whether DuckDB would hold a nested value of ``typ`` inexactly or compare it loosely."""
+    t = pa.types
+    if t.is_floating(typ) or t.is_duration(typ) or t.is_decimal256(typ) or t.is_interval(typ):
+        return True
+    if t.is_dictionary(typ):
+        return _needs_token(typ.value_type)
+    return any(_needs_token(typ.field(i).type) for i in range(typ.num_fields))
+
+
+def plan_for(typ: pa.DataType) -> Plan:
+    """The :class:`Plan` of a column of type ``typ``."""
+    t = pa.types
+    if t.is_dictionary(typ):
+        inner = plan_for(typ.value_type)
+        return Plan(inner.kind, typ, inner.proxy)
+    if t.is_float16(typ):
+        return Plan("float", typ, pa.float32())
+    if t.is_floating(typ):
+        return Plan("float", typ, typ)
+    if t.is_duration(typ):
+        return Plan("cast", typ, pa.int64())
+    if t.is_decimal256(typ):
+        if typ.precision <= 38:
+            return Plan("cast", typ, pa.decimal128(typ.precision, typ.scale))
+        return Plan("token", typ, pa.string())
+    if typ.num_fields and _needs_token(typ):
+        return Plan("token", typ, pa.string())
+    return Plan("native", typ, typ)
+
+
+def scan_ok(plans: Sequence[Plan]) -> bool:
+    """Whether DuckDB may read the Parquet files itself: every column is held exactly as stored."""
+    return all(p.kind in ("native", "float") and p.proxy.equals(p.original) for p in plans)
+
+
+def cast_to_proxy(arr: pa.Array | pa.ChunkedArray, plan: Plan) -> pa.Array | pa.ChunkedArray:
+    """A column as DuckDB gets it, for every plan but ``token`` (diff/exact.py makes tokens)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    if arr.type.equals(plan.proxy):
+        return arr
+    if pa.types.is_duration(arr.type):
+        return arr.cast(pa.int64())
+    return arr.cast(plan.proxy)
+
+
+def cast_back(arr: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """A column read back from DuckDB in its own type (a zone name or unit DuckDB dropped, a stand-in)."""
+    if pa.types.is_dictionary(target):
+        target = target.value_type
+    if arr.type.equals(target):
+        return arr
+    if pa.types.is_duration(target):
+        return arr.cast(pa.int64()).cast(target)
+    return arr.cast(target)
+
+
 def sorted_reader(
     reader: pa.RecordBatchReader, key: Sequence[str], *, batch_rows: int = 65536
 ) -> tuple[pa.RecordBatchReader, duckdb.DuckDBPyConnection]:
     """Sort a stream by ``key`` in DuckDB, spilling to disk when it does not fit in memory.
 
     Returns the sorted stream and the connection that owns it (close it when done).
-    Nulls sort last. The schema of the stream is kept exactly.
+    Nulls sort last. Values and types are kept exactly: columns DuckDB cannot
+    hold (float16, decimal256, durations) go through an exact stand-in and
+    back; when a nested column holds such values, the input is sorted in
+    memory by pyarrow instead.
     """
-    con = connect(memory_limit=os.environ.get("DVTOOL_SORT_MEMORY", "1GB"))
-    con.register("dvtool_input", reader)
+    schema = reader.schema
+    plans = [plan_for(f.type) for f in schema]
+    con = connect(memory_limit=os.environ.get("DVTOOL_SORT_MEMORY", "1GB"), propagate_statistics=True)
+    if any(p.kind == "token" for p in plans):
+        return _sorted_in_memory(reader, key, batch_rows), con
+    if all(p.proxy.equals(p.original) for p in plans):
+        con.register("dvtool_input", reader)
+    else:
+        proxy_schema = pa.schema([pa.field(f.name, p.proxy) for f, p in zip(schema, plans, strict=True)])
+
+        def proxied() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                columns = [cast_to_proxy(c, p) for c, p in zip(batch.columns, plans, strict=True)]
+                yield pa.RecordBatch.from_arrays(columns, schema=proxy_schema)
+
+        con.register("dvtool_input", pa.RecordBatchReader.from_batches(proxy_schema, proxied()))
     order = ", ".join(f"{quote_ident(k)} ASC NULLS LAST" for k in key)
     try:
         rel = con.sql(f"SELECT * FROM dvtool_input ORDER BY {order}")
@@ -145,4 +268,21 @@ def sorted_reader(
     except duckdb.Error as exc:
         con.close()
         raise UsageError(f"cannot sort by {', '.join(key)}: {str(exc).splitlines()[0]}") from None
-    return out, con
+
+    def restored() -> Iterator[pa.RecordBatch]:
+        for batch in out:
+            columns = [cast_back(c, f.type) for c, f in zip(batch.columns, schema, strict=True)]
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, restored()), con
+
+
+def _sorted_in_memory(reader: pa.RecordBatchReader, key: Sequence[str], batch_rows: int) -> pa.RecordBatchReader:
+    import pyarrow.compute as pc
+
+    table = reader.read_all()
+    try:
+        order = pc.sort_indices(table, sort_keys=[(k, "ascending", "at_end") for k in key])
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as exc:
+        raise UsageError(f"cannot sort by {', '.join(key)}: {str(exc).splitlines()[0]}") from None
+    return table.take(order).to_reader(batch_rows)

@@ -19,7 +19,7 @@ import pyarrow as pa
 from dvtool.diff.columns import ColumnComparison
 from dvtool.diff.drift import Drift
 from dvtool.diff.policy import PolicyResult
-from dvtool.format.jsonvalues import json_value
+from dvtool.format.jsonvalues import Exact, json_value
 from dvtool.format.models import ChunkInfo
 
 __all__ = [
@@ -53,6 +53,8 @@ def _show(value: Any, width: int = 60) -> str:
     """One cell for people: JSON-like, one line, cut at ``width`` characters."""
     if value is None:
         text = "null"
+    elif isinstance(value, Exact):
+        text = str(value)
     elif isinstance(value, str):
         text = json.dumps(value, ensure_ascii=False)
     else:

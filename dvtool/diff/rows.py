@@ -22,9 +22,12 @@ import pyarrow.parquet as pq
 
 from dvtool import sql
 from dvtool.diff.columns import ColumnTally, Tolerance, beyond_expr, is_numeric, tally
-from dvtool.diff.report import ChangedRow
+from dvtool.diff.exact import restore, to_proxy
+from dvtool.diff.report import ChangedRow, widens
 from dvtool.errors import DataError, DvtoolError, UsageError
+from dvtool.format.jsonvalues import python_values
 from dvtool.format.models import ChunkInfo
+from dvtool.sql import Plan, plan_for, scan_ok
 
 __all__ = ["Engine", "Loader", "Side"]
 
@@ -138,8 +141,27 @@ def _prefetch(load: Loader, chunks: Sequence[ChunkInfo]) -> Iterator[tuple[Chunk
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBatchReader:
+def _proxied(table: pa.Table, plans: Sequence[Plan], schema: pa.Schema) -> pa.Table:
+    """``table`` with each column as DuckDB may hold it exactly (see diff/exact.py)."""
+    if all(p.kind in ("native", "float") and p.proxy.equals(p.original) for p in plans):
+        return table
+    columns = []
+    for column, plan in zip(table.columns, plans, strict=True):
+        if plan.via is not None:
+            column = column.cast(plan.via)
+        columns.append(to_proxy(column, plan))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _proxy_schema(schema: pa.Schema, plans: Sequence[Plan]) -> pa.Schema:
+    return pa.schema([pa.field(f.name, p.proxy) for f, p in zip(schema, plans, strict=True)])
+
+
+def _reader(
+    side: Side, chunks: Sequence[ChunkInfo], feed: _Feed, plans: Sequence[Plan]
+) -> pa.RecordBatchReader:
     """The rows of ``chunks`` (or of the stream) as a one-pass reader DuckDB scans."""
+    schema = _proxy_schema(side.schema, plans)
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -147,24 +169,30 @@ def _reader(side: Side, chunks: Sequence[ChunkInfo], feed: _Feed) -> pa.RecordBa
                 source = side.stream()
                 for batch in source:
                     feed.rows += batch.num_rows
-                    yield from _conform(batch, side.schema, side.label).to_batches()
+                    table = _conform(batch, side.schema, side.label)
+                    yield from _proxied(table, plans, schema).to_batches()
                 return
             assert side.load is not None
             for chunk, loaded in _prefetch(side.load, chunks):
                 table = _conform(loaded, side.schema, f"chunk {chunk.object} of {side.label}")
-                for batch in table.to_batches():
+                for batch in _proxied(table, plans, schema).to_batches():
                     feed.rows += batch.num_rows
                     yield batch
         except BaseException as exc:
             feed.error = exc
             raise
 
-    return pa.RecordBatchReader.from_batches(side.schema, batches())
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _verified_paths(side: Side, chunks: Sequence[ChunkInfo]) -> list[str] | None:
-    """Local paths of ``chunks`` after checking each one's hash, or None to stream them instead."""
-    if not side.chunked or side.verified_path is None or not chunks:
+def _verified_paths(
+    side: Side, chunks: Sequence[ChunkInfo], plans: Sequence[Plan]
+) -> list[str] | None:
+    """Local paths of ``chunks`` after checking each one's hash, or None to stream them instead.
+
+    Only when DuckDB reads every column of the Parquet files exactly (see diff/exact.py).
+    """
+    if not side.chunked or side.verified_path is None or not chunks or not scan_ok(plans):
         return None
     with ThreadPoolExecutor(max_workers=_PREFETCH, thread_name_prefix="dvtool-diff-verify") as pool:
         paths = list(pool.map(side.verified_path, chunks))
@@ -197,6 +225,29 @@ def _expr(alias: str, column: str, cast: bool) -> str:
     return f"CAST({ref} AS VARCHAR)" if cast else ref
 
 
+def _sign(ref: str) -> str:
+    """The sign of a float that equality ignores (-0.0 vs 0.0); NULL for NaN, which has one value."""
+    return f"CASE WHEN isnan({ref}) THEN NULL ELSE signbit({ref}) END"
+
+
+def _unified(a: pa.DataType, b: pa.DataType) -> tuple[Plan, Plan]:
+    """Plans for one column typed ``a`` on the old side and ``b`` on the new one.
+
+    When a side needs a stand-in and the types differ, the narrower side is
+    first cast to the wider type, so both sides' stand-ins compare by value.
+    """
+    pa_, pb = plan_for(a), plan_for(b)
+    if a.equals(b) or (pa_.kind in ("native", "float") and pb.kind in ("native", "float")):
+        return pa_, pb
+    if widens(a, b):
+        wide = plan_for(b)
+        return Plan(wide.kind, a, wide.proxy, via=b), pb
+    if widens(b, a):
+        wide = plan_for(a)
+        return pa_, Plan(wide.kind, b, wide.proxy, via=a)
+    return pa_, pb
+
+
 class Engine:
     """Runs the groups of one diff on one DuckDB connection and adds up the results."""
 
@@ -212,9 +263,24 @@ class Engine:
         self.old, self.new, self.key, self.limit = old, new, key, limit
         self.con = sql.connect(memory_limit=memory_limit)
         common = [f.name for f in old.schema if f.name in set(new.schema.names)]
-        self.cast = {
-            c: not _same_family(old.schema.field(c).type, new.schema.field(c).type) for c in common
+        plans_old = {f.name: plan_for(f.type) for f in old.schema}
+        plans_new = {f.name: plan_for(f.type) for f in new.schema}
+        for c in common:
+            plans_old[c], plans_new[c] = _unified(old.schema.field(c).type, new.schema.field(c).type)
+        self.plans_old = [plans_old[n] for n in old.schema.names]
+        self.plans_new = [plans_new[n] for n in new.schema.names]
+        self.cast = {c: not _same_family(plans_old[c].proxy, plans_new[c].proxy) for c in common}
+        # Float columns compared as values *and* by sign (-0.0 is not 0.0), as the fingerprint does.
+        self.signed = {
+            c
+            for c in common
+            if not self.cast[c] and "float" in (plans_old[c].kind, plans_new[c].kind)
         }
+        self.float_keys = [
+            k
+            for k in key
+            if pa.types.is_floating(plans_old[k].proxy) or pa.types.is_floating(plans_new[k].proxy)
+        ]
         self.compared = [c for c in common if c not in key]
         self.added = self.removed = self.changed = self.unchanged = 0
         self.per_column = dict.fromkeys(self.compared, 0)
@@ -233,10 +299,16 @@ class Engine:
         self.con.close()
 
     def _relation(
-        self, name: str, side: Side, chunks: Sequence[ChunkInfo], feed: _Feed, trusted: bool
+        self,
+        name: str,
+        side: Side,
+        chunks: Sequence[ChunkInfo],
+        feed: _Feed,
+        trusted: bool,
+        plans: Sequence[Plan],
     ) -> str:
         """Register the side's rows; materialise (and check the key) when it is not trusted."""
-        paths = _verified_paths(side, chunks)
+        paths = _verified_paths(side, chunks, plans)
         if paths is not None:
             feed.rows += sum(c.rows for c in chunks)
             scan = sql.parquet_scan(paths)
@@ -244,7 +316,7 @@ class Engine:
                 return scan
             self._run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {scan}", feed)
         else:
-            self.con.register(f"{name}_in", _reader(side, chunks, feed))
+            self.con.register(f"{name}_in", _reader(side, chunks, feed, plans))
             if trusted:
                 return f"{name}_in"
             self._run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_in", feed)
@@ -261,6 +333,17 @@ class Engine:
             raise DataError(
                 f"key ({', '.join(self.key)}) has {nulls_found} null value(s) in {side.label}"
             )
+        if self.float_keys:
+            odd = " OR ".join(
+                f"isnan({sql.quote_ident(k)}) OR ({sql.quote_ident(k)} = 0 AND signbit({sql.quote_ident(k)}))"
+                for k in self.float_keys
+            )
+            (found,) = self.con.sql(f"SELECT count_if({odd}) FROM {rel}").fetchall()[0]
+            if found:
+                raise DataError(
+                    f"key ({', '.join(self.key)}) has {found} NaN or -0.0 value(s) in {side.label}; "
+                    "a key may hold neither (see docs/concepts.md, 'Keys')"
+                )
         dups = self.con.sql(
             f"SELECT {cols}, count(*) AS n FROM {rel} GROUP BY ALL HAVING count(*) > 1 "
             f"ORDER BY n DESC, {cols} LIMIT 1"
@@ -271,6 +354,13 @@ class Engine:
             raise DataError(
                 f"key ({', '.join(self.key)}) is not unique in {side.label}: {where} appears {dup[-1]} times"
             )
+
+    def _flag(self, c: str) -> str:
+        """SQL that is true when column ``c`` differs between the joined rows ``o`` and ``n``."""
+        a, b = _expr("o", c, self.cast[c]), _expr("n", c, self.cast[c])
+        if c in self.signed:
+            return f"({a} IS DISTINCT FROM {b} OR {_sign(a)} IS DISTINCT FROM {_sign(b)})"
+        return f"({a} IS DISTINCT FROM {b})"
 
     def _run(self, query: str, *feeds: _Feed, params: Sequence[Any] | None = None) -> Any:
         try:
@@ -298,17 +388,18 @@ class Engine:
     ) -> None:
         """Compare one group; a side not trusted to be unique by the key is materialised and checked."""
         fo, fn = _Feed(), _Feed()
-        o = self._relation("dv_old", self.old, old_chunks, fo, trusted[0])
-        n = self._relation("dv_new", self.new, new_chunks, fn, trusted[1])
+        if self.float_keys:
+            # NaN and -0.0 are refused in keys; a snapshot taken before that rule is checked too.
+            trusted = (False, False)
+        o = self._relation("dv_old", self.old, old_chunks, fo, trusted[0], self.plans_old)
+        n = self._relation("dv_new", self.new, new_chunks, fn, trusted[1], self.plans_new)
         q = sql.quote_ident
         k0 = q(self.key[0])
         on = " AND ".join(
             f"{_expr('o', k, self.cast[k])} = {_expr('n', k, self.cast[k])}" for k in self.key
         )
-        exact = [
-            f"({_expr('o', c, self.cast[c])} IS DISTINCT FROM {_expr('n', c, self.cast[c])})"
-            for c in self.compared
-        ]
+        # Exact: as the fingerprint sees values (-0.0 is not 0.0; see _flag).
+        exact = [self._flag(c) for c in self.compared]
         # A value within its column's tolerance counts as equal; a row whose only
         # differences are within tolerance is kind 'w' and counts as unchanged.
         flags = [
@@ -371,29 +462,47 @@ class Engine:
                 self.con.execute(f"DROP TABLE IF EXISTS {rel}")
         self.con.execute("DROP TABLE dv_delta")
 
+    def _fetch(self, query: str, plans: Sequence[Plan | None]) -> list[tuple[Any, ...]]:
+        """Rows of ``query`` with each column turned back into its own type (exact, see diff/exact.py)."""
+        table = self.con.sql(query).to_arrow_table()
+        columns = [
+            restore(col, plan) if plan is not None else python_values(col)
+            for col, plan in zip(table.columns, plans, strict=True)
+        ]
+        return list(zip(*columns, strict=True)) if columns else []
+
+    def _key_plans(self) -> list[Plan | None]:
+        new = dict(zip(self.new.schema.names, self.plans_new, strict=True))
+        return [None if self.cast[k] else new[k] for k in self.key]
+
     def _keyed_samples(self) -> None:
         order = ", ".join(f"k{i}" for i in range(len(self.key)))
         old_names, new_names = self.old.schema.names, self.new.schema.names
-        for kind, names, prefix, out in (
-            ("a", new_names, "nx", self.s_added),
-            ("r", old_names, "ox", self.s_removed),
+        for kind, names, prefix, out, side_plans in (
+            ("a", new_names, "nx", self.s_added, self.plans_new),
+            ("r", old_names, "ox", self.s_removed, self.plans_old),
         ):
             if self.need(out):
                 cols = ", ".join(f"{prefix}{i}" for i in range(len(names)))
-                rows = self.con.execute(
-                    f"SELECT {cols} FROM dv_delta WHERE dv_kind = ? ORDER BY {order} LIMIT ?",
-                    [kind, self.need(out)],
-                ).fetchall()
+                rows = self._fetch(
+                    f"SELECT {cols} FROM dv_delta WHERE dv_kind = '{kind}' "
+                    f"ORDER BY {order} LIMIT {int(self.need(out))}",
+                    side_plans,
+                )
                 out.extend(dict(zip(names, r, strict=True)) for r in rows)
         if self.need(self.s_changed):
             oi = {c: i for i, c in enumerate(old_names)}
             ni = {c: i for i, c in enumerate(new_names)}
             picks = [f"k{i}" for i in range(len(self.key))]
-            picks += [f"f{j}, ox{oi[c]}, nx{ni[c]}" for j, c in enumerate(self.compared)]
-            rows = self.con.execute(
-                f"SELECT {', '.join(picks)} FROM dv_delta WHERE dv_kind = 'c' ORDER BY {order} LIMIT ?",
-                [self.need(self.s_changed)],
-            ).fetchall()
+            plans: list[Plan | None] = self._key_plans()
+            for j, c in enumerate(self.compared):
+                picks.append(f"f{j}, ox{oi[c]}, nx{ni[c]}")
+                plans += [None, self.plans_old[oi[c]], self.plans_new[ni[c]]]
+            rows = self._fetch(
+                f"SELECT {', '.join(picks)} FROM dv_delta WHERE dv_kind = 'c' "
+                f"ORDER BY {order} LIMIT {int(self.need(self.s_changed))}",
+                plans,
+            )
             nk = len(self.key)
             for r in rows:
                 key = MappingProxyType(dict(zip(self.key, r[:nk], strict=True)))
@@ -420,10 +529,9 @@ class Engine:
             assert side.load is not None
             table = _conform(side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}")
             read += 1
-            out.extend(
-                dict(zip(names, r.values(), strict=True))
-                for r in table.slice(0, self.need(out)).to_pylist()
-            )
+            part = table.slice(0, self.need(out))
+            columns = [python_values(col) for col in part.columns]
+            out.extend(dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True))
         return read
 
     # -- keyless -------------------------------------------------------------
@@ -431,8 +539,8 @@ class Engine:
     def keyless(self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo]) -> None:
         fo, fn = _Feed(), _Feed()
         common = [c for c in self.old.schema.names if c in self.cast]
-        self.con.register("dv_old_in", _reader(self.old, old_chunks, fo))
-        self.con.register("dv_new_in", _reader(self.new, new_chunks, fn))
+        self.con.register("dv_old_in", _reader(self.old, old_chunks, fo, self.plans_old))
+        self.con.register("dv_new_in", _reader(self.new, new_chunks, fn, self.plans_new))
         if not common:
             # Nothing in common: every old row is removed, every new row added.
             self._run("SELECT count(*) FROM dv_old_in", fo)
@@ -440,9 +548,14 @@ class Engine:
             self.removed += fo.rows
             self.added += fn.rows
             return
-        cols_o = ", ".join(f"{_expr('o', c, self.cast[c])} AS c{i}" for i, c in enumerate(common))
-        cols_n = ", ".join(f"{_expr('n', c, self.cast[c])} AS c{i}" for i, c in enumerate(common))
-        group = ", ".join(f"c{i}" for i in range(len(common)))
+        parts_o = [f"{_expr('o', c, self.cast[c])} AS c{i}" for i, c in enumerate(common)]
+        parts_n = [f"{_expr('n', c, self.cast[c])} AS c{i}" for i, c in enumerate(common)]
+        signs = [(i, c) for i, c in enumerate(common) if c in self.signed]
+        parts_o += [f"{_sign(_expr('o', c, False))} AS s{i}" for i, c in signs]
+        parts_n += [f"{_sign(_expr('n', c, False))} AS s{i}" for i, c in signs]
+        cols_o, cols_n = ", ".join(parts_o), ", ".join(parts_n)
+        shown = ", ".join(f"c{i}" for i in range(len(common)))
+        group = ", ".join([shown, *(f"s{i}" for i, _ in signs)])
         self._run(
             "CREATE OR REPLACE TEMP TABLE dv_delta AS "
             f"SELECT {group}, sum(dv_o)::BIGINT AS dv_o, sum(dv_n)::BIGINT AS dv_n FROM ("
@@ -460,11 +573,17 @@ class Engine:
         self.added += added
         self.removed += removed
         self.unchanged += fo.rows - removed
-        for cond, out in (("dv_n > dv_o", self.s_added), ("dv_o > dv_n", self.s_removed)):
+        old_plans = dict(zip(self.old.schema.names, self.plans_old, strict=True))
+        new_plans = dict(zip(self.new.schema.names, self.plans_new, strict=True))
+        for cond, out, plans in (
+            ("dv_n > dv_o", self.s_added, new_plans),
+            ("dv_o > dv_n", self.s_removed, old_plans),
+        ):
             if self.need(out):
-                rows = self.con.execute(
-                    f"SELECT {group} FROM dv_delta WHERE {cond} ORDER BY {group} LIMIT ?",
-                    [self.need(out)],
-                ).fetchall()
+                rows = self._fetch(
+                    f"SELECT {shown} FROM dv_delta WHERE {cond} ORDER BY {group} "
+                    f"LIMIT {int(self.need(out))}",
+                    [None if self.cast[c] else plans[c] for c in common],
+                )
                 out.extend(dict(zip(common, r, strict=True)) for r in rows)
         self.con.execute("DROP TABLE dv_delta")

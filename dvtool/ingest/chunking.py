@@ -161,21 +161,38 @@ def key_scalar(value: Any, typ: pa.DataType) -> pa.Scalar | None:
         return None
     try:
         if pa.types.is_timestamp(typ) and isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        elif pa.types.is_date(typ) and isinstance(value, str):
+            return pa.array([value]).cast(typ)[0]  # Arrow parses every digit and the offset
+        if pa.types.is_time(typ) and isinstance(value, str):
+            return _time_scalar(value, typ)
+        if pa.types.is_date(typ) and isinstance(value, str):
             value = dt.date.fromisoformat(value)
-        elif pa.types.is_time(typ) and isinstance(value, str):
-            value = dt.time.fromisoformat(value)
         elif pa.types.is_decimal(typ):
             value = decimal.Decimal(str(value))
         elif pa.types.is_duration(typ):
-            value = dt.timedelta(seconds=float(value))
+            # exact seconds ("1.000000001"; older manifests: a float)
+            per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[typ.unit]
+            count = decimal.Decimal(str(value)) * per_second
+            if count != count.to_integral_value():
+                return None
+            return pa.scalar(int(count), pa.int64()).cast(typ)
         elif pa.types.is_floating(typ) and isinstance(value, str):
             value = float(value.replace("Infinity", "inf"))
         scalar = pa.scalar(value, type=typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError, OverflowError):
         return None
     return scalar
+
+
+def _time_scalar(text: str, typ: pa.DataType) -> pa.Scalar | None:
+    """``HH:MM:SS[.fraction]`` as a time scalar of ``typ``, exactly, or None."""
+    clock, _, frac = text.partition(".")
+    hours, minutes, seconds = (int(p) for p in clock.split(":"))
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[typ.unit]
+    digits = len(str(per_second)) - 1
+    if len(frac.rstrip("0")) > digits:
+        return None
+    count = ((hours * 60 + minutes) * 60 + seconds) * per_second + int(frac.ljust(digits, "0")[:digits] or 0)
+    return pa.scalar(count, pa.int64() if typ.bit_width == 64 else pa.int32()).cast(typ)
 
 
 # -- where the parent's chunks ended ---------------------------------------------------

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dvtool.format.hashing import hash_bytes
-from dvtool.format.jsonvalues import is_scalar
+from dvtool.format.jsonvalues import encode_array, encode_scalar, is_scalar
 from dvtool.format.jsonvalues import json_value as _json_value
 from dvtool.format.models import ChunkInfo, ColumnStats
 
@@ -63,10 +63,24 @@ def _write(table: pa.Table, sink: Any, dictionary: list[str], *, full: bool) -> 
         compression_level=COMPRESSION_LEVEL,
         use_dictionary=dictionary,
         column_encoding=delta or None,
-        write_statistics=full,
+        write_statistics=_statistics_columns(table) if full else False,
         write_page_checksum=full,
         store_schema=full,
     )
+
+
+def _statistics_columns(table: pa.Table) -> list[str] | bool:
+    """Columns whose Parquet min/max are written: all but float columns holding NaN.
+
+    Parquet statistics leave NaN out, and a reader that prunes row groups by
+    them (DuckDB's filters) would then skip the NaN rows.
+    """
+    skip = {
+        f.name
+        for f in table.schema
+        if pa.types.is_floating(f.type) and pc.any(pc.is_nan(table.column(f.name))).as_py()
+    }
+    return [n for n in table.column_names if n not in skip] if skip else True
 
 
 def _column_sizes(sample: pa.Table, use_dictionary: bool) -> list[tuple[int, int]]:
@@ -136,10 +150,10 @@ def encode_new_chunk(table: pa.Table, fingerprint: str, key: Sequence[str]) -> t
     data = encode_chunk(table)
     key_min = key_max = None
     if key:
-        first_row = table.slice(0, 1).select(list(key)).to_pylist()[0]
-        last_row = table.slice(table.num_rows - 1, 1).select(list(key)).to_pylist()[0]
-        key_min = tuple(key_json_value(first_row[k]) for k in key)
-        key_max = tuple(key_json_value(last_row[k]) for k in key)
+        # Encoded from Arrow, not Python values: a key range is exact (nanoseconds included).
+        last = table.num_rows - 1
+        key_min = tuple(encode_array(table.column(k).slice(0, 1))[0] for k in key)
+        key_max = tuple(encode_array(table.column(k).slice(last, 1))[0] for k in key)
     info = ChunkInfo(hash_bytes(data), fingerprint, table.num_rows, len(data), key_min, key_max, column_stats(table))
     return info, data
 
@@ -163,6 +177,10 @@ def key_json_value(value: Any) -> Any:
     return json_value(value)
 
 
+def _stat(value: Any) -> Any:
+    return None if isinstance(value, str) and len(value) > STRING_STAT_LIMIT else value
+
+
 def column_stats(table: pa.Table) -> tuple[tuple[str, ColumnStats], ...]:
     out = []
     for field in table.schema:
@@ -179,7 +197,7 @@ def column_stats(table: pa.Table) -> tuple[tuple[str, ColumnStats], ...]:
         ) and not pa.types.is_duration(t):
             try:
                 mm = pc.min_max(col)
-                lo, hi = json_value(mm["min"].as_py()), json_value(mm["max"].as_py())
+                lo, hi = _stat(encode_scalar(mm["min"])), _stat(encode_scalar(mm["max"]))
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, ValueError, OverflowError):
                 lo = hi = None
         out.append((field.name, ColumnStats(nulls=col.null_count, min=lo, max=hi)))

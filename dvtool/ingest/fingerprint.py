@@ -6,6 +6,7 @@ commands that only handle ids (log, ls, fsck) do not import numpy and pyarrow.
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterable
 from typing import Any
@@ -171,9 +172,10 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
             return
         _feed(states, "data", np.ascontiguousarray(raw))
         return
-    # Nested and rare types: a canonical text form, slower but exact.
-    for value in arr.to_pylist():
-        token = repr(value).encode("utf-8")
+    # Nested and rare types: a canonical text form, slower but exact. Python's repr
+    # is exact for every value but nanosecond times (and dates outside its calendar,
+    # which it cannot hold at all): those take the exact JSON form instead.
+    for token in _texts(arr):
         _feed(states, "lengths", struct.pack("<q", len(token)))
         _feed(states, "data", token)
 
@@ -182,6 +184,17 @@ def _null_slots_hold_bytes(arr: pa.Array, valid: np.ndarray, large: bool) -> boo
     """True if a null slot of a string/binary array has a non-zero length (writers usually leave them empty)."""
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if large else np.int32)[arr.offset : arr.offset + len(arr) + 1]
     return bool(np.diff(offsets)[valid == 0].any())
+
+
+def _texts(arr: pa.Array) -> list[bytes]:
+    from dvtool.format.jsonvalues import encode_array, needs_exact_text
+
+    if not needs_exact_text(arr.type):
+        try:
+            return [repr(v).encode("utf-8") for v in arr.to_pylist()]
+        except (ValueError, OverflowError, pa.ArrowInvalid):
+            pass
+    return [b"=" + json.dumps(v, separators=(",", ":")).encode("utf-8") for v in encode_array(arr)]
 
 
 def _is_var_binary(typ: pa.DataType) -> bool:

@@ -28,6 +28,8 @@ def normalise_type(typ: pa.DataType) -> pa.DataType:
 def _plain(typ: pa.DataType) -> pa.DataType:
     if pa.types.is_dictionary(typ):
         return _plain(typ.value_type)
+    if pa.types.is_float16(typ):
+        return pa.float32()  # exact; pyarrow and DuckDB compute little on float16
     if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
         return pa.string()
     if pa.types.is_large_binary(typ) or pa.types.is_binary_view(typ):
@@ -42,7 +44,8 @@ def _plain(typ: pa.DataType) -> pa.DataType:
         return pa.duration("ms")
     if pa.types.is_large_list(typ) or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ):
         return pa.list_(_plain(typ.value_type))
-    if pa.types.is_list(typ):
+    if pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ):
+        # A fixed size is not kept by Parquet: reading an export back gives a list.
         return pa.list_(_plain(typ.value_type))
     if pa.types.is_map(typ):
         # Field names inside a map differ by writer ("entries", or the column's

@@ -33,6 +33,7 @@ from dvtool.format.models import (
     VersionEntry,
     parse_json,
 )
+from dvtool.format.verdictfile import verdict_problem
 from dvtool.storage import Store, StoreEntry, is_temp, redact_url
 
 __all__ = ["FsckResult", "Leftover", "Problem", "fsck"]
@@ -154,6 +155,21 @@ class _Fsck:
         return data
 
 
+def _check_verdict(store: Store, checker: _Fsck, key: str) -> None:
+    """A cached verdict must be intact and written under its own key (validate ignores it otherwise)."""
+    try:
+        data = store.read(key)
+    except StorageError as exc:
+        checker.report("unreadable", key, None, str(exc))
+        return
+    problem = verdict_problem(data, key)
+    if problem is not None:
+        checker.report(
+            "invalid", key, None,
+            f"cached validation verdict {problem}; validate ignores it and checks the chunk again",
+        )
+
+
 def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> FsckResult:
     """Re-hash every object and manifest; check every version entry, tag and prune marker.
 
@@ -192,6 +208,7 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
                     checker.report("invalid", key, manifest_id, f"manifest {manifest_id} cannot be read: {exc}")
         elif (m := VERDICT_KEY_RE.match(key)) is not None:
             verdicts[key] = (f"xxh128:{m.group(1)}", entry.size)
+            _check_verdict(store, checker, key)
         elif key.startswith("datasets/"):
             dataset_entries.append(entry)
 

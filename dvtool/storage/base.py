@@ -73,6 +73,13 @@ class Store(abc.ABC):
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
+    def size(self, key: str) -> int | None:
+        """The size of the object at ``key``, or None when there is none (one listing)."""
+        for entry in self.scan(key):
+            if entry.key == key:
+                return entry.size
+        return None
+
     def now(self) -> datetime:
         """The store's clock (for gc grace periods): the mtime of a fresh probe file."""
         key = f"tmp/{TEMP_PREFIX}clock-{uuid.uuid4().hex}"

@@ -77,6 +77,12 @@ class LocalStore(Store):
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def size(self, key: str) -> int | None:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
     def scan(self, prefix: str) -> Iterator[StoreEntry]:
         base = self._path(prefix)
         if not base.exists():

@@ -87,6 +87,8 @@ def global_checks(
         for vs in value_sets:
             if files and vs.column in present:
                 out.extend(_value_set_failures(con, vs, files))
+        if files and key and all(k in present for k in key):
+            out.extend(_float_key_failures(con, key, files, n_examples))
     finally:
         con.close()
     return out
@@ -171,3 +173,33 @@ def _value_set_failures(con: Any, vs: ValueSet, files: Sequence[str]) -> list[Ch
     )
     # pandera's check returns one boolean for the column: one failure, as pandera counts it.
     return [CheckFailure(vs.column, vs.check, 1, examples, vs.severity)]
+
+
+
+def _float_key_failures(
+    con: Any, key: Sequence[str], files: Sequence[str], n_examples: int
+) -> list[CheckFailure]:
+    """NaN or -0.0 in a float key column: refused like a null key (docs/concepts.md, "Keys")."""
+    scan = _scan(files, positions=False)
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {scan})").fetchall())
+    floats = [k for k in key if types.get(k) in ("FLOAT", "DOUBLE")]
+    if not floats:
+        return []
+    odd = " OR ".join(
+        f"isnan({sql.quote_ident(k)}) OR ({sql.quote_ident(k)} = 0 AND signbit({sql.quote_ident(k)}))"
+        for k in floats
+    )
+    cols = ", ".join(sql.quote_ident(k) for k in key)
+    # count_if, not WHERE: a filter on one float column is pushed into the Parquet
+    # reader, which skips row groups by min/max statistics that leave NaN out.
+    (total,) = con.execute(f"SELECT count_if({odd}) FROM {scan}").fetchall()[0]
+    if not total:
+        return []
+    rows = con.execute(
+        f"SELECT {cols} FROM (SELECT {cols}, ({odd}) AS dv_odd FROM {scan}) WHERE dv_odd LIMIT {int(n_examples)}"
+    ).fetchall()
+    examples = tuple(
+        Example(value=jsonable(r[0]) if len(key) == 1 else {k: jsonable(v) for k, v in zip(key, r, strict=True)})
+        for r in rows
+    )
+    return [CheckFailure(", ".join(key), "key_not_nan_or_negative_zero", int(total), examples, "error")]

@@ -98,6 +98,7 @@ class ValidationReport:
     warnings: tuple[CheckFailure, ...] = ()
     chunks_checked: int = 0
     chunks_reused: int = 0
+    notes: tuple[str, ...] = ()  # said once in the report (e.g. why no cached verdict was used)
     checks: tuple[tuple[str | None, str], ...] = ()  # every (column, check) that ran
     schema_lines: tuple[tuple[str, int], ...] = field(
         default=()
@@ -124,6 +125,7 @@ class ValidationReport:
             "rows_checked": self.rows_checked,
             "chunks_checked": self.chunks_checked,
             "chunks_reused": self.chunks_reused,
+            "notes": list(self.notes),
             "errors": [f.to_dict() for f in self.errors],
             "warnings": [f.to_dict() for f in self.warnings],
         }
@@ -165,6 +167,7 @@ class ValidationReport:
 
     def to_text(self, *, strict: bool = False) -> str:
         lines = [self._summary(strict)]
+        lines += [f"  note: {n}" for n in self.notes]
         for kind, items in (("error", self.errors), ("warning", self.warnings)):
             for f in items:
                 lines.append(f"  {kind:7} {f.label}: {_plural(f.failure_count, 'failure')}")
@@ -235,6 +238,7 @@ class ValidationReport:
     def to_markdown(self, *, strict: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
         icon = "✅" if self.passed(strict=strict) else "❌"
         head = [f"### {icon} dvtool validate: `{self.target}`", "", self._summary(strict), ""]
+        head += [f"> {_md(n)}\n" for n in self.notes]
         rows: list[str] = []
         if self.errors or self.warnings:
             rows += ["| | column | check | failures | examples |", "|---|---|---|---:|---|"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
@@ -22,12 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from dvtool.errors import StorageError, ValidationFailed
+from dvtool.errors import IntegrityError, NotFoundError, StorageError, ValidationFailed
 from dvtool.format.hashing import ALGORITHM
 from dvtool.format.layout import object_key
 from dvtool.format.models import ChunkInfo, Manifest
 from dvtool.snapshot import Snapshot
-from dvtool.storage import Store
+from dvtool.storage import Store, redact_url
 from dvtool.validate.crosschecks import global_checks
 from dvtool.validate.engine import (
     check_group,
@@ -105,6 +106,8 @@ def validate_chunks(
     merged: dict[tuple[str | None, str, str], tuple[int, list[Example], list[str]]] = {}
     rows = 0
     verdicts: list[ChunkVerdict | None] = []
+    if not loaded.proven:
+        cache = None  # a verdict is reused only for a schema known to be the same one
     for chunk in chunks:
         verdict = None
         if cache is not None and chunk.fingerprint:
@@ -112,6 +115,8 @@ def validate_chunks(
             if verdict is not None and (verdict.key != tuple(key) or verdict.rows != chunk.rows):
                 verdict = None
         verdicts.append(verdict)
+    # A cached verdict speaks for the chunk's bytes only while they are there and intact.
+    _verify_all([c.verify for c, v in zip(chunks, verdicts, strict=True) if v is not None and c.verify])
     reused = sum(v is not None for v in verdicts)
     checked = len(chunks) - reused
 
@@ -214,9 +219,23 @@ def validate_chunks(
         warnings=tuple(r for r in results if r.severity == "warning"),
         chunks_checked=checked,
         chunks_reused=reused,
+        notes=() if loaded.proven else (f"cached verdicts not used: {loaded.unproven}",),
         checks=plan.checks,
         schema_lines=loaded.lines,
     )
+
+
+def _verify_all(checks: Sequence[Callable[[], None]]) -> None:
+    """Run the chunk checks (a re-hash on local stores) on a few threads; the first failure is raised."""
+    if len(checks) <= 1:
+        for check in checks:
+            check()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        for _ in pool.map(lambda check: check(), checks):
+            pass
 
 
 def _scan_nulls(chunks: Sequence[ChunkInput], schema: pa.Schema | None) -> tuple[pa.Schema, set[str]]:
@@ -295,6 +314,26 @@ def validate_batches(
         )
 
 
+def check_chunk(store: Store, chunk: ChunkInfo) -> None:
+    """Raise unless ``chunk``'s object is present and intact, as cheaply as the store allows.
+
+    Local stores re-hash the file (xxh3-128 reads at disk speed, nothing is
+    decoded); remote stores check that the object exists with its recorded size.
+    """
+    key = object_key(chunk.object)
+    if store.local_path(key) is not None:
+        store.read_verified(key, chunk.object)
+        return
+    where = redact_url(store.full_url(key))
+    size = store.size(key)
+    if size is None:
+        raise NotFoundError(f"object {chunk.object} is missing at {where}; run 'dvtool fsck'")
+    if size != chunk.bytes:
+        raise IntegrityError(
+            f"object {chunk.object} at {where} has {size} bytes, not {chunk.bytes}; run 'dvtool fsck'"
+        )
+
+
 def validate_manifest(
     store: Store,
     loaded: LoadedSchema,
@@ -335,9 +374,14 @@ def validate_manifest(
 
         return run
 
+    def verifier(chunk: ChunkInfo) -> Callable[[], None] | None:
+        if chunk.object in staged:
+            return None  # bytes this run has just staged
+        return lambda: check_chunk(store, chunk)
+
     chunks, offset = [], 0
     for c in manifest.chunks:
-        chunks.append(ChunkInput(c.fingerprint, offset, c.rows, loader(c)))
+        chunks.append(ChunkInput(c.fingerprint, offset, c.rows, loader(c), verifier(c)))
         offset += c.rows
     remote = any(store.local_path(object_key(c.object)) is None for c in manifest.chunks)
     return validate_chunks(

@@ -14,7 +14,6 @@ import importlib.util
 import inspect
 import json
 import re
-import uuid
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,6 +80,13 @@ class LoadedSchema:
     fingerprint: str  # xxh128:<hex> of the canonical schema text (+ engine versions)
     schema: Any = field(compare=False, repr=False)  # pandera DataFrameSchema
     lines: tuple[tuple[str, int], ...] = ()  # column -> 1-based line in the YAML file
+    # Why the fingerprint may not identify the checks that run (Python code in checks,
+    # registered custom checks, parsers), or "" when it does; only then are verdicts reused.
+    unproven: str = ""
+
+    @property
+    def proven(self) -> bool:
+        return not self.unproven
 
 
 def load_schema(spec: str | Path | Any) -> LoadedSchema:
@@ -140,6 +146,7 @@ def _load_yaml(path: Path, *, name: str) -> LoadedSchema:
         fingerprint=_fingerprint(raw),
         schema=schema,
         lines=_column_lines(node),
+        unproven=_unproven_checks(schema, name),
     )
 
 
@@ -446,11 +453,90 @@ def _from_object(obj: Any, *, name: str, extra: dict[str, Any]) -> LoadedSchema:
             faithful = not caught
         except Exception:  # not serializable (e.g. lambda checks): fall back to its repr
             doc, faithful = repr(obj), False
-    if not faithful and "python" not in extra:
-        # pandera leaves lambda and unregistered checks out of the JSON (with a
-        # warning), so two different schemas would share a fingerprint and one
-        # would reuse the other's cached verdicts: such an object is never cached.
-        extra = {**extra, "uncached": uuid.uuid4().hex}
+    identity = {"doc": doc, "repr": repr(obj), "checks": _check_details(obj), **extra}
+    unproven = _unproven_checks(obj, name)
+    if not unproven and not faithful:
+        # pandera leaves lambda and unregistered checks out of the JSON (with a warning)
+        unproven = f"schema {name} has parts pandera cannot serialise, so its identity cannot be proven"
     return LoadedSchema(
-        name=name, backend=backend, fingerprint=_fingerprint({"doc": doc, **extra}), schema=obj
+        name=name,
+        backend=backend,
+        fingerprint=_fingerprint(identity),
+        schema=obj,
+        unproven=unproven,
     )
+
+
+def _all_checks(schema: Any) -> list[tuple[str, Any]]:
+    """(where, check) for every check of a pandera schema: dataframe, columns, index."""
+    found = [("dataframe", c) for c in getattr(schema, "checks", None) or ()]
+    for col_name, col in (getattr(schema, "columns", None) or {}).items():
+        found += [(f"column {col_name!r}", c) for c in getattr(col, "checks", None) or ()]
+    index = getattr(schema, "index", None)
+    for idx in [index, *(getattr(index, "indexes", None) or ())] if index is not None else []:
+        found += [("index", c) for c in getattr(idx, "checks", None) or ()]
+    return found
+
+
+def _check_details(schema: Any) -> list[Any]:
+    """What serialization may leave out of a built-in check: its options."""
+    out = []
+    for where, c in _all_checks(schema):
+        out.append(
+            [
+                where,
+                c.name,
+                getattr(c, "statistics", None),
+                getattr(c, "ignore_na", None),
+                getattr(c, "element_wise", None),
+                getattr(c, "raise_warning", None),
+                repr(getattr(c, "groupby", None)),
+                repr(getattr(c, "groups", None)),
+                getattr(c, "n_failure_cases", None),
+            ]
+        )
+    return out
+
+
+def _same_function(fn: Any, builtin: Any) -> bool:
+    """``fn`` is pandera's built-in check ``builtin``, or a copy of its dispatcher.
+
+    A copy holds the implementations registered when it was made; the built-in
+    one gains a backend's (polars) on first use, so a copy's must be a subset.
+    """
+    if fn is builtin:
+        return True
+    registry = getattr(builtin, "_function_registry", None)
+    own = getattr(fn, "_function_registry", None)
+    return (
+        type(fn) is type(builtin)
+        and isinstance(registry, dict)
+        and isinstance(own, dict)
+        and bool(own)
+        and all(registry.get(k) is v for k, v in own.items())
+        and getattr(fn, "_name", None) == getattr(builtin, "_name", None)
+    )
+
+
+def _unproven_checks(schema: Any, name: str) -> str:
+    """Why ``schema``'s fingerprint may not pin down what it runs, or "" when it does.
+
+    Only pandera's built-in checks are described completely by their name and
+    arguments; a check with Python code (a lambda, a registered or model
+    method) is identified by its name only, and the code it calls may live in
+    any module, so two different checks can share a fingerprint.
+    """
+    from pandera.api.checks import Check
+
+    for where, c in _all_checks(schema):
+        try:
+            builtin = Check.get_builtin_check_fn(c.name)
+        except Exception:  # not a built-in name
+            builtin = None
+        if builtin is None or not _same_function(getattr(c, "_check_fn", None), builtin):
+            return f"schema {name} has a check with Python code ({c.name!r} on the {where}), so its identity cannot be proven"
+    if getattr(schema, "parsers", None) or any(
+        getattr(col, "parsers", None) for col in (getattr(schema, "columns", None) or {}).values()
+    ):
+        return f"schema {name} has parsers (Python code), so its identity cannot be proven"
+    return ""

@@ -9,6 +9,10 @@ The checks that need every row (uniqueness, whole-column and dataframe-level
 checks) have one verdict per snapshot: a :class:`SnapshotVerdict`, keyed by the
 snapshot's row fingerprint under ``validation/<scope hex>/<rows fingerprint hex>.json``,
 where the scope hashes the schema fingerprint and the key columns.
+
+A stored verdict is trusted only when it is intact and was written under the
+key it is read from (format/verdictfile.py); otherwise the data is checked
+again and the file replaced.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import xxhash
 
 from dvtool.errors import NotFoundError, StorageError
 from dvtool.format.hashing import object_hex
+from dvtool.format.verdictfile import ENGINE, encode_verdict, verdict_problem
 from dvtool.validate.report import CheckFailure, Example
 
 __all__ = [
@@ -38,11 +43,6 @@ __all__ = [
     "verdict_key",
 ]
 
-# Part of every schema fingerprint and verdict: bump it when chunk verdicts change
-# meaning, so cached verdicts of an older dvtool are not reused. (2: dataframe-level
-# checks left chunk verdicts; they run once over all rows. 3: whole-column checks
-# left them too, and pandas types follow nulls anywhere in the data.)
-ENGINE = "dvtool-validation-3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,21 +93,16 @@ class ChunkVerdict:
     key: tuple[str, ...]
     failures: tuple[ChunkFailure, ...]
 
-    def encode(self) -> bytes:
-        d = {
-            "format": 1,
-            "kind": "validation-verdict",
-            "engine": ENGINE,
-            "rows": self.rows,
-            "key": list(self.key),
-            "failures": [f.to_dict() for f in self.failures],
-        }
-        return json.dumps(
-            d, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        ).encode()
+    def encode(self, at: str) -> bytes:
+        """The bytes stored at key ``at`` (which they record, with a checksum)."""
+        body = {"rows": self.rows, "key": list(self.key), "failures": [f.to_dict() for f in self.failures]}
+        return encode_verdict(body, kind="validation-verdict", at=at)
 
     @classmethod
-    def decode(cls, data: bytes) -> ChunkVerdict | None:
+    def decode(cls, data: bytes, at: str) -> ChunkVerdict | None:
+        """The verdict stored at key ``at``, or None if it is not one dvtool can trust."""
+        if verdict_problem(data, at) is not None:
+            return None
         try:
             d = json.loads(data)
             if d.get("kind") != "validation-verdict" or d.get("engine") != ENGINE:
@@ -137,21 +132,20 @@ class SnapshotVerdict:
     key: tuple[str, ...]
     failures: tuple[CheckFailure, ...]
 
-    def encode(self) -> bytes:
-        d = {
-            "format": 1,
-            "kind": "validation-snapshot-verdict",
-            "engine": ENGINE,
+    def encode(self, at: str) -> bytes:
+        """The bytes stored at key ``at`` (which they record, with a checksum)."""
+        body = {
             "rows": self.rows,
             "key": list(self.key),
             "failures": [{**f.to_dict(), "severity": f.severity} for f in self.failures],
         }
-        return json.dumps(
-            d, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        ).encode()
+        return encode_verdict(body, kind="validation-snapshot-verdict", at=at)
 
     @classmethod
-    def decode(cls, data: bytes) -> SnapshotVerdict | None:
+    def decode(cls, data: bytes, at: str) -> SnapshotVerdict | None:
+        """The verdict stored at key ``at``, or None if it is not one dvtool can trust."""
+        if verdict_problem(data, at) is not None:
+            return None
         try:
             d = json.loads(data)
             if d.get("kind") != "validation-snapshot-verdict" or d.get("engine") != ENGINE:
@@ -239,13 +233,25 @@ class StoreVerdictCache:
         self.defer = defer
         self.pending: dict[tuple[str, str], ChunkVerdict] = {}
         self.pending_snapshots: dict[str, SnapshotVerdict] = {}
+        self.bad: set[str] = set()  # keys of stored verdicts found untrustworthy: replaced on put
+
+    def _read(self, where: str) -> bytes | None:
+        try:
+            data: bytes = self.store.read(where)
+        except (NotFoundError, StorageError, ValueError):
+            return None
+        if verdict_problem(data, where) is not None:
+            self.bad.add(where)
+            return None
+        return data
 
     def get(self, schema_fingerprint: str, chunk_fingerprint: str) -> ChunkVerdict | None:
         try:
-            data = self.store.read(verdict_key(schema_fingerprint, chunk_fingerprint))
-        except (NotFoundError, StorageError, ValueError):
+            where = verdict_key(schema_fingerprint, chunk_fingerprint)
+        except ValueError:
             return None
-        return ChunkVerdict.decode(data)
+        data = self._read(where)
+        return None if data is None else ChunkVerdict.decode(data, where)
 
     def put(self, schema_fingerprint: str, chunk_fingerprint: str, verdict: ChunkVerdict) -> None:
         if self.defer:
@@ -257,10 +263,11 @@ class StoreVerdictCache:
         self, schema_fingerprint: str, rows_fingerprint: str, key: Sequence[str]
     ) -> SnapshotVerdict | None:
         try:
-            data = self.store.read(snapshot_verdict_key(schema_fingerprint, rows_fingerprint, key))
-        except (NotFoundError, StorageError, ValueError):
+            where = snapshot_verdict_key(schema_fingerprint, rows_fingerprint, key)
+        except ValueError:
             return None
-        return SnapshotVerdict.decode(data)
+        data = self._read(where)
+        return None if data is None else SnapshotVerdict.decode(data, where)
 
     def put_snapshot(
         self, schema_fingerprint: str, rows_fingerprint: str, verdict: SnapshotVerdict
@@ -272,7 +279,7 @@ class StoreVerdictCache:
         if self.defer:
             self.pending_snapshots[where] = verdict
         else:
-            self._put(where, verdict.encode())
+            self._put(where, verdict.encode(where))
 
     def flush(self, chunk_fingerprints: Collection[str] | None = None) -> int:
         """Write held verdicts (only of ``chunk_fingerprints`` when given); returns how many.
@@ -285,7 +292,7 @@ class StoreVerdictCache:
                 n += self._write(s, c, verdict)
         if chunk_fingerprints is None:
             for where, snap in sorted(self.pending_snapshots.items()):
-                n += self._put(where, snap.encode())
+                n += self._put(where, snap.encode(where))
         self.pending.clear()
         self.pending_snapshots.clear()
         return n
@@ -295,10 +302,13 @@ class StoreVerdictCache:
             where = verdict_key(s, c)
         except ValueError:
             return 0
-        return self._put(where, verdict.encode())
+        return self._put(where, verdict.encode(where))
 
     def _put(self, where: str, data: bytes) -> int:
         try:
+            if where in self.bad:
+                self.store.delete(where)  # a cache entry that could not be trusted: replace it
+                self.bad.discard(where)
             return int(bool(self.store.put_object(where, data)))
         except (ValueError, StorageError):
             # The cache is an optimisation: a read-only repository or an id that is
@@ -314,3 +324,6 @@ class ChunkInput:
     row_offset: int
     rows: int
     load: Callable[[], pa.Table]
+    # Raises (NotFoundError/IntegrityError) unless the stored chunk is present and
+    # intact; called before a cached verdict of it is used. None: nothing stored to check.
+    verify: Callable[[], None] | None = None

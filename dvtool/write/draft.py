@@ -41,6 +41,7 @@ class KeyCheck:
     duplicates: int = 0
     examples: list[Any] = field(default_factory=list)
     last: pa.Table | None = None
+    odd: dict[str, int] = field(default_factory=dict)  # NaN or -0.0 in a float key column
 
     def update(self, table: pa.Table) -> None:
         import pyarrow.compute as pc
@@ -60,6 +61,10 @@ class KeyCheck:
             nulls = keys.column(name).null_count
             if nulls:
                 self.nulls[name] = self.nulls.get(name, 0) + nulls
+            if pa.types.is_floating(keys.schema.field(name).type):
+                odd = _nan_or_negative_zero(keys.column(name))
+                if odd:
+                    self.odd[name] = self.odd.get(name, 0) + odd
         if joined.num_rows >= 2:
             same = None
             for name in self.key:
@@ -119,6 +124,12 @@ class KeyCheck:
         if self.nulls:
             detail = ", ".join(f"'{k}' has {n} null value{'s' * (n != 1)}" for k, n in self.nulls.items())
             return DataError(f"key {', '.join(self.key)} has nulls: {detail}; nothing was committed")
+        if self.odd:
+            detail = ", ".join(f"'{k}' has {n}" for k, n in self.odd.items())
+            return DataError(
+                f"key {', '.join(self.key)} holds NaN or -0.0 ({detail}): NaN is not equal to itself "
+                "and -0.0 equals 0.0, so neither can identify a row; nothing was committed"
+            )
         if self.duplicates:
             shown = ", ".join(repr(e) for e in self.examples)
             return DataError(
@@ -126,6 +137,16 @@ class KeyCheck:
                 f"{'s' * (self.duplicates != 1)} (e.g. {shown}); nothing was committed"
             )
         return None
+
+
+def _nan_or_negative_zero(column: pa.ChunkedArray) -> int:
+    """How many values of a float column are NaN or -0.0 (nulls are counted elsewhere)."""
+    import numpy as np
+
+    if pa.types.is_float16(column.type):
+        column = column.cast(pa.float32())
+    values = column.fill_null(1.0).to_numpy()
+    return int(np.count_nonzero(np.isnan(values) | ((values == 0) & np.signbit(values))))
 
 
 def build_draft(

@@ -252,14 +252,17 @@ def test_keyless_skips_identical_chunks(tmp_path: Path) -> None:
     assert d.chunks.skipped == 5 and d.chunks.compared == 1
 
 
-def test_nulls_and_nans_are_equal_but_null_is_not_nan(tmp_path: Path) -> None:
+def test_nulls_and_nans_are_equal_but_null_is_not_nan_and_zero_keeps_its_sign(tmp_path: Path) -> None:
+    # As in the fingerprint: every NaN is one value; -0.0 is not 0.0 (1/x tells them apart).
     old = pa.table({"id": [1, 2, 3, 4], "x": [math.nan, None, math.nan, 0.0]})
-    new = pa.table({"id": [1, 2, 3, 4], "x": [math.nan, None, None, -0.0]})
+    new = pa.table({"id": [1, 2, 3, 4], "x": [-math.nan, None, None, -0.0]})
     d = diff(Side.from_arrow("old", old), Side.from_arrow("new", new), key=["id"])
-    assert d.rows.to_dict() == {"added": 0, "removed": 0, "changed": 1, "unchanged": 3}
+    assert d.rows.to_dict() == {"added": 0, "removed": 0, "changed": 2, "unchanged": 2}
     assert d.to_dict()["samples"]["changed"] == [
-        {"key": {"id": 3}, "changes": {"x": {"old": "NaN", "new": None}}}
+        {"key": {"id": 3}, "changes": {"x": {"old": "NaN", "new": None}}},
+        {"key": {"id": 4}, "changes": {"x": {"old": 0.0, "new": -0.0}}},
     ]
+    assert '"new": -0.0' in d.to_json()
 
 
 def test_odd_column_names_everywhere(tmp_path: Path) -> None:
@@ -372,7 +375,12 @@ SCHEMA = pa.schema([("id", pa.int64()), ("a", pa.int64()), ("b", pa.float64()), 
 
 
 def _norm(v: Any) -> Any:
-    return "NaN" if isinstance(v, float) and math.isnan(v) else v
+    """NaN is one value; -0.0 and 0.0 are two (as in the fingerprint and in diff)."""
+    if isinstance(v, float) and math.isnan(v):
+        return "NaN"
+    if isinstance(v, float) and v == 0:
+        return "-0.0" if math.copysign(1, v) < 0 else "0.0"
+    return v
 
 
 def _brute_keyed(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:
