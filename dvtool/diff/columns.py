@@ -222,7 +222,7 @@ def tally(
             ]
         else:
             parts += ["NULL", "NULL", "0"]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchall()[0]  # whole result: the connection is free after
     for i, (name, *_rest) in enumerate(columns):
         tallies[name].add(row[6 * i : 6 * i + 6])
 

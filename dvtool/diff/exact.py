@@ -25,6 +25,10 @@ def to_proxy(arr: pa.Array | pa.ChunkedArray, plan: Plan) -> pa.Array | pa.Chunk
     """The column as DuckDB gets it."""
     if plan.kind != "token":
         return cast_to_proxy(arr, plan)
+    if pa.types.is_decimal(arr.type):
+        # Arrow's text of a decimal: one per value of the type, every digit, and a
+        # number DuckDB can still cast (for the numeric summaries of a diff).
+        return arr.cast(pa.string())
     texts = [
         None if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
         for v in encode_array(arr)
@@ -35,9 +39,10 @@ def to_proxy(arr: pa.Array | pa.ChunkedArray, plan: Plan) -> pa.Array | pa.Chunk
 def restore(arr: pa.Array | pa.ChunkedArray, plan: Plan) -> list[Any]:
     """Python values of a column read back from DuckDB, in the column's own type, exactly."""
     if plan.kind == "token":
-        values = [None if v is None else json.loads(v) for v in arr.to_pylist()]
-        if pa.types.is_decimal(plan.original):
-            return [None if v is None else decimal.Decimal(v) for v in values]
+        texts = arr.to_pylist()
+        if pa.types.is_decimal(plan.via or plan.original):
+            return [None if v is None else decimal.Decimal(v) for v in texts]
+        values = [None if v is None else json.loads(v) for v in texts]
         return [Exact(v) if isinstance(v, str) else v for v in values]
     # A column compared as text stays as DuckDB returned it.
     with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):

@@ -212,7 +212,7 @@ def _temporal(arr: pa.Array) -> list[Any]:
     try:
         texts = arr.cast(pa.string()).to_pylist()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        texts = [None if v is None else "<" for v in arr.to_pylist()]
+        texts = ["<" if ok else None for ok in arr.is_valid().to_pylist()]
     if not any(v is not None and v.startswith("<") for v in texts):
         return [None if v is None else _clock(v) for v in texts]
     # Outside the calendar Arrow prints ("<value out of range …>"): the raw count, exact.
@@ -250,37 +250,46 @@ def _lists(arr: pa.Array, *, pair: bool) -> list[Any]:
     return out
 
 
-def _temporal_exact_in_python(typ: pa.DataType) -> bool:
+def _nanoseconds(typ: pa.DataType) -> bool:
+    """A nanosecond time, timestamp or duration: Python's datetime types stop at microseconds.
+
+    (pyarrow returns pandas values for them only when it can import pandas, which
+    a ``dvtool`` process may have kept it from doing; dvtool does not depend on that.)
+    """
     import pyarrow as pa
 
-    return not (pa.types.is_time64(typ) and typ.unit == "ns")
+    return bool(
+        (pa.types.is_time64(typ) or pa.types.is_timestamp(typ) or pa.types.is_duration(typ))
+        and typ.unit == "ns"
+    )
 
 
 def python_values(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
-    """``arr.to_pylist()``, except values Python cannot hold exactly, which come as :class:`Exact`.
+    """``arr.to_pylist()``, except where Python has no exact value: there :class:`Exact` text.
 
-    (Nanosecond times, and timestamps or dates outside Python's calendar; nanosecond
-    timestamps and durations come as pandas values, which keep the nanoseconds.)
+    Nanosecond times, timestamps and durations, and dates or timestamps outside
+    Python's calendar, come as their exact JSON text; a nested value holding
+    such values comes in its JSON form.
     """
     import pyarrow as pa
 
     t = arr.type
     if pa.types.is_dictionary(t):
         t = t.value_type
-    if pa.types.is_time(t) or pa.types.is_timestamp(t) or pa.types.is_date(t):
-        if _temporal_exact_in_python(t):
+    if pa.types.is_temporal(t):
+        if not _nanoseconds(t):
             try:
                 plain: list[Any] = arr.to_pylist()
                 return plain
             except (ValueError, OverflowError, pa.ArrowInvalid):
                 pass
         return [None if v is None else Exact(v) for v in encode_array(arr)]
-    if t.num_fields and _contains(t, lambda x: not _temporal_exact_in_python(x) or pa.types.is_temporal(x)):
+    if t.num_fields and _contains(t, pa.types.is_temporal):
+        if _contains(t, _nanoseconds):
+            return encode_array(arr)
         try:
             values: list[Any] = arr.to_pylist()
         except (ValueError, OverflowError, pa.ArrowInvalid):
-            return encode_array(arr)
-        if _contains(t, lambda x: not _temporal_exact_in_python(x)):
             return encode_array(arr)
         return values
     out: list[Any] = arr.to_pylist()
@@ -298,5 +307,5 @@ def _contains(typ: pa.DataType, test: Any) -> bool:
 
 
 def needs_exact_text(typ: pa.DataType) -> bool:
-    """Whether some value of ``typ`` (or inside it) has no exact Python form (nanosecond times)."""
-    return _contains(typ, lambda x: not _temporal_exact_in_python(x))
+    """Whether some value of ``typ`` (or inside it) has no exact Python value of its own (nanoseconds)."""
+    return _contains(typ, _nanoseconds)

@@ -147,3 +147,39 @@ def test_parquet_statistics_without_nan_do_not_fool_the_comparison(tmp_path: Pat
     signed = pa.table({"id": [1, 2], "x": [math.nan, -0.0]})
     d = diff(side, Side.from_arrow("new", signed), key=["id"])
     assert d.rows.changed == 1 and d.to_dict()["samples"]["changed"][0]["key"] == {"id": 2}
+
+
+def test_nanoseconds_are_exact_in_a_real_dvtool_process(tmp_path: Path) -> None:
+    """`dvtool diff` runs without pandas (pyarrow then has no nanosecond Python values): still exact."""
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    cols = {
+        "ts": (pa.timestamp("ns", "Europe/Berlin"), "1970-01-01T01:00:00.000000001+01:00", "1970-01-01T01:00:00.000000002+01:00"),
+        "dur": (pa.duration("ns"), "0.000000001", "0.000000002"),
+        "t": (pa.time64("ns"), "00:00:00.000000001", "00:00:00.000000002"),
+        "nested": (pa.list_(pa.timestamp("ns")), ["1970-01-01T00:00:00.000000001"], ["1970-01-01T00:00:00.000000002"]),
+    }
+    for i, value in enumerate((1, 2)):
+        table = pa.table(
+            {"id": [1], **{c: pa.array([[value]] if c == "nested" else [value], t) for c, (t, _, _) in cols.items()}}
+        )
+        pq.write_table(table, tmp_path / f"v{i}.parquet")
+
+    def dvtool(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dvtool", "--repo", str(repo), *args], capture_output=True, text=True, check=False
+        )
+
+    assert dvtool("init").returncode == 0
+    for i in (0, 1):
+        done = dvtool("snapshot", str(tmp_path / f"v{i}.parquet"), "-d", "d", "--key", "id")
+        assert done.returncode == 0, done.stderr
+    assert "unchanged" in dvtool("snapshot", str(tmp_path / "v1.parquet"), "-d", "d", "--key", "id").stdout
+    res = dvtool("diff", "d@v1", "d@v2", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    (change,) = json.loads(res.stdout)["samples"]["changed"]
+    assert change["changes"] == {c: {"old": old, "new": new} for c, (_, old, new) in cols.items()}
+    text = dvtool("diff", "d@v1", "d@v2").stdout
+    assert "0.000000001 → 0.000000002" in text or '"0.000000001" → "0.000000002"' in text
