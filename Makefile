@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 SPARK_VENV  := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed-stamp
 
-.PHONY: help venv demo test lint format docs bench clean
+.PHONY: help venv demo test lint format docs bench mutate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,6 +47,13 @@ else
 endif
 	$(SPARK_VENV)/bin/python -m pytest -q -m spark tests/spark
 
+# Mutation testing (mutmut; [tool.mutmut] in pyproject.toml says which modules and tests):
+# slow, so on demand only, never part of `make test`. `.venv/bin/mutmut results` lists the
+# surviving mutants, `.venv/bin/mutmut show NAME` shows one; tests/MUTANTS.md accounts for them.
+mutate: $(STAMP)  ## mutation testing of the core with mutmut (slow, on demand); prints the kill rate
+	$(BIN)/mutmut run --max-children $$(nproc)
+	$(BIN)/python scripts/mutation_score.py
+
 lint: $(STAMP)  ## ruff, mypy --strict and the import-layer contract
 	$(BIN)/ruff check dvtool tests
 	$(BIN)/mypy
@@ -64,3 +71,4 @@ bench: $(STAMP)  ## benchmarks vs peers and goals (ROWS=10000000 by default; ARG
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) $(SPARK_VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo mutants

@@ -19,7 +19,7 @@ import pyarrow as pa
 from dvtool.diff.columns import ColumnComparison
 from dvtool.diff.drift import Drift
 from dvtool.diff.policy import PolicyResult
-from dvtool.format.jsonvalues import Exact, json_value
+from dvtool.format.jsonvalues import json_value
 from dvtool.format.models import ChunkInfo
 
 __all__ = [
@@ -53,9 +53,7 @@ def _show(value: Any, width: int = 60) -> str:
     """One cell for people: JSON-like, one line, cut at ``width`` characters."""
     if value is None:
         text = "null"
-    elif isinstance(value, Exact):
-        text = str(value)
-    elif isinstance(value, str):
+    elif type(value) is str:  # not Exact, a value already in its JSON text: shown as is
         text = json.dumps(value, ensure_ascii=False)
     else:
         v = json_value(value)

@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import json
 import re
+import uuid
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -458,6 +459,8 @@ def _from_object(obj: Any, *, name: str, extra: dict[str, Any]) -> LoadedSchema:
     if not unproven and not faithful:
         # pandera leaves lambda and unregistered checks out of the JSON (with a warning)
         unproven = f"schema {name} has parts pandera cannot serialise, so its identity cannot be proven"
+    if unproven:
+        identity["uncached"] = uuid.uuid4().hex  # never the fingerprint of another schema either
     return LoadedSchema(
         name=name,
         backend=backend,

@@ -44,6 +44,14 @@ def _repo_with_cached_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     return repo, schema
 
 
+def _chunk_verdicts(repo: Path) -> list[Path]:
+    """The cached per-chunk verdicts (not the per-snapshot ones of checks over all rows)."""
+    return [
+        p for p in sorted((repo / "validation").rglob("*.json"))
+        if json.loads(p.read_bytes())["kind"] == "validation-verdict"
+    ]
+
+
 def _chunk(repo: Path) -> Path:
     (path,) = (repo / "objects").rglob("*.parquet")
     return path
@@ -160,7 +168,7 @@ def test_edited_verdict_is_ignored_by_validate_and_reported_by_fsck(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, schema = _repo_with_cached_verdict(tmp_path, capsys)
-    (verdict,) = (repo / "validation").rglob("*.json")
+    (verdict,) = _chunk_verdicts(repo)
     body = json.loads(verdict.read_bytes())
     body["failures"] = [
         {"column": "v", "check": "greater_than(0)", "severity": "error", "count": 3, "examples": [], "cases": []}
@@ -184,8 +192,34 @@ def test_verdict_copied_under_another_chunks_name_is_ignored(tmp_path: Path, cap
     run(capsys, "--repo", str(repo), "snapshot", str(data), "-d", "bad")
     assert run(capsys, "--repo", str(repo), "validate", "good", "--schema", str(schema)).exit_code == 0
     assert run(capsys, "--repo", str(repo), "validate", "bad", "--schema", str(schema)).exit_code == 1
-    files = sorted((repo / "validation").rglob("*.json"), key=lambda p: json.loads(p.read_bytes())["failures"] != [])
+    files = sorted(_chunk_verdicts(repo), key=lambda p: json.loads(p.read_bytes())["failures"] != [])
     passing, failing = files
     failing.chmod(0o644)
     failing.write_bytes(passing.read_bytes())  # a PASS verdict under the failing chunk's name
     assert run(capsys, "--repo", str(repo), "validate", "bad", "--schema", str(schema)).exit_code == 1
+
+
+def test_verdicts_edited_to_say_pass_do_not_pass_failing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every cached verdict (per chunk, and per snapshot for checks over all rows) is bound to its content."""
+    repo, schema, data = tmp_path / "repo", tmp_path / "s.yaml", tmp_path / "d.parquet"
+    schema.write_text(SCHEMA + "    unique: true\n")
+    run(capsys, "--repo", str(repo), "init")
+    pq.write_table(pa.table({"v": [-1, 2, 2]}), data)
+    run(capsys, "--repo", str(repo), "snapshot", str(data), "-d", "d")
+    assert run(capsys, "--repo", str(repo), "validate", "d", "--schema", str(schema)).exit_code == 1
+    verdicts = sorted((repo / "validation").rglob("*.json"))
+    assert {json.loads(p.read_bytes())["kind"] for p in verdicts} == {"validation-verdict", "validation-snapshot-verdict"}
+    edited = 0
+    for path in verdicts:
+        body = json.loads(path.read_bytes())
+        if body["failures"]:
+            body["failures"] = []
+            path.chmod(0o644)
+            path.write_text(json.dumps(body))
+            edited += 1
+    assert edited >= 1
+    fsck = run(capsys, "--repo", str(repo), "fsck")
+    assert fsck.exit_code == 1 and fsck.stdout.count("does not match its checksum") == edited
+    res = run(capsys, "--repo", str(repo), "validate", "d", "--schema", str(schema))
+    assert res.exit_code == 1 and "FAILED" in res.stdout
+    assert "greater_than" in res.stdout and "unique" in res.stdout
