@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dvtool import Repo
+from s3server import S3Bucket
 from tests.clitools import run
-from tests.conftest import S3Bucket
 
 SCHEMA = textwrap.dedent(
     """\
