@@ -109,16 +109,20 @@ def _write(path: Path, text: str) -> None:
 def test_python_schema_importing_a_changed_module_does_not_reuse_verdicts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import sys
+    import uuid
+
+    limits = f"limits_{uuid.uuid4().hex}"  # a fresh module name: nothing cached in sys.modules
     monkeypatch.syspath_prepend(str(tmp_path))
-    _write(tmp_path / "limits_mod.py", "LIMIT = 10\n")
+    _write(tmp_path / f"{limits}.py", "LIMIT = 10\n")
     _write(
         tmp_path / "schema_mod.py",
-        """\
+        f"""\
         import pandera.pandas as pa
-        import limits_mod
+        import {limits} as limits_mod
 
         schema = pa.DataFrameSchema(
-            {"v": pa.Column(int, pa.Check(lambda s: s < limits_mod.LIMIT, name="small"))}
+            {{"v": pa.Column(int, pa.Check(lambda s: s < limits_mod.LIMIT, name="small"))}}
         )
         """,
     )
@@ -127,10 +131,8 @@ def test_python_schema_importing_a_changed_module_does_not_reuse_verdicts(
     first = repo.validate("d", schema=f"{tmp_path / 'schema_mod.py'}:schema")
     assert first.ok and first.chunks_checked == 1
     assert first.notes and "identity cannot be proven" in first.notes[0]
-    _write(tmp_path / "limits_mod.py", "LIMIT = 3\n")  # the schema file itself is unchanged
-    import sys
-
-    sys.modules.pop("limits_mod", None)
+    _write(tmp_path / f"{limits}.py", "LIMIT = 3\n")  # the schema file itself is unchanged
+    monkeypatch.delitem(sys.modules, limits)
     second = repo.validate("d", schema=f"{tmp_path / 'schema_mod.py'}:schema")
     assert not second.ok, "a verdict of the old module was reused"
     assert second.chunks_reused == 0 and second.errors[0].failure_count == 1
