@@ -1,4 +1,7 @@
-"""The examples of docs/engines.md run: setup, DuckDB and polars, in the page's order."""
+"""The examples of docs/engines.md run: setup, DuckDB and polars, in the page's order.
+
+spark_example.py needs the spark extra: tests/spark/test_engines_doc_spark.py runs it.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ def titled_blocks() -> list[tuple[str, str]]:
 
 def test_the_page_has_the_tested_examples() -> None:
     names = [name for name, _ in titled_blocks()]
-    assert names == ["setup.py", "duckdb_example.py", "polars_example.py"]
+    assert names == ["setup.py", "duckdb_example.py", "polars_example.py", "spark_example.py"]
 
 
 def test_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,5 +31,7 @@ def test_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DVTOOL_REPO", raising=False)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for name, code in titled_blocks():
+        if name.startswith("spark"):
+            continue
         exec(compile(code, f"{PAGE.name}:{name}", "exec"), namespace)
     assert namespace["n"] == 2030
