@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,8 +124,9 @@ FILES = _pick([
     "nested.parquet", "ctrl\x1bname.csv", "folder", "folder/", "missing.csv", "link.csv", "dangling.csv",
     "/dev/null", "-", "s3://KEY:SECRET@bucket/x.csv", "memory://nothing-here/x.csv", "exists.csv", "'*.csv'",
 ])
+# No system device among the outputs: a broken dvtool would replace /dev/null for the whole machine.
 DESTS = _pick([
-    "out.parquet", "out.csv", "out.jsonl", "exists.csv", "link.csv", "dangling.csv", "/dev/null", "folder",
+    "out.parquet", "out.csv", "out.jsonl", "exists.csv", "link.csv", "dangling.csv", "sock", "folder",
     "newfolder/", "-", "missing-dir/x.csv", "repo/dvtool.json", "repo", "s3://KEY:SECRET@bucket/x.parquet",
 ])
 REF_OR_FILE = st.one_of(_pick(REFS), FILES)
@@ -198,13 +201,19 @@ def command(draw: st.DrawFn) -> list[str]:
 
 
 def _digest(root: Path) -> dict[str, bytes | str]:
-    """Every file and link under ``root``: bytes, or where a link points."""
+    """Every file, link and special file under ``root``: bytes, where a link points, or its kind."""
     out: dict[str, bytes | str] = {}
     for dirpath, dirs, files in os.walk(root):
         for name in files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root)
-            out[rel] = f"-> {os.readlink(path)}" if os.path.islink(path) else Path(path).read_bytes()
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                out[rel] = f"-> {os.readlink(path)}"
+            elif stat.S_ISREG(mode):
+                out[rel] = Path(path).read_bytes()
+            else:
+                out[rel] = f"special {stat.S_IFMT(mode):o}"
     return out
 
 
@@ -234,12 +243,15 @@ def _fresh_copy(world: Path) -> Iterator[Path]:
             (root / name).unlink()
         (root / "link.csv").symlink_to(root / "exists.csv")
         (root / "dangling.csv").symlink_to(root / "nowhere.csv")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(root / "sock"))  # a special file to refuse as an output (no pipe: it would block)
         old = os.getcwd()
         os.chdir(root)
         try:
             yield root
         finally:
             os.chdir(old)
+            sock.close()
 
 
 @settings(

@@ -86,15 +86,22 @@ def test_a_symlink_is_never_written_through_or_replaced(repo: Path, tmp_path: Pa
     assert not (tmp_path / "nowhere.txt").exists()
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
-def test_a_device_is_never_replaced(repo: Path, tmp_path: Path) -> None:
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    for target in ("/dev/null", str(fifo)):
-        for name, args in _writers(repo, tmp_path, target).items():
-            code, _, err = invoke(*args, "--force")
-            assert code == 2 and _one_line(err) and "not a regular file" in err, (name, err)
-    assert Path("/dev/null").is_char_device() and fifo.is_fifo()
+def test_a_special_file_is_never_replaced(repo: Path, tmp_path: Path) -> None:
+    """A socket made here stands for devices and pipes: never /dev/null itself (a broken dvtool
+    would replace it for the whole machine), and no pipe (a broken dvtool would block on it)."""
+    import socket
+
+    sock_path = tmp_path / "sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(sock_path))
+    try:
+        for name, args in _writers(repo, tmp_path, str(sock_path)).items():
+            for force in ([], ["--force"]):
+                code, _, err = invoke(*args, *force)
+                assert code == 2 and _one_line(err) and "not a regular file" in err, (name, err)
+        assert sock_path.is_socket()
+    finally:
+        server.close()
 
 
 def test_export_into_a_non_empty_folder(repo: Path, tmp_path: Path) -> None:
