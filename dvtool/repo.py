@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from dvtool.catalog import Catalog
 from dvtool.engines import spark_api, spark_diff_engine, spark_settings
-from dvtool.errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError
+from dvtool.errors import (
+    AlreadyExistsError,
+    IntegrityError,
+    NotFoundError,
+    UsageError,
+    ValidationFailed,
+)
 from dvtool.format.layout import DEFAULT_DIR, MARKER, check_name, tag_key, utc_now
 from dvtool.format.models import FORMAT_VERSION, Manifest, TagEntry, canonical_json, parse_json
 from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
@@ -347,9 +353,17 @@ class Repo:
             from dvtool.validate.schema import load_schema
 
             gate = SchemaGate(self.store, load_schema(schema))
-        outcome = write_snapshot(
-            self.store, src, dataset=dataset, key=key, message=message, meta=meta_items, gate=gate, progress=progress
-        )
+        try:
+            outcome = write_snapshot(
+                self.store, src, dataset=dataset, key=key, message=message, meta=meta_items, gate=gate,
+                progress=progress,
+            )
+        except ValidationFailed as exc:
+            if key and src.rereadable:  # name rows as they are in the SOURCE, not in the sorted draft
+                from dvtool.validate.faults import with_input_rows
+
+                exc.report = with_input_rows(exc.report, src.batches(), key)  # type: ignore[arg-type]
+            raise
         version = outcome.committed.manifest.version if outcome.committed else outcome.unchanged_version
         assert version is not None
         if tag is not None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dvtool.errors import DvtoolError
+from dvtool.errors import DvtoolError, UsageError
 
 if TYPE_CHECKING:
     from dvtool import ReadOptions
@@ -19,6 +19,7 @@ from dvtool.cli.context import (
     parse_pairs,
     pass_state,
     read_options,
+    write_output,
 )
 
 
@@ -50,13 +51,18 @@ def init(state: State, url: str | None) -> None:
 @click.option("--meta", multiple=True, metavar="K=V", help="Metadata recorded with the version (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl", "arrow"]),
               help="Input format (default: from the file extension).")
+@click.option("--report", "report_file", metavar="FILE",
+              help="With --schema: write the validation report to FILE, passed or failed.")
+@click.option("--report-format", type=click.Choice(["text", "json", "junit", "markdown", "github", "html"]),
+              default="json", show_default=True, help="Format of the --report FILE (as validate --format).")
 @read_options
 @engine_options
 @json_option
 @pass_state
 def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str, keys: tuple[str, ...],
-             schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, read: ReadOptions | None,
-             as_json: bool, engine: str | None, spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
+             schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, report_file: str | None,
+             report_format: str, read: ReadOptions | None, as_json: bool, engine: str | None,
+             spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
     """Commit the next version of a dataset from files or stdin.
 
     SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin). Without SOURCE, the
@@ -73,6 +79,8 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
     """
     from dvtool.cli import render as _render
 
+    if report_file is not None and schema is None:
+        raise UsageError("--report writes the --schema validation report; add --schema FILE")
     repo = state.repo()
     # Several SOURCE arguments are read one after another as one dataset.
     source: Any = None if not sources else sources[0] if len(sources) == 1 else list(sources)
@@ -88,10 +96,17 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
     except DvtoolError as exc:
         report = getattr(exc, "report", None)
         if report is not None:
+            if report_file is not None:
+                write_output(report.render(report_format), report_file, force=True)
             click.echo(report.to_text(), err=not as_json)
             if as_json:
                 click.echo(_render.json_text(report.to_json()))
         raise
+    if report_file is not None and result.validation is not None:
+        write_output(result.validation.render(report_format), report_file, force=True)
+    elif report_file is not None and not state.quiet:
+        click.echo(f"no report written to {report_file}: the data is unchanged, so it was not validated again",
+                   err=True)
     if as_json:
         emit(_render.json_text(result.to_json()))
     else:

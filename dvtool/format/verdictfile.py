@@ -23,8 +23,9 @@ __all__ = ["ENGINE", "KINDS", "encode_verdict", "verdict_problem"]
 # meaning, so cached verdicts of an older dvtool are not reused. (2: dataframe-level
 # checks left chunk verdicts; they run once over all rows. 3: whole-column checks
 # left them too, and pandas types follow nulls anywhere in the data. 4: verdicts
-# record where they were written and a checksum.)
-ENGINE = "dvtool-validation-4"
+# record where they were written and a checksum. 5: distinct failing values with
+# counts, checks that raised, merged faults.)
+ENGINE = "dvtool-validation-5"
 KINDS = frozenset({"validation-verdict", "validation-snapshot-verdict"})
 
 

@@ -473,6 +473,11 @@ def run_pandera(
     return None
 
 
+DISTINCT_PER_CHUNK = 200  # distinct failing values kept per check and chunk (most frequent first)
+# pandera's failure case when a check raised instead of returning booleans: "TypeError(...)".
+RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\(")
+
+
 def check_group(
     plan: CheckPlan,
     loaded: LoadedSchema,
@@ -501,28 +506,35 @@ def check_group(
         rows = fc.filter(pl.col("index").is_not_null())
         chunk_of = np.searchsorted(starts, rows["index"].to_numpy(), side="right") - 1
         rows = rows.with_columns(pl.Series("chunk", chunk_of, dtype=pl.Int64))
-        grouped = rows.group_by(
-            ["chunk", "column", "check", "check_number"], maintain_order=True
-        ).agg(
-            # The first failing rows, in row order (pandas' failure cases come in no set order).
-            pl.len().alias("n"),
-            pl.col("index").sort().head(n_examples).alias("idx"),
+        # One example per distinct failing value: how many rows hold it, and the first one.
+        per_value = rows.group_by(
+            ["chunk", "column", "check", "check_number", "failure_case"], maintain_order=True
+        ).agg(pl.len().alias("n"), pl.col("index").min().alias("first"))
+        grouped = (
+            per_value.sort(["n", "first"], descending=[True, False])
+            .group_by(["chunk", "column", "check", "check_number"], maintain_order=True)
+            .agg(
+                pl.col("n").sum().alias("total"),
+                pl.col("n").head(DISTINCT_PER_CHUNK).alias("ns"),
+                pl.col("first").head(DISTINCT_PER_CHUNK).alias("firsts"),
+            )
         )
         for g in grouped.sort("chunk", maintain_order=True).iter_rows(named=True):
             column, check, number, c = g["column"], g["check"], g["check_number"], int(g["chunk"])
             sev = severity(plan.warn, labels, plan.regexes, column, number)
             examples = []
-            for i in g["idx"]:
+            for n, i in zip(g["ns"], g["firsts"], strict=True):
                 value = table.column(column)[i].as_py() if column in names else None
                 kv = (
                     tuple((k, jsonable(table.column(k)[i].as_py())) for k in keys)
                     if keys
                     else None
                 )
-                examples.append(Example(value=jsonable(value), row=int(i - starts[c]), key=kv))
-            failures[c].append(ChunkFailure(column, check, sev, int(g["n"]), tuple(examples)))
+                examples.append(Example(value=jsonable(value), row=int(i - starts[c]), key=kv, count=int(n)))
+            failures[c].append(ChunkFailure(column, check, sev, int(g["total"]), tuple(examples)))
         schema_level = fc.filter(pl.col("index").is_null()).unique(maintain_order=True)
         merged: dict[tuple[str | None, str, str], list[str]] = {}
+        raised: set[tuple[str | None, str, str]] = set()
         for r in schema_level.iter_rows(named=True):
             column, case = r["column"], str(r["failure_case"])
             if column is None and r["check"] in ("column_in_schema", "column_in_dataframe", "column_ordered"):
@@ -530,6 +542,8 @@ def check_group(
             number = r["check_number"]
             sev = severity(plan.warn, labels, plan.regexes, column, number)
             merged.setdefault((column, r["check"], sev), []).append(case)
+            if RAISED.match(case):
+                raised.add((column, r["check"], sev))
         for (column, check, sev_), cases in merged.items():
             # Not tied to rows (a dtype, a missing column): true of every chunk in the group.
             for per_chunk in failures:
@@ -541,6 +555,7 @@ def check_group(
                         0,
                         (),
                         tuple(cases),
+                        (column, check, sev_) in raised,
                     )
                 )
     return [

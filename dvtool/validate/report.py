@@ -35,27 +35,39 @@ GITHUB_ANNOTATIONS = 10  # GitHub shows at most 10 annotations of each kind per 
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One failing value and where it is: the row key when the data has one, else the row position."""
+    """One failing value and where it is: its row and, when the data has a key, the row's key.
+
+    ``row`` is the 0-based position in the rows validated (input order for a
+    SOURCE); reports print it 1-based, as the input row number with the header
+    excluded. With ``count``, the example stands for a distinct failing value:
+    ``count`` rows hold it and ``row`` is the first of them.
+    """
 
     value: Any
     row: int | None = None
     key: tuple[tuple[str, Any], ...] | None = None
+    count: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"value": self.value}
+        if self.count is not None:
+            d["count"] = self.count
         if self.row is not None:
-            d["row"] = self.row
+            d["row"] = self.row + 1
         if self.key is not None:
             d["key"] = dict(self.key)
         return d
 
     def describe(self) -> str:
-        where = ""
+        where = []
+        if self.row is not None:
+            where.append(f"{'first ' if self.count and self.count > 1 else ''}row {self.row + 1:,}")
         if self.key is not None:
-            where = ", ".join(f"{k}={_short(v)}" for k, v in self.key)
-        elif self.row is not None:
-            where = f"row {self.row}"
-        return f"{_short(self.value)} ({where})" if where else _short(self.value)
+            # The whole key, never cut: it is how the row is found.
+            where.append(", ".join(f"{k}={_full(v)}" for k, v in self.key))
+        times = f" ×{self.count:,}" if self.count is not None else ""
+        text = _short(self.value) + times
+        return f"{text} ({'; '.join(where)})" if where else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +79,38 @@ class CheckFailure:
     failure_count: int
     examples: tuple[Example, ...] = ()
     severity: Severity = "error"
+    # Other checks that failed on the same values (one fault, one entry): e.g. the
+    # coerce_dtype(...) before a dtype(...), or not_nullable beside a key check.
+    also: tuple[tuple[str, int], ...] = ()  # (check, its own failure count)
+    # The check raised (e.g. TypeError comparing strings with numbers): it could not
+    # judge the data. Reported apart from data failures, as "check errors".
+    raised: bool = False
 
     @property
     def label(self) -> str:
         return f"{self.column}: {self.check}" if self.column is not None else self.check
 
+    own_count: int | None = None  # this check's own count when ``also`` merged others into it
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        return (self.check, *(c for c, _ in self.also))
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "column": self.column,
             "check": self.check,
             "failure_count": self.failure_count,
             "examples": [e.to_dict() for e in self.examples],
         }
+        if self.also:
+            d["checks"] = list(self.checks)
+            d["check_counts"] = {self.check: self.own_count, **dict(self.also)}
+        if self.examples and all(e.count is not None for e in self.examples):
+            d["distinct_values"] = len(self.examples)
+            # Exact: the listed values' counts add up to every failing row, or some were left out.
+            d["all_values_listed"] = sum(e.count or 0 for e in self.examples) == self.failure_count
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +135,12 @@ class ValidationReport:
     schema_lines: tuple[tuple[str, int], ...] = field(
         default=()
     )  # column -> line in the schema file
+    name: str = ""  # the dataset (or the schema's name): JUnit classnames are NAME.COLUMN
+    check_errors: tuple[CheckFailure, ...] = ()  # checks that raised instead of judging the data
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.check_errors
 
     def passed(self, *, strict: bool = False) -> bool:
         return self.ok and not (strict and self.warnings)
@@ -128,6 +162,15 @@ class ValidationReport:
             "notes": list(self.notes),
             "errors": [f.to_dict() for f in self.errors],
             "warnings": [f.to_dict() for f in self.warnings],
+            "check_errors": [
+                {"column": f.column, "check": f.check, "error": str(f.examples[0].value) if f.examples else ""}
+                for f in self.check_errors
+            ],
+            "counts": {
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
+                "check_errors": len(self.check_errors),
+            },
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -159,9 +202,10 @@ class ValidationReport:
         chunks = ""
         if self.chunks_checked or self.chunks_reused:
             chunks = f", {_plural(self.chunks_checked, 'chunk')} checked, {self.chunks_reused} reused"
+        raised = f", {_plural(len(self.check_errors), 'check error')}" if self.check_errors else ""
         return (
             f"{verdict}: {self.target} against {self.schema} — "
-            f"{_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')} "
+            f"{_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')}{raised} "
             f"({_plural(self.rows_checked, 'row')}{chunks})"
         )
 
@@ -170,25 +214,31 @@ class ValidationReport:
         lines += [f"  note: {n}" for n in self.notes]
         for kind, items in (("error", self.errors), ("warning", self.warnings)):
             for f in items:
-                lines.append(f"  {kind:7} {f.label}: {_plural(f.failure_count, 'failure')}")
+                also = f" (also {', '.join(f.checks[1:])})" if f.also else ""
+                lines.append(f"  {kind:7} {f.label}{also}: {_plural(f.failure_count, 'failure')}")
                 if f.examples:
-                    lines.append("          e.g. " + "; ".join(e.describe() for e in f.examples))
+                    lines.append("          " + _examples_text(f))
+        for f in self.check_errors:
+            lines.append(f"  raised  {f.label}: {_first_value(f)}")
         return "\n".join(lines) + "\n"
 
     def to_junit(self, *, strict: bool = False) -> str:
         """JUnit XML: one testcase per check; failed checks carry a <failure>."""
-        failures = {(f.column, f.check): f for f in self.errors}
-        warned = {(f.column, f.check): f for f in self.warnings}
+        failures = {(f.column, c): f for f in self.errors for c in f.checks}
+        warned = {(f.column, c): f for f in self.warnings for c in f.checks}
+        raised = {(f.column, f.check): f for f in self.check_errors}
         names = list(self.checks)
-        for f in (*self.errors, *self.warnings):
-            if (f.column, f.check) not in names:
-                names.append((f.column, f.check))
+        for f in (*self.errors, *self.warnings, *self.check_errors):
+            for c in f.checks:
+                if (f.column, c) not in names:
+                    names.append((f.column, c))
+        failed = {n for n in names if n in failures or (strict and n in warned)} - set(raised)
         suite = ET.Element(
             "testsuite",
             name=f"dvtool validate {self.target}",
             tests=str(len(names)),
-            failures=str(len(failures) + (len(warned) if strict else 0)),
-            errors="0",
+            failures=str(len(failed)),
+            errors=str(len(raised)),
             skipped="0",
         )
         props = ET.SubElement(suite, "properties")
@@ -200,13 +250,19 @@ class ValidationReport:
             ("chunks_reused", str(self.chunks_reused)),
         ):
             ET.SubElement(props, "property", name=k, value=v)
+        suite_name = self.name or self.schema
         for column, check in names:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=f"{self.schema}.{column}" if column is not None else self.schema,
+                classname=f"{suite_name}.{column}" if column is not None else suite_name,
                 name=check,
             )
+            boom = raised.get((column, check))
+            if boom is not None:
+                error = ET.SubElement(case, "error", message=f"{boom.label} raised", type="check_error")
+                error.text = _first_value(boom)
+                continue
             err = failures.get((column, check))
             w = warned.get((column, check))
             if err is not None or (strict and w is not None):
@@ -219,6 +275,8 @@ class ValidationReport:
                     type=item.severity,
                 )
                 fail.text = "\n".join(e.describe() for e in item.examples)
+                if item.also:
+                    fail.text = f"one fault, reported by {', '.join(item.checks)}\n" + fail.text
             elif w is not None:
                 out = ET.SubElement(case, "system-out")
                 out.text = f"warning: {_plural(w.failure_count, 'failure')}; " + "; ".join(
@@ -226,6 +284,7 @@ class ValidationReport:
                 )
         root = ET.Element("testsuites", name="dvtool", tests=suite.get("tests", "0"))
         root.set("failures", suite.get("failures", "0"))
+        root.set("errors", suite.get("errors", "0"))
         root.append(suite)
         _xml_safe_tree(root)
         ET.indent(root)
@@ -242,11 +301,12 @@ class ValidationReport:
         rows: list[str] = []
         if self.errors or self.warnings:
             rows += ["| | column | check | failures | examples |", "|---|---|---|---:|---|"]
-            for f in (*self.errors, *self.warnings):
-                mark = "error" if f.severity == "error" else "warning"
-                examples = "; ".join(e.describe() for e in f.examples)
+            for f in (*self.errors, *self.warnings, *self.check_errors):
+                mark = "check error" if f.raised else "error" if f.severity == "error" else "warning"
+                examples = _first_value(f) if f.raised else _examples_text(f)
+                count = "–" if f.raised else f"{f.failure_count:,}"
                 rows.append(
-                    f"| {mark} | {_md(f.column or '')} | {_md(f.check)} | {f.failure_count:,} "
+                    f"| {mark} | {_md(f.column or '')} | {_md(', '.join(f.checks))} | {count} "
                     f"| {_md(examples)} |"
                 )
         out = "\n".join(head)
@@ -262,7 +322,7 @@ class ValidationReport:
         """Workflow commands: at most 10 error and 10 warning annotations, then a summary line."""
         lines: list[str] = []
         lines_of = dict(self.schema_lines)
-        for kind, items in (("error", self.errors), ("warning", self.warnings)):
+        for kind, items in (("error", (*self.check_errors, *self.errors)), ("warning", self.warnings)):
             if kind == "warning" and strict:
                 kind = "error"
             for f in items[:GITHUB_ANNOTATIONS]:
@@ -272,8 +332,10 @@ class ValidationReport:
                 elif self.schema:
                     props.insert(0, f"file={_gh_prop(self.schema)}")
                 msg = f"{f.label} failed for {_plural(f.failure_count, 'row')} of {self.target}"
-                if f.examples:
-                    msg += "; e.g. " + "; ".join(e.describe() for e in f.examples)
+                if f.raised:
+                    msg = f"{f.label} raised on {self.target}: {_first_value(f)}"
+                elif f.examples:
+                    msg += "; " + _examples_text(f)
                 lines.append(f"::{kind} {','.join(props)}::{_gh_data(msg)}")
             if len(items) > GITHUB_ANNOTATIONS:
                 lines.append(
@@ -282,6 +344,23 @@ class ValidationReport:
                 )
         lines.append(self._summary(strict))
         return "\n".join(lines) + "\n"
+
+
+def _examples_text(f: CheckFailure, shown: int = 5) -> str:
+    """The first few examples; distinct values (with counts) say how many there are in all."""
+    text = "; ".join(e.describe() for e in f.examples[:shown])
+    if f.examples and all(e.count is not None for e in f.examples):
+        more = f"; … {len(f.examples) - shown:,} more" if len(f.examples) > shown else ""
+        return f"{_plural(len(f.examples), 'distinct value')}: {text}{more}"
+    return "e.g. " + text
+
+
+def _first_value(f: CheckFailure) -> str:
+    return str(f.examples[0].value) if f.examples else ""
+
+
+def _full(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _plural(n: int, word: str) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ from dvtool.validate.engine import (
     plan_checks,
     validation_record,
 )
+from dvtool.validate.faults import distinct_values, one_per_fault
 from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, ValidationReport
 from dvtool.validate.schema import LoadedSchema
 from dvtool.validate.verdicts import (
@@ -104,6 +106,7 @@ def validate_chunks(
             scope = json.dumps([loaded.fingerprint, sorted(nulls)]).encode("utf-8")
             chunk_scope = f"{ALGORITHM}:{xxhash.xxh3_128_hexdigest(scope)}"
     merged: dict[tuple[str | None, str, str], tuple[int, list[Example], list[str]]] = {}
+    raised: set[tuple[str | None, str, str]] = set()
     rows = 0
     verdicts: list[ChunkVerdict | None] = []
     if not loaded.proven:
@@ -151,22 +154,25 @@ def validate_chunks(
         for f in verdict.failures:
             count, examples, cases = merged.setdefault((f.column, f.check, f.severity), (0, [], []))
             for e in f.examples:
-                if len(examples) < n_examples:
-                    row = e.row + chunk.row_offset if e.row is not None else None
-                    examples.append(Example(value=e.value, row=row, key=e.key))
+                row = e.row + chunk.row_offset if e.row is not None else None
+                examples.append(Example(value=e.value, row=row, key=e.key, count=e.count))
             cases.extend(c for c in f.cases if c not in cases)
             merged[(f.column, f.check, f.severity)] = (count + f.count, examples, cases)
+            if f.raised:
+                raised.add((f.column, f.check, f.severity))
     results: list[CheckFailure] = []
     for (column, check, sev), (count, examples, cases) in merged.items():
-        if not examples:
-            examples = [Example(value=c) for c in cases[:n_examples]]
+        shown = distinct_values(examples) if examples and all(e.count for e in examples) else examples[:n_examples]
+        if not shown:
+            shown = [Example(value=c) for c in cases[:n_examples]]
         results.append(
             CheckFailure(
                 column,
                 check,
                 count + len(cases),
-                tuple(examples),
+                tuple(shown),
                 "warning" if sev == "warning" else "error",
+                raised=(column, check, sev) in raised,
             )
         )
     files_cache: list[Sequence[str]] = []
@@ -210,18 +216,21 @@ def validate_chunks(
         return (order.get((where, r.check), len(order)), str(r.column), r.check)
 
     results.sort(key=position)
+    results = one_per_fault(results)
     return ValidationReport(
         schema=loaded.name,
         schema_fingerprint=loaded.fingerprint,
         target=target,
         rows_checked=rows,
-        errors=tuple(r for r in results if r.severity == "error"),
-        warnings=tuple(r for r in results if r.severity == "warning"),
+        errors=tuple(r for r in results if r.severity == "error" and not r.raised),
+        warnings=tuple(r for r in results if r.severity == "warning" and not r.raised),
+        check_errors=tuple(r for r in results if r.raised),
         chunks_checked=checked,
         chunks_reused=reused,
         notes=() if loaded.proven else (f"cached verdicts not used: {loaded.unproven}",),
         checks=plan.checks,
         schema_lines=loaded.lines,
+        name=_suite_name(target, loaded),
     )
 
 
@@ -236,6 +245,15 @@ def _verify_all(checks: Sequence[Callable[[], None]]) -> None:
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
         for _ in pool.map(lambda check: check(), checks):
             pass
+
+
+def _suite_name(target: str, loaded: LoadedSchema) -> str:
+    """The dataset validated (``orders@v2``, ``orders (new version)``), else the schema's own name."""
+    m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(@\S+| \(new version\))", target)
+    if m:
+        return m.group(1)
+    named = getattr(loaded.schema, "name", None)
+    return str(named) if named else Path(loaded.name.split(":", 1)[0]).stem
 
 
 def _scan_nulls(chunks: Sequence[ChunkInput], schema: pa.Schema | None) -> tuple[pa.Schema, set[str]]:

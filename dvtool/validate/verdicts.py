@@ -55,6 +55,7 @@ class ChunkFailure:
     count: int  # failing rows
     examples: tuple[Example, ...] = ()
     cases: tuple[str, ...] = ()  # schema-level failures (wrong dtype, missing column): not rows
+    raised: bool = False  # the check raised: ``cases`` holds the exception
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,8 +63,9 @@ class ChunkFailure:
             "check": self.check,
             "severity": self.severity,
             "count": self.count,
-            "examples": [e.to_dict() for e in self.examples],
+            "examples": [_example_dict(e) for e in self.examples],
             "cases": list(self.cases),
+            "raised": self.raised,
         }
 
     @classmethod
@@ -78,10 +80,12 @@ class ChunkFailure:
                     value=e.get("value"),
                     row=e.get("row"),
                     key=tuple(e["key"].items()) if e.get("key") is not None else None,
+                    count=e.get("count"),
                 )
                 for e in d["examples"]
             ),
             cases=tuple(str(c) for c in d["cases"]),
+            raised=bool(d.get("raised", False)),
         )
 
 
@@ -116,11 +120,17 @@ class ChunkVerdict:
             return None  # an unreadable cache entry is a miss, not an error
 
 
+def _example_dict(e: Example) -> dict[str, Any]:
+    """An example as cached: its 0-based row (reports print rows 1-based)."""
+    return {"value": e.value, "row": e.row, "key": dict(e.key) if e.key is not None else None, "count": e.count}
+
+
 def _example_from_dict(e: dict[str, Any]) -> Example:
     return Example(
         value=e.get("value"),
         row=e.get("row"),
         key=tuple(e["key"].items()) if e.get("key") is not None else None,
+        count=e.get("count"),
     )
 
 
@@ -137,7 +147,18 @@ class SnapshotVerdict:
         body = {
             "rows": self.rows,
             "key": list(self.key),
-            "failures": [{**f.to_dict(), "severity": f.severity} for f in self.failures],
+            "failures": [
+                {
+                    "column": f.column,
+                    "check": f.check,
+                    "failure_count": f.failure_count,
+                    "examples": [_example_dict(e) for e in f.examples],
+                    "severity": f.severity,
+                    "also": [list(a) for a in f.also],
+                    "own_count": f.own_count,
+                }
+                for f in self.failures
+            ],
         }
         return encode_verdict(body, kind="validation-snapshot-verdict", at=at)
 
@@ -160,6 +181,8 @@ class SnapshotVerdict:
                         int(f["failure_count"]),
                         tuple(_example_from_dict(e) for e in f["examples"]),
                         "warning" if f["severity"] == "warning" else "error",
+                        tuple((str(a[0]), int(a[1])) for a in f.get("also", ())),
+                        own_count=f.get("own_count"),
                     )
                     for f in d["failures"]
                 ),

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from dvtool.validate.engine import (
+    RAISED,
     CheckPlan,
     as_schema_asks_polars,
     chunk_only,
@@ -25,6 +26,7 @@ from dvtool.validate.engine import (
     severity,
     to_frame,
 )
+from dvtool.validate.faults import MAX_DISTINCT
 from dvtool.validate.report import CheckFailure, Example, jsonable
 from dvtool.validate.schema import LoadedSchema
 from dvtool.validate.verdicts import ChunkInput
@@ -75,16 +77,26 @@ def whole_checks(
         if chunk_only(str(check), number):
             continue
         rows = group.filter(pl.col("index").is_not_null())
-        positions = [int(i) for i in rows["index"].head(n_examples).to_list()]
+        # One example per distinct failing value: its count and first row, most frequent first.
+        per_value = (
+            rows.group_by("failure_case", maintain_order=True)
+            .agg(pl.len().alias("n"), pl.col("index").min().alias("first"))
+            .sort(["n", "first"], descending=[True, False])
+            .head(MAX_DISTINCT)
+        )
+        positions = [int(i) for i in per_value["first"].to_list()]
+        counts = [int(n) for n in per_value["n"].to_list()]
         looked = _values(data, table, positions, column, key)
         if positions:
             examples = tuple(
-                Example(value=looked[i][0], row=i, key=looked[i][1]) for i in positions
+                Example(value=looked[i][0], row=i, key=looked[i][1], count=n)
+                for i, n in zip(positions, counts, strict=True)
             )
         else:
             examples = tuple(Example(value=str(v)) for v in group["failure_case"].head(n_examples).to_list())
         sev = severity(plan.whole_warn, labels, plan.regexes, column, number)
-        out.append(CheckFailure(column, str(check), group.height, examples, sev))
+        raised = not positions and all(RAISED.match(str(v)) for v in group["failure_case"].to_list())
+        out.append(CheckFailure(column, str(check), group.height, examples, sev, raised=raised))
     return out
 
 

@@ -146,7 +146,8 @@ def test_polars_counts_equal_pandera_and_catch_cross_chunk_duplicates(tmp_path: 
         (7, 2500),
     ]  # rows 7 and 2500: chunks 0 and 2
     bad = next(f for f in report.errors if f.check == "in_range(0, 100)")
-    assert [(e.value, e.row) for e in bad.examples] == [(150.0, 3), (150.0, 1200), (150.0, 2999)]
+    # one distinct failing value: its count and first row (rows 3, 1200, 2999 hold it)
+    assert [(e.value, e.row, e.count) for e in bad.examples] == [(150.0, 3, 3)]
 
 
 def test_pandas_yaml_written_by_pandera_counts_equal_pandera(tmp_path: Path) -> None:
@@ -319,9 +320,11 @@ def test_every_format(
     } <= set(doc)
     assert doc["ok"] is False and doc["rows_checked"] == N
     for e in doc["errors"]:
-        assert (
-            set(e) == {"column", "check", "failure_count", "examples"} and len(e["examples"]) <= 5
-        )
+        optional = {"checks", "distinct_values", "all_values_listed"}
+        assert {"column", "check", "failure_count", "examples"} <= set(e) <= {
+            "column", "check", "failure_count", "examples", *optional
+        }
+        assert len(e["examples"]) <= 100
 
     r = run(capsys, "validate", "data.csv", "--schema", schema, "--format", "junit", "-o", "r.xml")
     assert r.exit_code == 1 and r.stdout == ""
@@ -378,8 +381,10 @@ def test_markdown_small_on_a_million_failing_rows(tmp_path: Path) -> None:
         loaded, table.to_batches(), schema=table.schema, rows_per_chunk=250_000
     )
     (fail,) = report.errors
-    assert fail.failure_count == 1_000_000 and len(fail.examples) == 5
-    assert len(report.to_markdown()) < 60_000 and len(report.to_json_text()) < 5_000
+    # at most 100 distinct values listed (5 in text), and the JSON says the list is not all
+    assert fail.failure_count == 1_000_000 and len(fail.examples) == 100
+    assert len(report.to_markdown()) < 60_000 and len(report.to_json_text()) < 20_000
+    assert report.to_json()["errors"][0]["all_values_listed"] is False
 
 
 # -- repository: snapshot --schema, incremental verdicts --------------------------------

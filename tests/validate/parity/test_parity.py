@@ -154,10 +154,19 @@ def pandera_outcome(schema: Any, case: Case, path: Path) -> tuple[bool, Counts, 
 
 
 def dvtool_counts(report: Any) -> Counts:
+    """dvtool's failures per (column, check), as pandera counts them.
+
+    Rules where dvtool reports differently: one fault seen by several checks (coerce_dtype
+    then dtype; a null failing not_nullable and a uniqueness check) is one entry whose
+    ``also`` keeps each other check's own count; a check that raised is a check error,
+    listed apart from data failures.
+    """
     out: Counts = {}
-    for f in report.errors:
-        column = UNIQUE_PAIR if f.check == "multiple_fields_uniqueness" else f.column
-        out[(column, f.check)] = out.get((column, f.check), 0) + f.failure_count
+    for f in (*report.errors, *report.check_errors):
+        own = f.own_count if f.own_count is not None else f.failure_count
+        for check, count in ((f.check, own), *f.also):
+            column = UNIQUE_PAIR if check == "multiple_fields_uniqueness" else f.column
+            out[(column, check)] = out.get((column, check), 0) + count
     return out
 
 
