@@ -5,4 +5,4 @@ so ``dvtool --version``, ``dvtool.__version__`` and the wheel's metadata agree.
 """
 
 __version__ = "0.1.0"
-FORMAT_VERSION = 1  # the newest repository format this dvtool writes and reads (docs/format.md)
+FORMAT_VERSION = 2  # the newest repository format this dvtool writes and reads (docs/format.md)

@@ -44,6 +44,10 @@ POINTS: dict[str, tuple[str, ...]] = {
         "transfer.after_version_entry",
     ),
     "gc": ("gc.after_mark", "gc.mid_sweep"),
+    # A keyed snapshot stored as a patch (the snapshot points above apply too).
+    "patch": ("snapshot.after_patch_planned",),
+    # 'dvtool compact' (then the snapshot commit points above).
+    "compact": ("compact.after_chunks_staged", "compact.after_objects_published"),
 }
 
 _armed: dict[str, BaseException] = {}

@@ -25,6 +25,7 @@ import pyarrow as pa
 from dvtool import sql
 from dvtool.errors import NotFoundError, UsageError
 from dvtool.format.jsonvalues import encode_array, json_value
+from dvtool.readplan import load_patch
 
 if TYPE_CHECKING:
     from dvtool.catalog import Catalog
@@ -54,6 +55,10 @@ class TableInput:
     schema: pa.Schema
     files: tuple[str, ...] = ()
     data: pa.Table | pa.RecordBatchReader | None = None
+    # A patched snapshot: ``files`` are its base; these rows are added and these keys dropped.
+    upserts: pa.Table | None = None
+    removed_keys: pa.Table | None = None
+    key: tuple[str, ...] = ()
 
 
 Resolver = Callable[[str], TableInput | None]
@@ -212,6 +217,19 @@ def _register(con: Any, i: int, table: TableInput, filesystem: Any) -> str:
         con.register(name, query_schema(table.schema).empty_table())
     else:
         con.register(name, _dataset(table, filesystem))
+    if table.upserts is not None and table.removed_keys is not None:
+        # Merge-on-read, pushed down to DuckDB: base rows whose key the patch
+        # removed are dropped, the upserts added (in no particular order, as
+        # any SQL table: a query that needs an order says ORDER BY).
+        con.register(f"{name}_upserts", table.upserts.cast(query_schema(table.upserts.schema)))
+        con.register(f"{name}_removed", table.removed_keys.cast(query_schema(table.removed_keys.schema)))
+        keys = ", ".join(sql.quote_ident(k) for k in table.key)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name}_patched AS "
+            f"SELECT * FROM (SELECT * FROM {name} ANTI JOIN {name}_removed USING ({keys}) "
+            f"UNION ALL SELECT * FROM {name}_upserts)"
+        )
+        return f"{name}_patched"
     return name
 
 
@@ -303,7 +321,13 @@ def catalog_resolver(catalog: Catalog) -> tuple[Resolver, list[str]]:
                 return None
             name = candidates[0]
         snap = catalog.get(f"{name}@{spec}" if at else name)
-        return TableInput(snap.schema, tuple(snap.verified_files()))
+        files = tuple(snap.verified_files())
+        if not snap.patched:
+            return TableInput(snap.schema, files)
+        patch = load_patch(catalog.store, snap.manifest)
+        return TableInput(
+            snap.schema, files, upserts=patch.upserts, removed_keys=patch.removed.select(list(snap.key)), key=snap.key
+        )
 
     return resolve, names
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -31,6 +30,7 @@ from dvtool.errors import (
 )
 from dvtool.format.layout import DEFAULT_DIR, MARKER, check_name, tag_key, utc_now
 from dvtool.format.models import FORMAT_VERSION, Manifest, TagEntry, canonical_json, parse_json
+from dvtool.results import SnapshotResult
 from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
 from dvtool.storage import Store, check_url, open_store, redact_url
 
@@ -79,53 +79,6 @@ __all__ = [
     "diff_sources",
     "infer_source_schema",
 ]
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class SnapshotResult:
-    """What ``Repo.snapshot`` did. ``unchanged`` means no version was committed."""
-
-    snapshot: Snapshot
-    unchanged: bool
-    new_chunks: int
-    bytes_written: int
-    tag: str | None = None
-    validation: ValidationReport | None = None  # the report when a schema was given
-    read: ReadOptions | None = None  # how SOURCE files were read (None: not files)
-    read_from: str | None = None  # the version whose recorded read options (or SOURCE) were reused
-
-    @property
-    def dataset(self) -> str:
-        return self.snapshot.dataset
-
-    @property
-    def version(self) -> int:
-        return self.snapshot.version
-
-    @property
-    def id(self) -> str:
-        return self.snapshot.id
-
-    def __repr__(self) -> str:
-        state = "unchanged" if self.unchanged else f"{self.new_chunks} new chunks, {self.bytes_written} bytes written"
-        return f"<SnapshotResult {self.snapshot.ref} {self.snapshot.id} rows={self.snapshot.rows} {state}>"
-
-    def to_json(self) -> dict[str, Any]:
-        m = self.snapshot.manifest
-        return {
-            "dataset": m.dataset,
-            "version": m.version,
-            "id": self.snapshot.id,
-            "rows": m.rows,
-            "chunks": len(m.chunks),
-            "new_chunks": self.new_chunks,
-            "bytes_written": self.bytes_written,
-            "unchanged": self.unchanged,
-            "fingerprint": m.fingerprint,
-            "tag": self.tag,
-            "read_options": self.read.to_dict() if self.read is not None else None,
-            "read_options_from": self.read_from,
-        }
 
 
 class Repo:
@@ -377,6 +330,32 @@ class Repo:
             gate.report if gate is not None and outcome.committed is not None else None,
             src.read if src.args else None,
             opened.reused_from,
+        )
+
+    def compact(
+        self, dataset: str, *, message: str | None = None, progress: Callable[[int], None] | None = None
+    ) -> SnapshotResult:
+        """Rewrite the latest version's patched chunks with their patches applied, as a new version.
+
+        The new version holds the same rows (same fingerprint) in plain format 1
+        chunks; unpatched chunks are kept by id. When the latest version has no
+        patch, nothing is written and the result is ``unchanged``. Snapshots
+        compact on their own when a chunk's patch passes ``DVTOOL_PATCH_RATIO``
+        (docs/format.md); this forces it.
+        """
+        from dvtool.write.pipeline import compact_latest
+
+        check_name(dataset)
+        if not self.catalog.has_dataset(dataset):
+            raise self.catalog.unknown_dataset(dataset)
+        head = self.catalog.head(dataset)
+        assert head is not None
+        text = message if message is not None else f"compact v{head.version}"
+        outcome = compact_latest(self.store, dataset, message=text, progress=progress)
+        version = outcome.committed.manifest.version if outcome.committed else outcome.unchanged_version
+        assert version is not None
+        return SnapshotResult(
+            self.get(f"{dataset}@v{version}"), outcome.committed is None, outcome.new_chunks, outcome.bytes_written
         )
 
     # ---- validation ----

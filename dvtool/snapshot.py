@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dvtool.errors import IntegrityError
 from dvtool.format.layout import object_key
 from dvtool.format.models import ChunkInfo, Manifest
+from dvtool.readplan import ReadPlan, apply_patch, load_patch, logical_chunks, patch_slices
 from dvtool.storage import Store
 
 if TYPE_CHECKING:
@@ -109,19 +110,44 @@ class Snapshot:
 
     @property
     def chunks(self) -> tuple[ChunkInfo, ...]:
-        return self.manifest.chunks
+        """The chunks as readers see them, in key order.
+
+        For a patched (format 2) snapshot, a chunk with a patch range is
+        described by its rows *after* the patch (logical rows, fingerprint,
+        key range, statistics; ``object`` is still the base chunk), and
+        :meth:`read_chunk` returns those rows. ``manifest.chunks`` are the raw
+        base chunks.
+        """
+        return logical_chunks(self.manifest)
+
+    @property
+    def patched(self) -> bool:
+        return self.manifest.patch is not None
 
     @property
     def files(self) -> list[str]:
-        """URLs (or local paths) of the chunk files, for Spark, Dask, Trino, DuckDB.
+        """URLs (or local paths) of the *base* chunk files, for Spark, Dask, Trino, DuckDB.
 
-        These are read by other engines without dvtool's hash check; run
-        ``dvtool fsck`` or use :meth:`scan` when integrity matters.
+        For a patched snapshot these are not its rows: apply :meth:`read_plan`
+        (or read through :meth:`scan`). They are read by other engines without
+        dvtool's hash check; run ``dvtool fsck`` or use :meth:`scan` when
+        integrity matters.
         """
         return [self.store.full_url(object_key(c.object)) for c in self.manifest.chunks]
 
-    def read_chunk(self, chunk: ChunkInfo, columns: Sequence[str] | None = None) -> pa.Table:
-        """The rows of one chunk, after checking its bytes hash to its id."""
+    def read_plan(self) -> ReadPlan:
+        """The files and the patch recipe another engine needs to read exactly this snapshot's rows."""
+        patch = self.manifest.patch
+        if patch is None:
+            return ReadPlan(tuple(self.files), self.key)
+        return ReadPlan(
+            tuple(self.files),
+            self.key,
+            self.store.full_url(object_key(patch.upserts.object)),
+            self.store.full_url(object_key(patch.removed.object)),
+        )
+
+    def _raw_chunk(self, chunk: ChunkInfo, columns: Sequence[str] | None) -> pa.Table:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -135,13 +161,46 @@ class Snapshot:
             table = table.cast(target)
         return table
 
+    def _patched_index(self, chunk: ChunkInfo) -> int | None:
+        patch = self.manifest.patch
+        if patch is None:
+            return None
+        for r in patch.ranges:
+            if r.logical == chunk:
+                return r.chunk
+        return None
+
+    def has_patch(self, chunk: ChunkInfo) -> bool:
+        """True if ``chunk`` (one of :attr:`chunks`) is read with a patch applied: its file alone is not its rows."""
+        return self._patched_index(chunk) is not None
+
+    def read_chunk(self, chunk: ChunkInfo, columns: Sequence[str] | None = None) -> pa.Table:
+        """The rows of one chunk of :attr:`chunks`, after checking its bytes hash to its id.
+
+        A chunk with a patch range comes back with its patch applied.
+        """
+        index = self._patched_index(chunk)
+        if index is None:
+            return self._raw_chunk(chunk, columns)
+        slices = patch_slices(self.manifest, load_patch(self.store, self.manifest), index)
+        assert slices is not None
+        wanted = list(columns) if columns is not None else None
+        needed = None if wanted is None else [*dict.fromkeys([*self.key, *wanted])]
+        upserts, removed = slices
+        base = self._raw_chunk(self.manifest.chunks[index], needed)
+        if needed is not None:
+            upserts, removed = upserts.select(needed), removed.select(list(self.key))
+        merged = apply_patch(base, upserts, removed, self.key)
+        return merged if wanted is None else merged.select(wanted)
+
     def scan(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
-        """A streaming reader over every chunk, in order (verified reads)."""
+        """A streaming reader over every chunk, in order (verified reads, patches applied)."""
         import pyarrow as pa
         schema = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
+        chunks = self.chunks
 
         def batches() -> Iterator[pa.RecordBatch]:
-            for chunk in self.manifest.chunks:
+            for chunk in chunks:
                 yield from self.read_chunk(chunk, columns).to_batches()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
@@ -154,7 +213,7 @@ class Snapshot:
         return frame
 
     def verified_files(self) -> list[str]:
-        """Chunk paths/URLs after re-hashing each one (for engines that read files directly)."""
-        for chunk in self.manifest.chunks:
-            self.store.read_verified(object_key(chunk.object), chunk.object)
+        """Base chunk paths/URLs after re-hashing each one and the patch objects (see :attr:`files`)."""
+        for obj in self.manifest.stored_objects():
+            self.store.read_verified(object_key(obj.object), obj.object)
         return self.files

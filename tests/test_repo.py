@@ -200,6 +200,19 @@ def test_golden_manifest_still_loads_and_encodes_identically() -> None:
     assert manifest.schema.field("order_id").type == pa.int64()
 
 
+def test_golden_v2_manifest_with_a_patch_loads_and_encodes_identically() -> None:
+    raw = (GOLDEN / "manifest-v2.json").read_bytes()
+    manifest = Manifest.from_dict(parse_json(raw, "golden"))
+    assert manifest.encode() == raw.rstrip(b"\n")
+    assert manifest.format == 2 and manifest.patch is not None and manifest.key == ("id",)
+    patch = manifest.patch
+    assert sum(r.upserts[1] - r.upserts[0] for r in patch.ranges) == patch.upserts.rows
+    assert sum(r.logical.rows for r in patch.ranges) + sum(
+        c.rows for i, c in enumerate(manifest.chunks) if patch.range_of(i) is None
+    ) == manifest.rows
+    assert manifest.bytes == sum(c.bytes for c in manifest.chunks) + patch.bytes
+
+
 def test_unsorted_csv_with_key_is_sorted_and_sorted_csv_streams(repo: dvtool.Repo, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     ids = rng.permutation(30_000)

@@ -168,6 +168,7 @@ def gc(state: State, older_than: str, allow_short_grace: bool, yes: bool, as_jso
     result = state.repo().gc(older_than=older_than, allow_short_grace=allow_short_grace, dry_run=not yes)
     emit(_render.json_text(result.to_json()) if as_json else result.to_text())
 
+
 @click.command()
 @click.argument("datasets", nargs=-1, metavar="[NAME]...")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when a recorded SOURCE changed or is gone.")
@@ -195,4 +196,33 @@ def status(state: State, datasets: tuple[str, ...], exit_code: bool, as_json: bo
         raise click.exceptions.Exit(1)
 
 
-COMMANDS = [status, push, pull, fsck, prune, gc]
+@click.command()
+@click.argument("dataset", metavar="NAME")
+@click.option("-m", "--message", default=None, help="Message of the new version (default: 'compact vN').")
+@json_option
+@pass_state
+def compact(state: State, dataset: str, message: str | None, as_json: bool) -> None:
+    """Rewrite the latest version's patched chunks as plain chunks.
+
+    A keyed dataset stores small scattered edits as a patch beside its
+    chunks and compacts a chunk on its own once its patch passes
+    DVTOOL_PATCH_RATIO (default 0.10 of its rows). This forces it now: the new
+    version holds the same rows (same fingerprint) in format 1 chunks.
+    Nothing is written when the latest version has no patch.
+
+    \b
+    Example:
+      dvtool compact orders
+    """
+    from dvtool.cli import render as _render
+
+    result = state.repo().compact(dataset, message=message)
+    if as_json:
+        emit(_render.json_text(result.to_json()))
+    elif result.unchanged:
+        emit(f"{result.dataset}@v{result.version} has no patch: nothing to compact")
+    else:
+        emit(_render.snapshot_text(result))
+
+
+COMMANDS = [status, push, pull, fsck, prune, gc, compact]

@@ -57,9 +57,13 @@ def snapshot_text(result: Any) -> str:
             f"nothing committed{tagged}{note}"
         )
     tag = f", tagged {d['tag']}" if d.get("tag") else ""
+    patch = d.get("patch")
+    patched = (
+        f" + a patch of {patch['upserts']:,} upserted and {patch['removed']:,} removed rows" if patch else ""
+    )
     return (
         f"{d['dataset']}@v{d['version']} {short_id(d['id'])}: {d['rows']:,} rows in {d['chunks']} "
-        f"chunk{'s' * (d['chunks'] != 1)} "
+        f"chunk{'s' * (d['chunks'] != 1)}{patched} "
         f"({d['new_chunks']} new, {human_bytes(d['bytes_written'])} written){tag}{note}"
     )
 
@@ -103,7 +107,13 @@ def show_text(snapshot: Any) -> str:
         f"message   {printable(m.message)}" if m.message else "message   (none)",
         f"parent    {m.parent or '(none)'}",
         f"rows      {m.rows:,}",
-        f"chunks    {len(m.chunks)} ({human_bytes(m.bytes)})",
+        f"chunks    {len(m.chunks)} ({human_bytes(m.bytes)})"
+        + (
+            f" + a patch of {m.patch.upserts.rows:,} upserted and {m.patch.removed.rows:,} removed rows "
+            f"over {len(m.patch.ranges)} of them (format 2)"
+            if m.patch is not None
+            else ""
+        ),
         f"key       {', '.join(m.key) if m.key else '(none)'}",
         f"data      {m.fingerprint}",
     ]
@@ -118,21 +128,21 @@ def show_text(snapshot: Any) -> str:
             f"validated {verdict} against {printable(v.schema_name)} ({short_id(v.schema_fingerprint)}): "
             f"{v.errors} errors, {v.warnings} warnings"
         )
-    stats = _column_stats(m)
+    stats = _column_stats(m.schema, snapshot.chunks)  # a patched chunk: its stats after the patch
     rows = [(f.name, str(f.type), f"{stats[f.name][0]:,}", stats[f.name][1], stats[f.name][2]) for f in m.schema]
     lines.append("")
     lines.append(table(["column", "type", "nulls", "min", "max"], rows, right=[2]))
     return "\n".join(lines)
 
 
-def _column_stats(m: Any) -> dict[str, tuple[int, str, str]]:
+def _column_stats(schema: Any, chunks: Any) -> dict[str, tuple[int, str, str]]:
     out: dict[str, tuple[int, str, str]] = {}
-    for f in m.schema:
+    for f in schema:
         nulls = 0
         lo: Any = None
         hi: Any = None
         known = True
-        for c in m.chunks:
+        for c in chunks:
             s = c.stats_dict().get(f.name)
             if s is None:
                 known = False

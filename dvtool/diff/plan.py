@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from dvtool.diff.columns import ColumnComparison, ToleranceSpec, comparisons
 from dvtool.diff.drift import Drift, compare_profiles
+from dvtool.diff.patched import diff_by_patches
 from dvtool.diff.policy import Policy
 from dvtool.diff.profiles import ProfileCache, StoreProfileCache, side_profile
 from dvtool.diff.report import (
@@ -343,6 +344,8 @@ def side_from_snapshot(snapshot: Snapshot) -> Side:
     store = snapshot.store
 
     def verified_path(chunk: ChunkInfo) -> str | None:
+        if snapshot.has_patch(chunk):
+            return None  # its rows are the base file's with the patch applied: loaded, not read as a file
         path = store.local_path(object_key(chunk.object))
         if path is not None:
             store.read_verified(object_key(chunk.object), chunk.object)
@@ -397,6 +400,8 @@ def diff_in_catalog(
         "profile_cache": StoreProfileCache(catalog.store) if catalog is not None else None,
         "engine": engine,
     }
+    # Two versions over the same base chunks, compared plainly: their patches say it all.
+    plain = not distributions and policy is None
     if new is None:
         if catalog is None or not (isinstance(old, str) and catalog.is_ref(old)):
             raise UsageError(f"diff with one argument needs a dataset REF, and {old!r} is not one")
@@ -407,6 +412,11 @@ def diff_in_catalog(
                 f"{newer.ref} is the first version and has no parent; name two REFs or a SOURCE"
             )
         older = catalog.get(f"{newer.dataset}@{object_hex(parent)}")
+        by_patches = (
+            diff_by_patches(older, newer, key=key, limit=limit, stats=stats, tolerance=tolerance) if plain else None
+        )
+        if by_patches is not None:
+            return by_patches
         return diff(
             side_from_snapshot(older),
             side_from_snapshot(newer),
@@ -415,6 +425,14 @@ def diff_in_catalog(
             stats=stats,
             **review,
         )
+    if catalog is not None and all(isinstance(a, str) and catalog.is_ref(a) for a in (old, new)):
+        a, b = catalog.get(old), catalog.get(new)
+        by_patches = (
+            diff_by_patches(a, b, key=key, limit=limit, stats=stats, tolerance=tolerance) if plain else None
+        )
+        if by_patches is not None:
+            return by_patches
+        return diff(side_from_snapshot(a), side_from_snapshot(b), key=key, limit=limit, stats=stats, **review)
     return diff(
         _side(catalog, old, storage_options, read),
         _side(catalog, new, storage_options, read),

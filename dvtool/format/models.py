@@ -1,4 +1,4 @@
-"""Frozen values of repository format v1 and their canonical JSON encoding.
+"""Frozen values of the repository format and their canonical JSON encoding.
 
 Everything written to a repository is canonical JSON: sorted keys, compact
 separators, UTF-8, no NaN. The same value always encodes to the same bytes,
@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvtool.errors import IntegrityError
+from dvtool.format.patches import PATCH_FORMAT, Patch, PatchObject
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
     "FORMAT_VERSION",
+    "V1",
     "ChunkInfo",
     "Chunking",
     "ColumnStats",
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 from dvtool._version import FORMAT_VERSION
+
+V1 = 1  # the format of every document that needs nothing newer (docs/format.md, "Compatibility")
 
 JSONValue = Any
 
@@ -263,13 +267,18 @@ class Manifest:
     chunking: Chunking
     chunks: tuple[ChunkInfo, ...]
     validation: ValidationRecord | None = None
-    format: int = FORMAT_VERSION
+    format: int = V1  # 2 exactly when there is a patch
     # Written only when known, so manifests of in-memory data keep their old encoding.
     source: SourceRecord | None = None
+    patch: Patch | None = None  # format 2: see dvtool.format.patches
+
+    def stored_objects(self) -> tuple[ChunkInfo | PatchObject, ...]:
+        """Every object this version reads: its base chunks, then its patch objects (each with .object, .bytes)."""
+        return (*self.chunks, *(self.patch.objects if self.patch is not None else ()))
 
     def to_dict(self) -> builtins.dict[str, Any]:
         d: builtins.dict[str, Any] = {
-            "format": self.format,
+            "format": PATCH_FORMAT if self.patch is not None else self.format,
             "kind": "manifest",
             "dataset": self.dataset,
             "version": self.version,
@@ -288,6 +297,8 @@ class Manifest:
         }
         if self.source is not None:
             d["source"] = self.source.to_dict()
+        if self.patch is not None:
+            d["patch"] = self.patch.to_dict()
         return d
 
     def encode(self) -> builtins.bytes:
@@ -303,6 +314,13 @@ class Manifest:
                     f"manifest format {d['format']} is newer than this dvtool understands "
                     f"({FORMAT_VERSION}); upgrade dvtool"
                 )
+            chunks = tuple(ChunkInfo.from_dict(c) for c in d["chunks"])
+            fmt = int(d["format"])
+            patch = Patch.from_dict(d["patch"], chunks) if d.get("patch") is not None else None
+            if (patch is not None) != (fmt >= PATCH_FORMAT):
+                raise IntegrityError(f"malformed manifest (format {fmt} {'without' if patch is None else 'with'} a patch)")
+            if patch is not None and not d["key"]:
+                raise IntegrityError("malformed manifest (a patch needs a key)")
             return cls(
                 dataset=str(d["dataset"]),
                 version=int(d["version"]),
@@ -316,10 +334,11 @@ class Manifest:
                 bytes=int(d["bytes"]),
                 fingerprint=str(d["fingerprint"]),
                 chunking=Chunking.from_dict(d["chunking"]),
-                chunks=tuple(ChunkInfo.from_dict(c) for c in d["chunks"]),
+                chunks=chunks,
                 validation=ValidationRecord.from_dict(d["validation"]) if d.get("validation") else None,
                 source=SourceRecord.from_dict(d["source"]) if d.get("source") else None,
-                format=int(d["format"]),
+                format=fmt,
+                patch=patch,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IntegrityError(f"malformed manifest ({exc!r})") from None
@@ -339,7 +358,7 @@ class VersionEntry:
     created: str
     rows: int
     message: str
-    format: int = FORMAT_VERSION
+    format: int = V1  # the format of the manifest it commits
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -381,7 +400,7 @@ class TagEntry:
     version: int
     manifest: str
     created: str
-    format: int = FORMAT_VERSION
+    format: int = V1
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ from dvtool.format.models import (
     parse_json,
 )
 from dvtool.format.verdictfile import verdict_problem
+from dvtool.readplan import check_patch
 from dvtool.storage import Store, StoreEntry, is_temp, redact_url
 
 __all__ = ["FsckResult", "Leftover", "Problem", "fsck"]
@@ -242,6 +243,8 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
         except DvtoolError as exc:
             checker.report("invalid", entry.key, None, f"{kind[:-1] if kind != 'pruned' else 'prune marker'} entry is invalid: {exc}")
 
+    patches_checked: set[str] = set()
+
     def check_manifest(manifest_id: str, ref: str, name: str, version: int, need_chunks: bool) -> None:
         mkey = manifest_key(manifest_id) if is_object_id(manifest_id) else f"manifests/?/{manifest_id}"
         checker.use(mkey, ref)
@@ -258,16 +261,23 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
             )
         if not need_chunks:
             return
-        for chunk in manifest.chunks:
+        n_chunks = len(manifest.chunks)
+        for i, chunk in enumerate(manifest.stored_objects()):
+            what = "chunk" if i < n_chunks else "patch object"
             okey = object_key(chunk.object) if is_object_id(chunk.object) else f"objects/?/{chunk.object}"
             checker.use(okey, ref)
             if chunk.object not in present_objects:
-                checker.report("missing", okey, chunk.object, f"chunk {chunk.object} is missing")
+                checker.report("missing", okey, chunk.object, f"{what} {chunk.object} is missing")
             elif chunk.object in objects and objects[chunk.object] != chunk.bytes:
                 checker.report(
                     "invalid", okey, chunk.object,
-                    f"chunk {chunk.object} has {objects[chunk.object]} bytes, the manifest says {chunk.bytes}",
+                    f"{what} {chunk.object} has {objects[chunk.object]} bytes, the manifest says {chunk.bytes}",
                 )
+        if manifest.patch is not None and manifest_id not in patches_checked:
+            patches_checked.add(manifest_id)
+            if all(o.object in objects for o in manifest.stored_objects()):
+                for problem in check_patch(store, manifest):
+                    checker.report("invalid", mkey, manifest_id, f"the patch of {ref}: {problem}")
 
     by_dataset: dict[str, list[int]] = {}
     for (name, version), ventry in sorted(versions.items()):
@@ -302,6 +312,9 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
         if manifest_id in manifests:
             live_fingerprints.update(c.fingerprint for c in manifests[manifest_id].chunks)
             live_fingerprints.add(manifests[manifest_id].fingerprint)  # snapshot verdicts
+            live_patch = manifests[manifest_id].patch
+            if live_patch is not None:
+                live_fingerprints.update(r.logical.fingerprint for r in live_patch.ranges)
     dangling: list[Leftover] = []
     for object_id in sorted(present_objects):
         if object_key(object_id) not in referenced:

@@ -164,9 +164,11 @@ class _Marks:
                     )
             # A snapshot's verdict of its checks over all rows is keyed by its rows' fingerprint.
             self.fingerprints.add(manifest.fingerprint)
-            for chunk in manifest.chunks:
-                self.objects.add(chunk.object)
-                self.fingerprints.add(chunk.fingerprint)
+            # A patched version's patch objects are roots like its base chunks.
+            self.objects.update(o.object for o in manifest.stored_objects())
+            self.fingerprints.update(c.fingerprint for c in manifest.chunks)
+            if manifest.patch is not None:
+                self.fingerprints.update(r.logical.fingerprint for r in manifest.patch.ranges)
         self.seen_roots |= roots.keys
 
     def referenced(self, kind: str, key: str) -> bool:

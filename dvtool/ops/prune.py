@@ -23,7 +23,7 @@ from dvtool.format.layout import (
     version_key,
 )
 from dvtool.format.models import (
-    FORMAT_VERSION,
+    V1,
     TagEntry,
     VersionEntry,
     canonical_json,
@@ -126,7 +126,7 @@ def prune(
         entry = VersionEntry.from_dict(parse_json(store.read(version_key(dataset, version)), f"{dataset}@v{version}"))
         marker = canonical_json(
             {
-                "format": FORMAT_VERSION,
+                "format": V1,
                 "kind": "pruned",
                 "dataset": dataset,
                 "version": version,

@@ -127,14 +127,14 @@ def _sizes(store: Store, catalog: Catalog, heads: Sequence[Manifest]) -> RepoSiz
     for entry in store.scan("objects"):
         if OBJECT_KEY_RE.match(entry.key):
             stored[_object_id(entry.key)] = entry.size
-    latest = {c.object for m in heads for c in m.chunks}
+    latest = {c.object for m in heads for c in m.stored_objects()}  # base chunks and patches
     kept: set[str] = set()
     for manifest_id, ref in catalog.roots().live_manifests().items():
         try:
             manifest = catalog.manifest(manifest_id)
         except DvtoolError as exc:
             raise StorageError(f"cannot read the manifest of {ref} ({exc}); run 'dvtool fsck'") from None
-        kept.update(c.object for c in manifest.chunks)
+        kept.update(c.object for c in manifest.stored_objects())
     unreferenced = set(stored) - kept
     return RepoSizes(
         latest_bytes=sum(stored.get(o, 0) for o in latest),

@@ -174,7 +174,7 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
     known: set[str] = set()
     if tgt_head:
         head_entry = Catalog(target).entry_bytes(name, tgt_head)[1]
-        known.update(c.object for c in Catalog(target).manifest_bytes(head_entry.manifest)[1].chunks)
+        known.update(c.object for c in Catalog(target).manifest_bytes(head_entry.manifest)[1].stored_objects())
 
     copies: list[_VersionCopy] = []
     present: set[str] = set()  # chunks the target already has
@@ -193,7 +193,8 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
             )
         missing: list[tuple[str, int]] = []
         marker = source.read(markers[version]) if version in markers and version not in tagged else None
-        for chunk in manifest.chunks if marker is None else ():
+        # A patched version needs its patch objects as well as its base chunks.
+        for chunk in manifest.stored_objects() if marker is None else ():
             # Count each chunk once, and as "already there" only if the target had it.
             if chunk.object in scheduled or chunk.object in present:
                 continue

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
@@ -365,6 +366,8 @@ def validate_manifest(
     """Validate the chunks of ``manifest`` (staged ones read from ``staging``, the rest verified)."""
     staged = set(staging.order) if staging is not None else set()
     snap = Snapshot(store, manifest, "")
+    logical = snap.chunks  # a patched chunk is validated as its rows after the patch
+    scratch: list[str] = []  # a folder for patched chunks that DuckDB reads as files
 
     def load(chunk: ChunkInfo) -> pa.Table:
         if staging is None or chunk.object not in staged:
@@ -372,9 +375,19 @@ def validate_manifest(
         table = pq.read_table(pa.BufferReader(staging.get(chunk.object)))
         return table if table.schema.equals(manifest.schema) else table.cast(manifest.schema)
 
+    def patched_file(chunk: ChunkInfo) -> str:
+        if not scratch:
+            scratch.append(tempfile.mkdtemp(prefix="dvtool-validate-"))
+        path = os.path.join(scratch[0], f"{len(os.listdir(scratch[0]))}.parquet")
+        pq.write_table(snap.read_chunk(chunk), path)
+        return path
+
     def files() -> list[str]:
         out = []
-        for c in manifest.chunks:
+        for c in logical:
+            if snap.has_patch(c):
+                out.append(patched_file(c))
+                continue
             if staging is not None and c.object in staged:
                 out.append(staging.local_path(c.object))
                 continue
@@ -395,19 +408,48 @@ def validate_manifest(
     def verifier(chunk: ChunkInfo) -> Callable[[], None] | None:
         if chunk.object in staged:
             return None  # bytes this run has just staged
+        if snap.has_patch(chunk) and manifest.patch is not None:
+            patch_objects = manifest.patch.objects
+
+            def check_patched() -> None:  # its rows are the base chunk's and the patch's
+                check_chunk(store, chunk)
+                for o in patch_objects:
+                    check_chunk(store, ChunkInfo(o.object, "", o.rows, o.bytes))
+
+            return check_patched
         return lambda: check_chunk(store, chunk)
 
     chunks, offset = [], 0
-    for c in manifest.chunks:
+    for c in logical:
         chunks.append(ChunkInput(c.fingerprint, offset, c.rows, loader(c), verifier(c)))
         offset += c.rows
     remote = any(store.local_path(object_key(c.object)) is None for c in manifest.chunks)
+    try:
+        return _validate_logical(
+            loaded, chunks, files, manifest, logical, store if remote else None, cache, target, staging is None
+        )
+    finally:
+        if scratch:
+            shutil.rmtree(scratch[0], ignore_errors=True)
+
+
+def _validate_logical(
+    loaded: LoadedSchema,
+    chunks: list[ChunkInput],
+    files: Callable[[], list[str]],
+    manifest: Manifest,
+    described: Sequence[ChunkInfo],  # the chunks as readers see them (a patched one: after its patch)
+    remote: Store | None,
+    cache: VerdictCache | None,
+    target: str,
+    key_guaranteed: bool,
+) -> ValidationReport:
     return validate_chunks(
         loaded,
         chunks,
         parquet_files=files,
         columns=manifest.schema.names,
-        filesystem=store.filesystem if remote else None,
+        filesystem=remote.filesystem if remote is not None else None,
         key=manifest.key,
         cache=cache,
         target=target,
@@ -415,13 +457,13 @@ def validate_manifest(
         # Manifests without per-chunk statistics: found from the chunks instead.
         null_columns=(
             None
-            if any(not c.stats for c in manifest.chunks)
-            else {n for c in manifest.chunks for n, st in c.stats if st.nulls}
+            if any(not c.stats for c in described)
+            else {n for c in described for n, st in c.stats if st.nulls}
         ),
         rows_fingerprint=manifest.fingerprint,
         # A committed snapshot's key was proven unique when it was written;
         # a draft's key is checked here, so duplicates show in the report.
-        key_guaranteed=staging is None,
+        key_guaranteed=key_guaranteed,
     )
 
 

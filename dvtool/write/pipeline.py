@@ -22,9 +22,10 @@ from dvtool.storage import Store
 from dvtool.write import resume
 from dvtool.write.commit import Committed, commit_version, publish_staged, recheck_deduped
 from dvtool.write.draft import build_draft
+from dvtool.write.patching import patch_draft
 from dvtool.write.staging import Staging
 
-__all__ = ["Gate", "GatePassed", "WriteOutcome", "same_data", "write_snapshot"]
+__all__ = ["Gate", "GatePassed", "WriteOutcome", "compact_latest", "same_data", "write_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,9 @@ def write_snapshot(
         if src.args:
             record.append(source_record(src.args, src.format, src.read.to_dict(), src.probes))
             draft = dataclasses.replace(draft, source=record[0])
+        # Keyed: store scattered edits as a patch over the parent's chunks (dvtool.write.patching).
+        draft = patch_draft(store, parent, draft, staging)
+        crash_point("snapshot.after_patch_planned")
         # Commits rely on create-only writes: refuse a store that ignores them.
         store.check_create_only()
         crash_point("snapshot.after_chunks_staged")
@@ -147,3 +151,39 @@ def write_snapshot(
     return WriteOutcome(
         committed, None, published.new_chunks, published.bytes_written + committed.bytes_written
     )
+
+
+def compact_latest(
+    store: Store, dataset: str, *, message: str, progress: Callable[[int], None] | None = None
+) -> WriteOutcome:
+    """Commit the latest version again with every patched chunk rewritten (same rows, format 1).
+
+    ``committed`` is None when the latest version has no patch.
+    """
+    from dvtool.write.patching import compact_manifest
+
+    catalog = Catalog(store)
+    head = catalog.head(dataset)
+    if head is None:
+        return WriteOutcome(None, None)
+    latest = catalog.manifest_of(head)
+    if latest.patch is None:
+        return WriteOutcome(None, latest.version)
+    staging = Staging(store.staging_dir())
+    try:
+        draft = compact_manifest(store, latest, staging, progress)
+        store.check_create_only()
+        crash_point("compact.after_chunks_staged")
+        published = publish_staged(store, staging)
+        crash_point("compact.after_objects_published")
+        committed = commit_version(
+            store,
+            dataset,
+            draft,
+            message=message,
+            meta=latest.meta,
+            before_entry=lambda: recheck_deduped(store, published.deduped, staging),
+        )
+    finally:
+        staging.close()
+    return WriteOutcome(committed, None, published.new_chunks, published.bytes_written + committed.bytes_written)

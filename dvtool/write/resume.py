@@ -104,6 +104,8 @@ def find(src: Source, parent: Manifest | None, key: Sequence[str], groups: RowGr
     """
     if parent is None or groups is None or len(groups.groups) < 2:
         return None
+    if parent.patch is not None:  # its chunks are a base, not its rows (format 2)
+        return None
     if tuple(parent.key) != tuple(key) or not parent.schema.equals(src.schema):
         return None
     allowed = dict(resume_rows(parent, key, src.schema))

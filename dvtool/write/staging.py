@@ -72,6 +72,10 @@ class Staging:
             f.write(prepared)
         self._files[object_id] = path
 
+    def retain(self, object_ids: set[str]) -> None:
+        """Publish only ``object_ids`` (e.g. when a patch replaces re-encoded chunks)."""
+        self.order = [o for o in self.order if o in object_ids]
+
     def get(self, object_id: str) -> bytes:
         if object_id in self._mem:
             return self._mem[object_id]

@@ -50,8 +50,10 @@ def test_append_one_percent_writes_under_three_percent(
 
 
 def test_insert_thousand_rows_in_the_middle_rewrites_only_the_chunk_around_it(
-    base: tuple[dvtool.Repo, np.ndarray, int],
+    base: tuple[dvtool.Repo, np.ndarray, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Chunk-level behaviour, with patches off (with them, this insert is a patch: tests/write/test_patches.py).
+    monkeypatch.setenv("DVTOOL_PATCH_RATIO", "0")
     repo, ids, stored = base
     middle = ids[N // 2 : N // 2 + 1000] + 5  # between existing ids
     inserted = np.sort(np.concatenate([ids, middle]))

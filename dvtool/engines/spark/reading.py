@@ -89,9 +89,36 @@ def chunk_frame(spark: Any, source: ChunkSource, *, positions: bool = False) -> 
         fields = list(schema.fields) + ([StructField(POS, LongType(), False)] if positions else [])
         return spark.createDataFrame([], StructType(fields))
     objects = [c.object for c in source.chunks]
-    if source.local and len(set(objects)) == len(objects):
+    # A patched chunk (format 2) is its base file with its patch applied: executors apply it.
+    patched = any(source.snap.has_patch(c) for c in source.chunks)
+    if source.local and len(set(objects)) == len(objects) and not patched:
         return _native(spark, source, schema, positions)
     return _mapped(spark, source, schema, positions)
+
+
+def _patch_slices(source: ChunkSource) -> dict[int, tuple[bytes, bytes]]:
+    """Task number → (upserts, removed) rows of its chunk's patch, as Arrow IPC bytes (small)."""
+    from dvtool.readplan import load_patch, patch_slices
+
+    snap = source.snap
+    if snap.manifest.patch is None:
+        return {}
+    tables = load_patch(snap.store, snap.manifest)
+    index = {r.logical: r.chunk for r in snap.manifest.patch.ranges}
+    out = {}
+    for i, c in enumerate(source.chunks):
+        if c in index:
+            slices = patch_slices(snap.manifest, tables, index[c])
+            assert slices is not None
+            out[i] = (_ipc(slices[0]), _ipc(slices[1].select(list(snap.key))))
+    return out
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def _native(spark: Any, source: ChunkSource, schema: Any, positions: bool) -> Any:
@@ -140,24 +167,37 @@ def _mapped(spark: Any, source: ChunkSource, schema: Any, positions: bool) -> An
         max(1, min(len(rows), spark.sparkContext.defaultParallelism * 4)), "i"
     )
 
+    patches, key = _patch_slices(source), source.snap.key
+
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        yield from read_chunks(batches, url, options, arrow_schema, positions)
+        yield from read_chunks(batches, url, options, arrow_schema, positions, patches, key)
 
     return tasks.mapInArrow(read, StructType(out_fields))
 
 
 def read_chunks(
-    batches: Iterator[pa.RecordBatch], url: str, options: dict[str, str], schema: pa.Schema, positions: bool
+    batches: Iterator[pa.RecordBatch],
+    url: str,
+    options: dict[str, str],
+    schema: pa.Schema,
+    positions: bool,
+    patches: dict[int, tuple[bytes, bytes]] | None = None,
+    key: Sequence[str] = (),
 ) -> Iterator[pa.RecordBatch]:
-    """Executor side of :func:`_mapped`: read, verify and decode each listed chunk."""
+    """Executor side of :func:`_mapped`: read, verify and decode each listed chunk (and apply its patch)."""
     import pyarrow.parquet as pq
 
     from dvtool.errors import IntegrityError
+    from dvtool.readplan import apply_patch
     from dvtool.storage import open_store
 
     store = open_store(url, options)
     for batch in batches:
-        for obj, offset in zip(batch.column("object").to_pylist(), batch.column("offset").to_pylist(), strict=True):
+        tasks = zip(
+            batch.column("i").to_pylist(), batch.column("object").to_pylist(), batch.column("offset").to_pylist(),
+            strict=True,
+        )
+        for i, obj, offset in tasks:
             data = store.read_verified(object_key(obj), obj)
             try:
                 table = pq.read_table(pa.BufferReader(data))
@@ -165,6 +205,9 @@ def read_chunks(
                 raise IntegrityError(f"object {obj} is not readable Parquet ({exc})") from None
             if not table.schema.equals(schema):
                 table = table.select(schema.names).cast(schema)
+            if patches and i in patches:
+                upserts, removed = (pa.ipc.open_stream(pa.py_buffer(b)).read_all() for b in patches[i])
+                table = apply_patch(table, upserts.cast(schema), removed, key)
             if positions:
                 table = table.append_column(POS, pa.array(range(offset, offset + table.num_rows), pa.int64()))
             yield from table.to_batches(max_chunksize=65536)
