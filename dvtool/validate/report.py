@@ -58,7 +58,8 @@ class Example:
             d["key"] = dict(self.key)
         return d
 
-    def describe(self) -> str:
+    def describe(self, *, whole: bool = False) -> str:
+        """One line; ``whole`` never shortens the value (a duplicated key is how a row is found)."""
         where = []
         if self.row is not None:
             where.append(f"{'first ' if self.count and self.count > 1 else ''}row {self.row + 1:,}")
@@ -66,7 +67,7 @@ class Example:
             # The whole key, never cut: it is how the row is found.
             where.append(", ".join(f"{k}={_full(v)}" for k, v in self.key))
         times = f" ×{self.count:,}" if self.count is not None else ""
-        text = _short(self.value) + times
+        text = (_full(self.value) if whole else _short(self.value)) + times
         return f"{text} ({'; '.join(where)})" if where else text
 
 
@@ -274,7 +275,8 @@ class ValidationReport:
                     message=f"{item.label}: {_plural(item.failure_count, 'failure')}",
                     type=item.severity,
                 )
-                fail.text = "\n".join(e.describe() for e in item.examples)
+                whole = "uniqueness" in item.check or item.check == "key_unique"
+                fail.text = "\n".join(e.describe(whole=whole) for e in item.examples)
                 if item.also:
                     fail.text = f"one fault, reported by {', '.join(item.checks)}\n" + fail.text
             elif w is not None:
@@ -348,7 +350,8 @@ class ValidationReport:
 
 def _examples_text(f: CheckFailure, shown: int = 5) -> str:
     """The first few examples; distinct values (with counts) say how many there are in all."""
-    text = "; ".join(e.describe() for e in f.examples[:shown])
+    whole = "uniqueness" in f.check or f.check == "key_unique"
+    text = "; ".join(e.describe(whole=whole) for e in f.examples[:shown])
     if f.examples and all(e.count is not None for e in f.examples):
         more = f"; … {len(f.examples) - shown:,} more" if len(f.examples) > shown else ""
         return f"{_plural(len(f.examples), 'distinct value')}: {text}{more}"

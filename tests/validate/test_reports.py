@@ -195,3 +195,14 @@ def test_snapshot_report_of_a_passing_gate_and_refused_without_schema(
     assert ET.fromstring((tmp_path / "ok.xml").read_text()).get("failures") == "0"
     r = run(capsys, "snapshot", good, "-d", "orders", "--report", "x.json")
     assert r.exit_code == 2 and "add --schema FILE" in r.stderr
+
+
+def test_a_duplicated_long_value_is_shown_whole(tmp_path: Path) -> None:
+    long_id = "order-" + "x" * 110
+    data = tmp_path / "d.csv"
+    data.write_text(f"id,v\n{long_id},1\n{long_id},2\n")
+    schema = tmp_path / "s.yaml"
+    schema.write_text("schema_type: dataframe\ncolumns:\n  id:\n    dtype: str\n    unique: true\n")
+    report = dvtool.validate_source(str(data), schema=str(schema))
+    assert f"'{long_id}' (row 1); '{long_id}' (row 2)" in report.to_text()
+    assert report.render("junit").count(long_id) == 2
