@@ -38,16 +38,15 @@ if TYPE_CHECKING:  # pyarrow is imported where an array is encoded, not at start
 
 __all__ = [
     "Exact",
-    "JSONScalar",
     "encode_array",
     "encode_scalar",
-    "is_scalar",
     "json_value",
     "needs_exact_text",
     "python_values",
 ]
 
-JSONScalar = None | bool | int | float | str
+_FRACTION = re.compile(r"\.(\d+)")
+_OFFSET = re.compile(r"([+-])(\d\d)(\d\d)$")
 
 
 class Exact(str):
@@ -58,17 +57,6 @@ class Exact(str):
     """
 
     __slots__ = ()
-
-
-def is_scalar(value: Any) -> bool:
-    """True for the cell values that have a scalar JSON form (not lists, maps or unknown objects)."""
-    return value is None or isinstance(
-        value, bool | int | float | str | decimal.Decimal | dt.datetime | dt.date | dt.time | dt.timedelta | bytes
-    )
-
-
-_FRACTION = re.compile(r"\.(\d+)")
-_OFFSET = re.compile(r"([+-])(\d\d)(\d\d)$")
 
 
 def _fraction(digits: str) -> str:

@@ -19,8 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dvtool.format.hashing import hash_bytes
-from dvtool.format.jsonvalues import encode_array, encode_scalar, is_scalar
-from dvtool.format.jsonvalues import json_value as _json_value
+from dvtool.format.jsonvalues import encode_array, encode_scalar
 from dvtool.format.models import ChunkInfo, ColumnStats
 
 __all__ = [
@@ -28,8 +27,6 @@ __all__ = [
     "dictionary_columns",
     "encode_chunk",
     "encode_new_chunk",
-    "json_value",
-    "key_json_value",
 ]
 
 STRING_STAT_LIMIT = 64  # longer strings are not kept as min/max
@@ -156,25 +153,6 @@ def encode_new_chunk(table: pa.Table, fingerprint: str, key: Sequence[str]) -> t
         key_max = tuple(encode_array(table.column(k).slice(last, 1))[0] for k in key)
     info = ChunkInfo(hash_bytes(data), fingerprint, table.num_rows, len(data), key_min, key_max, column_stats(table))
     return info, data
-
-
-def json_value(value: Any) -> Any:
-    """The JSON form of a scalar for manifests (min/max, key ranges); ``None`` for what has none.
-
-    Long strings are dropped from statistics (a min/max is a hint, not data).
-    """
-    if not is_scalar(value) or isinstance(value, bytes):
-        return None
-    if isinstance(value, str) and len(value) > STRING_STAT_LIMIT:
-        return None
-    return _json_value(value)
-
-
-def key_json_value(value: Any) -> Any:
-    """Like :func:`json_value` but keeps long strings (key ranges must be exact)."""
-    if isinstance(value, str):
-        return value
-    return json_value(value)
 
 
 def _stat(value: Any) -> Any:
