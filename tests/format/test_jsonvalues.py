@@ -19,7 +19,7 @@ import pytest
 from dvtool.format.jsonvalues import Exact, encode_array, encode_scalar, json_value, python_values
 
 D = decimal.Decimal
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize(
