@@ -27,6 +27,7 @@ __all__ = [
     "dictionary_columns",
     "encode_chunk",
     "encode_new_chunk",
+    "key_range",
 ]
 
 STRING_STAT_LIMIT = 64  # longer strings are not kept as min/max
@@ -145,14 +146,23 @@ def encode_chunk(table: pa.Table) -> bytes:
 def encode_new_chunk(table: pa.Table, fingerprint: str, key: Sequence[str]) -> tuple[ChunkInfo, bytes]:
     """Encode a chunk and describe it (runs in a worker thread)."""
     data = encode_chunk(table)
-    key_min = key_max = None
-    if key:
-        # Encoded from Arrow, not Python values: a key range is exact (nanoseconds included).
-        last = table.num_rows - 1
-        key_min = tuple(encode_array(table.column(k).slice(0, 1))[0] for k in key)
-        key_max = tuple(encode_array(table.column(k).slice(last, 1))[0] for k in key)
+    key_min, key_max = key_range(table, key)
     info = ChunkInfo(hash_bytes(data), fingerprint, table.num_rows, len(data), key_min, key_max, column_stats(table))
     return info, data
+
+
+def key_range(table: pa.Table, key: Sequence[str]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+    """The first and last key of ``table`` as a manifest stores them (None without a key or rows).
+
+    Encoded from Arrow, not from Python values, so a key range is exact
+    (nanoseconds included).
+    """
+    if not key or not table.num_rows:
+        return None, None
+    last = table.num_rows - 1
+    first_key = tuple(encode_array(table.column(k).slice(0, 1))[0] for k in key)
+    last_key = tuple(encode_array(table.column(k).slice(last, 1))[0] for k in key)
+    return first_key, last_key
 
 
 def _stat(value: Any) -> Any:

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from dvtool.format.hashing import hash_bytes
 from dvtool.format.models import ChunkInfo, Manifest
 from dvtool.format.patches import PATCH_FORMAT, Patch, PatchObject, PatchRange
-from dvtool.ingest.encoding import column_stats, encode_chunk, encode_new_chunk, key_json_value
+from dvtool.ingest.encoding import column_stats, encode_chunk, encode_new_chunk, key_range
 from dvtool.ingest.fingerprint import ColumnsHasher, table_fingerprint
 from dvtool.readplan import apply_patch, load_patch, patch_slices, read_parquet_verified
 from dvtool.storage import Store
@@ -245,12 +245,7 @@ def _patch_region(
 
 
 def _logical_info(base: ChunkInfo, table: pa.Table, key: Sequence[str]) -> ChunkInfo:
-    key_min = key_max = None
-    if table.num_rows:
-        first = table.slice(0, 1).select(list(key)).to_pylist()[0]
-        last = table.slice(table.num_rows - 1, 1).select(list(key)).to_pylist()[0]
-        key_min = tuple(key_json_value(first[k]) for k in key)
-        key_max = tuple(key_json_value(last[k]) for k in key)
+    key_min, key_max = key_range(table, key)
     return ChunkInfo(
         base.object,
         table_fingerprint(table.schema, [table]),
