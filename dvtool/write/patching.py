@@ -26,6 +26,7 @@ content).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dvtool.format.hashing import hash_bytes
+from dvtool.format.jsonvalues import encode_array
 from dvtool.format.models import ChunkInfo, Manifest
 from dvtool.format.patches import PATCH_FORMAT, Patch, PatchObject, PatchRange
 from dvtool.ingest.encoding import column_stats, encode_chunk, encode_new_chunk, key_range
@@ -163,15 +165,23 @@ def _split(base: Sequence[ChunkInfo], draft: Sequence[ChunkInfo], b: list[int], 
 
 
 def _same(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
-    """Per row: the two values are equal (nulls equal nulls, NaN equals NaN)."""
+    """Per row: the two values are equal as the fingerprint sees them (nulls equal nulls,
+    NaN equals NaN, -0.0 is not 0.0; nested values by their exact JSON text)."""
     typ = a.type
     if pa.types.is_nested(typ):
-        return np.fromiter((x == y for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)), bool, len(a))
+        ta, tb = (json.dumps(v, separators=(",", ":")) for v in encode_array(a)), (
+            json.dumps(v, separators=(",", ":")) for v in encode_array(b)
+        )
+        return np.fromiter((x == y for x, y in zip(ta, tb, strict=True)), bool, len(a))
     eq = pc.fill_null(pc.equal(a, b), False)
     eq = pc.or_(eq, pc.and_(pc.is_null(a), pc.is_null(b)))
+    same = np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
     if pa.types.is_floating(typ):
-        eq = pc.or_(eq, pc.fill_null(pc.and_(pc.is_nan(a), pc.is_nan(b)), False))
-    return np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+        x = np.asarray(pc.fill_null(a, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        y = np.asarray(pc.fill_null(b, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        both_nan = np.isnan(x) & np.isnan(y)
+        same = (same & (np.signbit(x) == np.signbit(y))) | both_nan
+    return same
 
 
 def _changes(base: pa.Table, new: pa.Table, key: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
