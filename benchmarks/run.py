@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE))
 
 import datagen  # noqa: E402
 import peers  # noqa: E402
+import bench_patch  # noqa: E402
 import wide  # noqa: E402
 
 CASES = HERE / "cases.py"
@@ -243,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma-separated groups to skip: snapshot,diff,compare,report,validate,memory,startup,wide",
+        help="comma-separated groups to skip: snapshot,diff,compare,report,validate,memory,startup,wide,patch",
     )
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument(
@@ -253,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--wide-rows", type=int, default=3_000_000, help="rows of the wide (19-column) table")
+    ap.add_argument("--patch-rows", type=int, default=1_000_000, help="rows of the wide table for scattered edits")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     rows, repeat = args.rows, args.repeat
@@ -669,6 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines += ["", "Notes:", "", *[f"- {n}" for n in notes]]
     if "wide" not in skip:
         lines += ["", wide.run(args.wide_rows, args.data, repeat)]
+    if "patch" not in skip:
+        lines += ["", bench_patch.run(args.patch_rows, args.data, repeat)]
     envs = [
         f"{e.name}: "
         + (
