@@ -119,3 +119,12 @@ def test_no_java_is_a_clear_error(tmp_path: Path) -> None:
     assert "has no bin/java" in done.stderr and "openjdk-17-jre-headless" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert tree_digest(root) == before
+
+
+def test_in_memory_table_is_refused_with_spark(tmp_path: Path, spark: Any) -> None:
+    root = tmp_path / ".dvtool"
+    repo = dvtool.Repo.init(root)
+    before = tree_digest(root)
+    with pytest.raises(dvtool.UsageError, match="snapshots a Spark DataFrame or files, not a Table"):
+        repo.snapshot(pa.table({"a": [1]}), dataset="t", engine="spark", spark=spark)
+    assert tree_digest(root) == before

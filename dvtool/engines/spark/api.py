@@ -125,7 +125,13 @@ def source_frame(spark: Any, sources: Any, *, format: str | None, storage_option
     from dvtool.engines.spark.reading import spark_schema
     from dvtool.ingest.sources import _expand, open_source
 
-    args = [os.fspath(s) for s in (sources if isinstance(sources, list | tuple) else [sources])]
+    listed = sources if isinstance(sources, list | tuple) else [sources]
+    if not all(isinstance(s, str | os.PathLike) for s in listed):
+        raise UsageError(
+            f"--engine spark snapshots a Spark DataFrame or files, not a {type(sources).__name__}; "
+            "use engine='duckdb' for in-memory tables and frames"
+        )
+    args = [os.fspath(s) for s in listed]
     if "-" in args:
         raise UsageError("--engine spark reads files, not standard input")
     options = dict(storage_options)
