@@ -12,7 +12,7 @@ fresh process so peak memory is that measurement's own:
 * ``diff bench@v1 bench@v2`` (keyed; both skip the identical chunks).
 
 For Spark the session is started first and timed on its own; the time of the
-call excludes it. Peak RSS is the Python process's (``ru_maxrss``); for Spark
+call excludes it. Peak RSS is the Python process's (VmHWM); for Spark
 the JVM (driver, and in local mode the executors) is reported apart (its
 VmHWM). Prints a markdown table and writes it to
 benchmarks/results/. Spark will not win on 2 cores: the point is the same
@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -75,15 +74,20 @@ def _one(args: argparse.Namespace) -> None:
     else:
         answer = json.loads(repo.diff("bench@v1", "bench@v2", engine=args.engine, spark=spark).to_json())
     seconds = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _hwm_mb("self")  # not ru_maxrss: Linux carries the parent's peak across exec
     jvm = None
     if spark is not None:
         # spark-submit execs the JVM in the process pyspark started: its high-water mark.
-        status = Path(f"/proc/{spark.sparkContext._gateway.proc.pid}/status").read_text()
-        jvm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
+        jvm = _hwm_mb(str(spark.sparkContext._gateway.proc.pid))
         spark.stop()
     print(json.dumps({"seconds": seconds, "session": started, "rss_mb": rss, "jvm_mb": jvm,
                       "answer": answer}, default=str))  # fmt: skip
+
+
+def _hwm_mb(pid: str) -> float:
+    """Peak resident memory (VmHWM) of a process, in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
 
 
 def main() -> None:

@@ -54,6 +54,9 @@ class _SqlConnection:
     def fetchone(self) -> list[Any]:
         return self._row
 
+    def fetchall(self) -> list[list[Any]]:
+        return [self._row]
+
 
 class SparkDiffEngine:
     """Runs the groups of one diff on a SparkSession and adds up the results (like dvtool.diff.rows.Engine)."""
