@@ -111,7 +111,7 @@ def bars(title: str, values: Sequence[tuple[str, float]], *, x_title: str) -> st
         .mark_bar(color=NEW_COLOR)
         .encode(
             y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
-            x=alt.X("amount:Q", title=x_title, axis=alt.Axis(format="~s")),
+            x=alt.X("amount:Q", title=x_title, axis=alt.Axis(format="~s", tickMinStep=1)),
         )
         .properties(width=_WIDTH, height=max(40, 20 * len(values)), title=title)
     )
