@@ -220,9 +220,12 @@ def _lists(arr: pa.Array, *, pair: bool) -> list[Any]:
         size = arr.type.list_size
         bounds = [(i * size, (i + 1) * size) for i in range(len(arr))]
         values = encode_array(arr.values.slice(arr.offset * size, len(arr) * size))
+    elif pa.types.is_list_view(arr.type) or pa.types.is_large_list_view(arr.type):
+        # (pyarrow 26 casts list views to lists wrongly: read offsets and sizes instead)
+        starts, sizes = arr.offsets.to_pylist(), arr.sizes.to_pylist()
+        bounds = [(o, o + n) for o, n in zip(starts, sizes, strict=True)]
+        values = encode_array(arr.values)
     else:
-        if pa.types.is_list_view(arr.type) or pa.types.is_large_list_view(arr.type):
-            arr = arr.cast(pa.large_list(arr.type.value_field))
         offsets = arr.offsets.to_pylist()
         base = offsets[0] if offsets else 0
         bounds = [(a - base, b - base) for a, b in itertools.pairwise(offsets)]

@@ -82,6 +82,9 @@ def test_json_value(value: object, want: object) -> None:
         (pa.array(["b", "a", "b"]).dictionary_encode(), ["b", "a", "b"]),
         (pa.array([b"\x01"], pa.binary(1)), ["AQ=="]),
         (pa.array([None], pa.null()), [None]),
+        (pa.array([[1, 2], None, [3]], pa.list_view(pa.int64())).slice(1), [None, [3]]),
+        (pa.array([[1], [2, 3]], pa.large_list_view(pa.int64())), [[1], [2, 3]]),
+        (pa.array([[1, 2], [3, 4], [5, 6]], pa.list_(pa.int64(), 2)).slice(1), [[3, 4], [5, 6]]),
     ],
 )
 def test_encode_array(arr: pa.Array, want: list[object]) -> None:
