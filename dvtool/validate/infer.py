@@ -56,6 +56,9 @@ def infer_schema(
     for batch in batches:
         for f, col in zip(schema, batch.columns, strict=True):
             nulls[f.name] += col.null_count
+            if pa.types.is_floating(f.type):
+                # pandera's nullable check counts NaN as missing in float columns
+                nulls[f.name] += int(pc.sum(pc.is_nan(col)).as_py() or 0)
             if f.name not in ranged:
                 continue
             if pa.types.is_floating(f.type) and pc.any(pc.is_nan(col)).as_py():

@@ -548,6 +548,15 @@ def test_infer_then_validate_passes(tmp_path: Path, data: st.DataObject) -> None
     assert report.ok and not report.warnings, report.to_text()
 
 
+@pytest.mark.parametrize("values", [[float("nan")], [float("nan"), 1.5], [float("nan"), None]])
+def test_infer_makes_a_float_column_with_nan_nullable(tmp_path: Path, values: list[float | None]) -> None:
+    # pandera counts NaN as missing in a nullable check: a column holding NaN is inferred nullable
+    table = pa.table({"f": pa.array(values, pa.float64())})
+    path = write(tmp_path, "inferred.yaml", infer_schema(table))
+    report = validate_batches(load_schema(path), table.to_batches(), schema=table.schema)
+    assert report.ok, report.to_text()
+
+
 def test_infer_on_a_snapshot_adds_the_key(tmp_path: Path) -> None:
     repo = Repo.init(str(tmp_path / ".dvtool"))
     repo.snapshot(_orders(1000), dataset="orders", key=["id"])
