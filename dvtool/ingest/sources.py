@@ -27,7 +27,7 @@ from dvtool.errors import NotFoundError, UsageError
 from dvtool.ingest.keytypes import check_distinct_names
 from dvtool.ingest.readoptions import ReadOptions
 from dvtool.ingest.sourcestate import FileProbe, probe_files, source_args
-from dvtool.ingest.types import normalise_schema, normalise_type
+from dvtool.ingest.types import list_views_as_lists, normalise_schema, normalise_type
 from dvtool.storage import check_url, redact_url, url_to_fs
 
 __all__ = ["FORMATS", "ReadOptions", "Source", "expand_source", "normalise_schema", "normalise_type", "open_source"]
@@ -68,7 +68,10 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> pa.RecordBa
         try:
             if pa.types.is_dictionary(column.type) and not pa.types.is_dictionary(field.type):
                 column = column.dictionary_decode()
-            columns.append(column.cast(field.type))
+            column = list_views_as_lists(column)
+            cast = column.cast(field.type)
+            cast.validate()  # a cast pyarrow gets wrong is an error here, not bad data later
+            columns.append(cast)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise UsageError(
                 f"{where}: column '{field.name}' is {column.type}, expected {field.type} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["normalise_schema", "normalise_type"]
+__all__ = ["list_views_as_lists", "normalise_schema", "normalise_type"]
 
 
 def normalise_type(typ: pa.DataType) -> pa.DataType:
@@ -59,3 +59,25 @@ def _plain(typ: pa.DataType) -> pa.DataType:
 def normalise_schema(schema: pa.Schema) -> pa.Schema:
     """All fields nullable, no metadata, canonical types (see :func:`normalise_type`)."""
     return pa.schema([pa.field(f.name, normalise_type(f.type), nullable=True) for f in schema])
+
+
+def list_views_as_lists(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A (large) list view as the equivalent list, exactly.
+
+    pyarrow 26 casts list views to lists wrongly (invalid offsets); this takes
+    each row's values by its offset and size instead.
+    """
+    import numpy as np
+
+    if isinstance(arr, pa.ChunkedArray):
+        return pa.chunked_array([list_views_as_lists(c) for c in arr.chunks], pa.list_(arr.type.value_type))
+    if not (pa.types.is_list_view(arr.type) or pa.types.is_large_list_view(arr.type)):
+        return arr
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    starts = np.asarray(arr.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    sizes = np.where(valid, np.asarray(arr.sizes.to_numpy(zero_copy_only=False), dtype=np.int64), 0)
+    take = np.concatenate([np.arange(s, s + n, dtype=np.int64) for s, n in zip(starts, sizes, strict=True)] or [np.zeros(0, np.int64)])
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+    values = arr.values.take(pa.array(take, pa.int64()))
+    mask = pa.array(~valid) if not valid.all() else None
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)

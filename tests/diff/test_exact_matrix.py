@@ -92,6 +92,7 @@ CASES: list[Case] = [
     ("list-int", pa.array([[1, None], None, []]), 2, pa.array([[None]], pa.list_(pa.int64())), [], [None]),
     ("list-float-sign", pa.array([[0.0], None]), 0, pa.array([[-0.0]]), [0.0], [-0.0]),
     ("large-list", pa.array([[1, 2], None], pa.large_list(pa.int64())), 0, pa.array([[2, 1]], pa.large_list(pa.int64())), [1, 2], [2, 1]),
+    ("list-view", pa.array([[1, 2], None, [3]], pa.list_view(pa.int64())), 2, pa.array([[4]], pa.list_view(pa.int64())), [3], [4]),
     ("fixed-list", pa.array([[1, 2], None], pa.list_(pa.int64(), 2)), 0, pa.array([[1, 3]], pa.list_(pa.int64(), 2)), [1, 2], [1, 3]),
     ("list-decimal256", pa.array([[D("1" * 40)], None], pa.list_(pa.decimal256(40, 0))), 0, pa.array([[D("1" * 39 + "2")]], pa.list_(pa.decimal256(40, 0))), ["1" * 40], ["1" * 39 + "2"]),
     ("list-ts-ns", pa.array([[1], None], pa.list_(pa.timestamp("ns", "UTC"))), 0, pa.array([[2]], pa.list_(pa.timestamp("ns", "UTC"))), ["1970-01-01T00:00:00.000000001+00:00"], ["1970-01-01T00:00:00.000000002+00:00"]),
