@@ -112,7 +112,7 @@ def spark_validate(repo: Any, target: Any, loaded: Any, settings: SparkSettings)
     frame = chunk_frame(spark, source, positions=True)
     return validate_frame(
         spark, loaded, frame, schema=snap.schema, key=snap.key, target=snap.ref, chunks=snap.chunks,
-        key_guaranteed=True,
+        key_guaranteed=True, name=snap.dataset,
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -38,6 +39,7 @@ from dvtool.errors import DvtoolError, UsageError
 from dvtool.format.models import ChunkInfo
 from dvtool.validate.crosschecks import Unique, ValueSet
 from dvtool.validate.engine import check_group, pandas_context, plan_checks
+from dvtool.validate.faults import MAX_DISTINCT, one_per_fault
 from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, ValidationReport, jsonable
 from dvtool.validate.schema import LoadedSchema
 
@@ -57,6 +59,7 @@ def validate_frame(
     chunks: Sequence[ChunkInfo] | None = None,
     key_guaranteed: bool = False,
     n_examples: int = N_EXAMPLES,
+    name: str = "",
 ) -> ValidationReport:
     """Validate ``frame`` (the rows, with their position in ``__dvtool_pos``) against ``loaded``.
 
@@ -83,6 +86,7 @@ def validate_frame(
         raise job_error(exc, "validate") from None
     order = {c: i for i, c in enumerate(plan.checks)}
     results.sort(key=lambda r: (order.get((r.column, r.check), len(order)), str(r.column), r.check))
+    results = one_per_fault(results)
     n_chunks = len(chunks) if chunks is not None else 0
     return ValidationReport(
         schema=loaded.name,
@@ -93,9 +97,16 @@ def validate_frame(
         warnings=tuple(r for r in results if r.severity == "warning"),
         chunks_checked=n_chunks,
         chunks_reused=0,
+        notes=() if loaded.proven else (f"cached verdicts not used: {loaded.unproven}",),
         checks=plan.checks,
         schema_lines=loaded.lines,
+        name=name or _schema_name(loaded),
     )
+
+
+def _schema_name(loaded: LoadedSchema) -> str:
+    named = getattr(loaded.schema, "name", None)
+    return str(named) if named else Path(loaded.name.split(":", 1)[0]).stem
 
 
 # ---------------------------------------------------------------- schema level
@@ -159,12 +170,21 @@ def _column_checks(
     for (name, label, severity, expr, _), count in zip(flags, counts, strict=True):
         if not count:
             continue
-        picked = frame.where(expr).orderBy(F.col(POS)).limit(n_examples)
-        picked = picked.select(F.col(ident(name)).alias("v"), F.col(POS).alias("p"), *[F.col(ident(k)).alias(f"k{i}") for i, k in enumerate(keys)])
+        # As the embedded engine reports them: the distinct failing values with their
+        # counts and first rows (and that row's key), most frequent first.
+        failing = frame.where(expr).select(
+            F.col(ident(name)).alias("v"), F.col(POS).alias("p"), *[F.col(ident(k)).alias(f"k{i}") for i, k in enumerate(keys)]
+        )
+        per_value = failing.groupBy("v").agg(
+            F.count(F.lit(1)).alias("n"),
+            F.min("p").alias("first"),
+            *[F.min_by(F.col(f"k{i}"), F.col("p")).alias(f"k{i}") for i in range(len(keys))],
+        )
+        top = per_value.orderBy(F.col("n").desc(), F.col("first").asc()).limit(MAX_DISTINCT)
         examples = []
-        for r in picked.toArrow().to_pylist():
+        for r in top.toArrow().to_pylist():
             kv = tuple((k, jsonable(r[f"k{i}"])) for i, k in enumerate(keys)) if keys else None
-            examples.append(Example(value=jsonable(r["v"]), row=int(r["p"]), key=kv))
+            examples.append(Example(value=jsonable(r["v"]), row=int(r["first"]), key=kv, count=int(r["n"])))
         out.append(CheckFailure(name, label, count, tuple(examples), severity))
     return rows, out
 
