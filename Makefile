@@ -54,8 +54,9 @@ mutate: $(STAMP)  ## mutation testing of the core with mutmut (slow, on demand);
 	$(BIN)/mutmut run --max-children $$(nproc)
 	$(BIN)/python scripts/mutation_score.py
 
-lint: $(STAMP)  ## ruff, mypy --strict and the import-layer contract
-	$(BIN)/ruff check dvtool tests
+lint: $(STAMP)  ## ruff (lint and format), mypy --strict and the import-layer contract (as pre-commit)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -63,12 +64,11 @@ docs: $(STAMP)  ## build the documentation site into site/ (read it live: .venv/
 	$(BIN)/python -m mkdocs build --strict -d site
 
 format: $(STAMP)  ## format the code with ruff
-	$(BIN)/ruff format dvtool tests
+	$(BIN)/ruff format .
 
 ROWS ?= 10000000
 bench: $(STAMP)  ## benchmarks vs peers and goals (ROWS=10000000 by default; ARGS= for run.py)
 	$(BIN)/python benchmarks/run.py --rows $(ROWS) $(ARGS)
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) $(SPARK_VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo mutants
+	rm -rf $(VENV) $(SPARK_VENV) .pytest_cache .mypy_cache .ruff_cache demo-repo mutants

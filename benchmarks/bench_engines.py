@@ -72,7 +72,9 @@ def _one(args: argparse.Namespace) -> None:
                                engine=args.engine, spark=spark)  # fmt: skip
         answer = report.to_json()
     else:
-        answer = json.loads(repo.diff("bench@v1", "bench@v2", engine=args.engine, spark=spark).to_json())
+        answer = json.loads(
+            repo.diff("bench@v1", "bench@v2", engine=args.engine, spark=spark).to_json()
+        )
     seconds = time.perf_counter() - t
     rss = _hwm_mb("self")  # not ru_maxrss: Linux carries the parent's peak across exec
     jvm = None
@@ -87,7 +89,10 @@ def _one(args: argparse.Namespace) -> None:
 def _hwm_mb(pid: str) -> float:
     """Peak resident memory (VmHWM) of a process, in MB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
+    return (
+        next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+        / 1024
+    )
 
 
 def main() -> None:
@@ -107,8 +112,25 @@ def main() -> None:
     results: dict[tuple[str, str], dict[str, object]] = {}
     for what in ("validate", "diff"):
         for engine in ("duckdb", "spark"):
-            cmd = [sys.executable, __file__, "--one", what, "--engine", engine, "--repo", str(repo_dir), "--master", args.master]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                what,
+                "--engine",
+                engine,
+                "--repo",
+                str(repo_dir),
+                "--master",
+                args.master,
+            ]
+            done = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+            )
             if done.returncode != 0:
                 sys.exit(f"{what} --engine {engine} failed:\n{done.stderr[-3000:]}")
             results[(what, engine)] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -130,7 +152,9 @@ def main() -> None:
             same = "—" if engine == "duckdb" else ("yes" if _same(r["answer"], base) else "**no**")
             jvm = f"{r['jvm_mb']:.0f}" if r["jvm_mb"] else "—"
             start = f"{r['session']:.1f}" if engine == "spark" else "—"
-            lines.append(f"| {what} | {engine} | {r['seconds']:.1f} | {start} | {r['rss_mb']:.0f} | {jvm} | {same} |")
+            lines.append(
+                f"| {what} | {engine} | {r['seconds']:.1f} | {start} | {r['rss_mb']:.0f} | {jvm} | {same} |"
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     out = HERE / "results" / f"{datetime.now(UTC):%Y-%m-%d}-engines-{args.rows}.md"

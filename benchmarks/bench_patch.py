@@ -94,7 +94,7 @@ print(json.dumps({"seconds": s, "counts": list(counts)}))
 """
 
 SCAN_SQL = (
-    'SELECT count(*), sum(dep_delay), sum(arr_delay), max(distance), min(air_time), '
+    "SELECT count(*), sum(dep_delay), sum(arr_delay), max(distance), min(air_time), "
     'count(DISTINCT carrier), sum(hour) FROM "{ref}"'
 )
 
@@ -111,7 +111,11 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _py(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env or _env(), cwd=tempfile.gettempdir()
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env or _env(),
+        cwd=tempfile.gettempdir(),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark step failed: {proc.stderr[-500:]}")
@@ -122,7 +126,10 @@ def _py(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, A
 def _dvtool(repo: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "dvtool", "--repo", str(repo), "-q", *args],
-        capture_output=True, text=True, env=env or _env(), cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        env=env or _env(),
+        cwd=tempfile.gettempdir(),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"dvtool {' '.join(args[:3])} failed: {proc.stderr[-500:]}")
@@ -133,7 +140,10 @@ def _dvtool(repo: Path, *args: str, env: dict[str, str] | None = None) -> dict[s
 def _init(repo: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "dvtool", "-q", "init", str(repo)],
-        capture_output=True, env=_env(), cwd=tempfile.gettempdir(), check=True,
+        capture_output=True,
+        env=_env(),
+        cwd=tempfile.gettempdir(),
+        check=True,
     )
 
 
@@ -147,14 +157,20 @@ def edit(a: pa.Table, share: float, seed: int) -> pa.Table:
     hit = np.zeros(n, bool)
     hit[picks[:changed]] = True
     old = a.column("dep_delay")
-    delay = pc.if_else(pa.array(hit), pc.add(pc.fill_null(old, 0.0), 7.0), old)  # nulls elsewhere stay nulls
+    delay = pc.if_else(
+        pa.array(hit), pc.add(pc.fill_null(old, 0.0), 7.0), old
+    )  # nulls elsewhere stay nulls
     out = a.set_column(a.schema.get_field_index("dep_delay"), "dep_delay", delay)
     keep = np.ones(n, bool)
     keep[picks[changed:]] = False
     new_rows = a.take(pa.array(rng.choice(n, inserted, replace=False)))
-    flight = pc.add(new_rows.column("flight"), pa.scalar(9000 + seed, pa.int64()))  # flights are 1..8000
+    flight = pc.add(
+        new_rows.column("flight"), pa.scalar(9000 + seed, pa.int64())
+    )  # flights are 1..8000
     new_rows = new_rows.set_column(new_rows.schema.get_field_index("flight"), "flight", flight)
-    return pa.concat_tables([out.filter(pa.array(keep)), new_rows]).sort_by([(k, "ascending") for k in KEY])
+    return pa.concat_tables([out.filter(pa.array(keep)), new_rows]).sort_by(
+        [(k, "ascending") for k in KEY]
+    )
 
 
 def _median(xs: list[float]) -> float:
@@ -188,7 +204,16 @@ def run(rows: int, data: Path, repeat: int) -> str:
     _init(off)
     _dvtool(off, "snapshot", str(paths["A"]), "-d", "w", *keys, "--json")
     t = time.perf_counter()
-    rewrite = _dvtool(off, "snapshot", str(inputs["E"]), "-d", "w", *keys, "--json", env=_env(DVTOOL_PATCH_RATIO="0"))
+    rewrite = _dvtool(
+        off,
+        "snapshot",
+        str(inputs["E"]),
+        "-d",
+        "w",
+        *keys,
+        "--json",
+        env=_env(DVTOOL_PATCH_RATIO="0"),
+    )
     rewrite_s = time.perf_counter() - t
     again = work / "repo-E-again"
     _init(again)
@@ -202,7 +227,11 @@ def run(rows: int, data: Path, repeat: int) -> str:
         show = json.loads(
             subprocess.run(
                 [sys.executable, "-m", "dvtool", "--repo", str(repo), "show", "w@v2", "--json"],
-                capture_output=True, text=True, env=_env(), cwd=tempfile.gettempdir(), check=True,
+                capture_output=True,
+                text=True,
+                env=_env(),
+                cwd=tempfile.gettempdir(),
+                check=True,
             ).stdout
         )
         version_bytes[name] = int(show["bytes"])
@@ -215,10 +244,12 @@ def run(rows: int, data: Path, repeat: int) -> str:
             steps.append((f"read {name} {ref}", (READ, str(repo), ref)))
             steps.append((f"query {name} {ref}", (QUERY, str(repo), SCAN_SQL.format(ref=ref))))
     steps.append(("diff E", (DIFF, str(repos["E"]), "w@v2")))
-    steps.append(("join E", (JOIN, str(paths["A"]), str(inputs["E"]), json.dumps(KEY), json.dumps(COLUMNS))))
+    steps.append(
+        ("join E", (JOIN, str(paths["A"]), str(inputs["E"]), json.dumps(KEY), json.dumps(COLUMNS)))
+    )
     for round_ in range(repeat):
         log(f"patch: round {round_ + 1} of {repeat}")
-        order = steps[round_ % len(steps):] + steps[: round_ % len(steps)]
+        order = steps[round_ % len(steps) :] + steps[: round_ % len(steps)]
         for label, (code, *args) in order:
             res = _py(code, *args)
             times.setdefault(label, []).append(res["seconds"])
@@ -251,11 +282,17 @@ def run(rows: int, data: Path, repeat: int) -> str:
         f"| same edit, patches off (every touched chunk rewritten) | {rewrite['bytes_written']:,} B "
         f"| {version_bytes['E']:,} B | {rewrite['bytes_written'] / version_bytes['E']:.1%} | | |"
     )
-    lines.append(f"| snapshot time of the edit: patch vs rewrite (whole process) | {patch_s:.2f} s | {rewrite_s:.2f} s "
-                 f"| {patch_s / rewrite_s:.2f}x | | |")
+    lines.append(
+        f"| snapshot time of the edit: patch vs rewrite (whole process) | {patch_s:.2f} s | {rewrite_s:.2f} s "
+        f"| {patch_s / rewrite_s:.2f}x | | |"
+    )
     for name, label in (("E", "0.5%"), ("E2", "2%"), ("E8", "8%")):
         patch = writes[name].get("patch") or {}
-        stored = f"patch of {patch.get('upserts', 0) + patch.get('removed', 0):,} rows" if patch else "rewritten"
+        stored = (
+            f"patch of {patch.get('upserts', 0) + patch.get('removed', 0):,} rows"
+            if patch
+            else "rewritten"
+        )
         for what in ("read", "query"):
             r = ratio(f"{what} {name} w@v2", f"{what} {name} w@v3")
             goal = "≤ 1.2x" if name == "E" else "(threshold)"

@@ -46,7 +46,11 @@ def main(rows: int) -> None:
         repo.snapshot(table, dataset="t", key=["id"])
         files = repo.get("t").files
         peer = duckdb.connect()
-        peer.execute("create view t as select * from read_parquet([" + ", ".join(f"'{f}'" for f in files) + "])")
+        peer.execute(
+            "create view t as select * from read_parquet(["
+            + ", ".join(f"'{f}'" for f in files)
+            + "])"
+        )
         print(f"{rows:,} rows in {len(files)} chunks")
         print(f"{'sandboxed':>10} {'duckdb':>10} {'ratio':>6}  query")
         for q in QUERIES:
@@ -58,7 +62,9 @@ def main(rows: int) -> None:
                 t0 = time.perf_counter()
                 peer.sql(q).fetchall()
                 best["duckdb"] = min(best["duckdb"], time.perf_counter() - t0)
-            print(f"{best['dvtool']:>9.3f}s {best['duckdb']:>9.3f}s {best['dvtool'] / best['duckdb']:>5.1f}x  {q}")
+            print(
+                f"{best['dvtool']:>9.3f}s {best['duckdb']:>9.3f}s {best['dvtool'] / best['duckdb']:>5.1f}x  {q}"
+            )
 
 
 if __name__ == "__main__":

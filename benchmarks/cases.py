@@ -66,8 +66,8 @@ def _preload_dvtool() -> None:
     import pyarrow.parquet  # noqa: F401
     import xxhash  # noqa: F401
 
-    import dvtool.ingest.chunking
     import dvtool.diff.plan
+    import dvtool.ingest.chunking
     import dvtool.repo
     import dvtool.validate.run  # noqa: F401
 

@@ -52,7 +52,9 @@ def measure(name: str, table: pa.Table, key: list[str]) -> list[str]:
 def main() -> int:
     wide = pa.Table.from_batches([datagen.wide_month(0, m) for m in range(1, 13)])
     narrow = pa.Table.from_batches([datagen.block_a(0, 1_000_000)])
-    print("| shape | avg_rows | chunks | rows/chunk | stored | / pyarrow default | one edited row rewrites | encode s (1 thread) |")
+    print(
+        "| shape | avg_rows | chunks | rows/chunk | stored | / pyarrow default | one edited row rewrites | encode s (1 thread) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for line in measure(f"wide, {wide.num_rows:,} rows", wide, list(datagen.WIDE_KEY)):
         print(line)

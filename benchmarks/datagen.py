@@ -158,9 +158,29 @@ WIDE_SCHEMA = pa.schema(
         ("time_hour", pa.timestamp("us", "America/New_York")),
     ]
 )
-_CARRIERS = pa.array(["9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN", "YV"])
+_CARRIERS = pa.array(
+    ["9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN", "YV"]
+)
 _CARRIER_WEIGHT = np.array(
-    [18460, 32729, 714, 54635, 48110, 54173, 685, 3260, 342, 26397, 32, 58665, 20536, 5162, 12275, 601], float
+    [
+        18460,
+        32729,
+        714,
+        54635,
+        48110,
+        54173,
+        685,
+        3260,
+        342,
+        26397,
+        32,
+        58665,
+        20536,
+        5162,
+        12275,
+        601,
+    ],
+    float,
 )
 _ORIGINS = pa.array(["EWR", "JFK", "LGA"])
 _DESTS = pa.array([a + b + c for a in "BDLMS" for b in "AEIOU" for c in "KLNRTXY"][:105])
@@ -175,10 +195,14 @@ def _clock(minutes: np.ndarray) -> np.ndarray:
 
 
 def _codes(values: pa.Array, index: np.ndarray) -> pa.Array:
-    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), values).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), values).cast(
+        pa.string()
+    )
 
 
-def wide_month(year_index: int, month: int, rows_per_year: int = WIDE_ROWS_PER_YEAR) -> pa.RecordBatch:
+def wide_month(
+    year_index: int, month: int, rows_per_year: int = WIDE_ROWS_PER_YEAR
+) -> pa.RecordBatch:
     """One month of flights (year ``2013 + year_index``), sorted by ``(time_hour, flight)``."""
     rng = np.random.default_rng([WIDE_SEED, year_index, month, rows_per_year])
     year = 2013 + year_index
@@ -190,7 +214,9 @@ def wide_month(year_index: int, month: int, rows_per_year: int = WIDE_ROWS_PER_Y
     counts = np.where(flying, rng.poisson(rows_per_year / (365 * 18), hours), 0)
     n = int(counts.sum())
     hour_index = np.repeat(np.arange(hours), counts)
-    flight = np.concatenate([np.sort(rng.choice(8000, c, replace=False)) + 1 for c in counts if c] or [np.zeros(0, int)])
+    flight = np.concatenate(
+        [np.sort(rng.choice(8000, c, replace=False)) + 1 for c in counts if c] or [np.zeros(0, int)]
+    )
     local = start + hour_index.astype("timedelta64[h]")
     hour = hour_of_day[hour_index]
     minute = rng.integers(0, 60, n)
@@ -202,9 +228,15 @@ def wide_month(year_index: int, month: int, rows_per_year: int = WIDE_ROWS_PER_Y
     distance = (air * 7.5 + rng.integers(-40, 40, n)).clip(17) // 10 * 10
     arr_delay = dep_delay + rng.integers(-25, 20, n)
     day = (local - np.datetime64(f"{year}-{month:02d}-01", "us")) // np.timedelta64(1, "D") + 1
-    tails = np.char.add(np.char.add("N", rng.integers(100, 999, n).astype(str)), _TAIL_LETTERS[rng.integers(0, 23, n)])
+    tails = np.char.add(
+        np.char.add("N", rng.integers(100, 999, n).astype(str)),
+        _TAIL_LETTERS[rng.integers(0, 23, n)],
+    )
     time_hour = pc.assume_timezone(
-        pa.array(local.astype("datetime64[us]")), "America/New_York", ambiguous="earliest", nonexistent="earliest"
+        pa.array(local.astype("datetime64[us]")),
+        "America/New_York",
+        ambiguous="earliest",
+        nonexistent="earliest",
     )
     columns = [
         pa.array(np.full(n, year, np.int64)),
@@ -252,8 +284,15 @@ def ensure_wide(folder: Path, rows: int) -> dict[str, Path]:
     out = folder / f"wide-{rows}"
     out.mkdir(parents=True, exist_ok=True)
     marker = out / "ready.json"
-    paths = {name: out / f"{name}.parquet" for name in ["A", "C", *(f"month-{m:02d}" for m in range(1, 13))]}
-    if marker.exists() and marker.read_text() == WIDE_GENERATOR and all(p.exists() for p in paths.values()):
+    paths = {
+        name: out / f"{name}.parquet"
+        for name in ["A", "C", *(f"month-{m:02d}" for m in range(1, 13))]
+    }
+    if (
+        marker.exists()
+        and marker.read_text() == WIDE_GENERATOR
+        and all(p.exists() for p in paths.values())
+    ):
         return paths
     for name, total in (("A", rows), ("C", rows + max(1, rows // 100))):
         with pq.ParquetWriter(paths[name].with_suffix(".tmp"), WIDE_SCHEMA) as writer:

@@ -34,9 +34,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_patch  # noqa: E402
 import datagen  # noqa: E402
 import peers  # noqa: E402
-import bench_patch  # noqa: E402
 import wide  # noqa: E402
 
 CASES = HERE / "cases.py"
@@ -253,8 +253,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="rebuild the set-up repositories (they are kept between runs of the same dvtool version)",
     )
     ap.add_argument("--results", type=Path, default=HERE / "results")
-    ap.add_argument("--wide-rows", type=int, default=3_000_000, help="rows of the wide (19-column) table")
-    ap.add_argument("--patch-rows", type=int, default=1_000_000, help="rows of the wide table for scattered edits")
+    ap.add_argument(
+        "--wide-rows", type=int, default=3_000_000, help="rows of the wide (19-column) table"
+    )
+    ap.add_argument(
+        "--patch-rows",
+        type=int,
+        default=1_000_000,
+        help="rows of the wide table for scattered edits",
+    )
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     rows, repeat = args.rows, args.repeat
@@ -498,36 +505,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         dcr = v(
             "datacompy PandasCompare + report(html_file=…)",
             "datacompy_report",
-            {"old": str(cmp_data["A"]), "new": str(cmp_data["B"]), "key": KEY,
-             "work": str(tmp / "report-datacompy")},
+            {
+                "old": str(cmp_data["A"]),
+                "new": str(cmp_data["B"]),
+                "key": KEY,
+                "work": str(tmp / "report-datacompy"),
+            },
             env_dc.python,
         )
         if env_dc.python is None:
             dcr.runs.error = f"not installed: {env_dc.error}"
         interleave([r_cold, r_old, r_warm, dcr], repeat)
         table += [
-            Row(f"review report, {cmp_rows:,} rows", r_cold.runs, dcr.runs, "< 1× (faster)",
-                lambda r: r < 1.0),
-            Row("the same, old version profiled before (each version reviewed once)", r_old.runs,
-                dcr.runs, "< 1× (faster)", lambda r: r < 1.0),
-            Row("the same, both versions' chunk profiles cached", r_warm.runs, dcr.runs,
-                "< 1× (faster)", lambda r: r < 1.0),
-            Row(f"review report, {cmp_rows:,} rows: CPU seconds (user+sys, all threads)",
-                r_cold.runs, dcr.runs, "< 1×", lambda r: r < 1.0, what="cpu_seconds"),
+            Row(
+                f"review report, {cmp_rows:,} rows",
+                r_cold.runs,
+                dcr.runs,
+                "< 1× (faster)",
+                lambda r: r < 1.0,
+            ),
+            Row(
+                "the same, old version profiled before (each version reviewed once)",
+                r_old.runs,
+                dcr.runs,
+                "< 1× (faster)",
+                lambda r: r < 1.0,
+            ),
+            Row(
+                "the same, both versions' chunk profiles cached",
+                r_warm.runs,
+                dcr.runs,
+                "< 1× (faster)",
+                lambda r: r < 1.0,
+            ),
+            Row(
+                f"review report, {cmp_rows:,} rows: CPU seconds (user+sys, all threads)",
+                r_cold.runs,
+                dcr.runs,
+                "< 1×",
+                lambda r: r < 1.0,
+                what="cpu_seconds",
+            ),
         ]
         if r_cold.runs.ok and dcr.runs.ok:
             ours, theirs = r_cold.runs.first("columns"), dcr.runs.first("columns")
             same = {
-                c: ours[c][0] == theirs[c][0] and ours[c][2] == theirs[c][2]
+                c: ours[c][0] == theirs[c][0]
+                and ours[c][2] == theirs[c][2]
                 and abs(ours[c][1] - theirs[c][1]) <= 1e-9 * max(1.0, abs(theirs[c][1]))
                 for c in theirs
                 if c in ours
             }
             notes.append(
                 "review report: per-column changed / max diff / null diff "
-                + ("agree with datacompy's column_stats for every column"
-                   if same and all(same.values())
-                   else f"DISAGREE with datacompy's: ours {ours}, datacompy {theirs}")
+                + (
+                    "agree with datacompy's column_stats for every column"
+                    if same and all(same.values())
+                    else f"DISAGREE with datacompy's: ours {ours}, datacompy {theirs}"
+                )
                 + f" ({', '.join(f'{c} {theirs[c][0]}' for c in theirs)} unequal). HTML: dvtool "
                 f"{r_cold.runs.first('bytes'):,} bytes with charts, datacompy "
                 f"{dcr.runs.first('bytes'):,} bytes of text in <pre>. dvtool's time includes "

@@ -104,8 +104,13 @@ class Dvtool:
     def init(self, repo: Path) -> None:
         if repo.exists():
             shutil.rmtree(repo)
-        subprocess.run([sys.executable, "-m", "dvtool", "-q", "init", str(repo)], env=self.env, check=True,
-                       capture_output=True, cwd=tempfile.gettempdir())
+        subprocess.run(
+            [sys.executable, "-m", "dvtool", "-q", "init", str(repo)],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            cwd=tempfile.gettempdir(),
+        )
 
     def run(self, argv: Sequence[str]) -> dict[str, Any]:
         return timed(argv, self.env)
@@ -115,11 +120,15 @@ def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, A
     """Wall time of a whole process and its peak RSS; its stdout."""
     t = time.perf_counter()
     # Not from this folder: ``python -m`` would import a dvtool/ found in the current directory first.
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir())
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir()
+    )
     out, err = proc.communicate()
     seconds = time.perf_counter() - t
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:6])} … exited {proc.returncode}: {err.decode()[-300:]}")
+        raise RuntimeError(
+            f"{' '.join(argv[:6])} … exited {proc.returncode}: {err.decode()[-300:]}"
+        )
     return {"seconds": seconds, "stdout": out.decode()}
 
 
@@ -133,7 +142,9 @@ def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}–{max(values):.3f})"
 
 
-def speed(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path, repeat: int) -> list[str]:
+def speed(
+    variants: dict[str, Dvtool], paths: dict[str, Path], work: Path, repeat: int
+) -> list[str]:
     """Snapshot / append / diff of the wide table for each dvtool, and the baselines; whole processes, interleaved."""
     times: dict[str, list[float]] = {"plain": [], "join": []}
     steps: list[tuple[str, str]] = [("", "plain"), ("", "join")]
@@ -153,10 +164,21 @@ def speed(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path, repea
             dv = variants[name] if name else next(iter(variants.values()))
             if step == "plain":
                 shutil.rmtree(work / "plain", ignore_errors=True)
-                res = timed([sys.executable, "-c", PLAIN_WRITE, str(paths["A"]), str(work / "plain")])
+                res = timed(
+                    [sys.executable, "-c", PLAIN_WRITE, str(paths["A"]), str(work / "plain")]
+                )
             elif step == "join":
-                res = timed([sys.executable, "-c", DUCKDB_JOIN, str(paths["A"]), str(paths["C"]), json.dumps(KEY),
-                             json.dumps(COLUMNS)])
+                res = timed(
+                    [
+                        sys.executable,
+                        "-c",
+                        DUCKDB_JOIN,
+                        str(paths["A"]),
+                        str(paths["C"]),
+                        json.dumps(KEY),
+                        json.dumps(COLUMNS),
+                    ]
+                )
             elif step == "snap":
                 dv.init(work / f"{name}-snap")
                 res = dv.run(dv.snapshot(work / f"{name}-snap", paths["A"], "w", KEY))
@@ -164,7 +186,9 @@ def speed(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path, repea
                 _link_copy(work / f"{name}-base", work / f"{name}-append")
                 res = dv.run(dv.snapshot(work / f"{name}-append", paths["C"], "w", KEY))
             else:
-                res = dv.run(dv.argv(work / f"{name}-appended", "diff", "w@v1", "w@v2", "--format", "json"))
+                res = dv.run(
+                    dv.argv(work / f"{name}-appended", "diff", "w@v1", "w@v2", "--format", "json")
+                )
             label = f"{name} {step}".strip()
             times[label].append(res["seconds"])
             outputs[label] = res["stdout"]
@@ -186,8 +210,20 @@ def speed(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path, repea
         tag = f" ({name})" if len(variants) > 1 else ""
         snap, append, diff = (f"{name} {step}".strip() for step in ("snap", "append", "diff"))
         row(f"`dvtool snapshot` A{tag}", snap, plain, "plain", 0.8)
-        row(f"`dvtool snapshot` C (1% append) onto A{tag}", append, f"`dvtool snapshot` A{tag}", snap, 0.25)
-        row(f"`dvtool diff` of that append{tag}", diff, "Python: DuckDB FULL OUTER JOIN A, C", "join", 1.0)
+        row(
+            f"`dvtool snapshot` C (1% append) onto A{tag}",
+            append,
+            f"`dvtool snapshot` A{tag}",
+            snap,
+            0.25,
+        )
+        row(
+            f"`dvtool diff` of that append{tag}",
+            diff,
+            "Python: DuckDB FULL OUTER JOIN A, C",
+            "join",
+            1.0,
+        )
     lines.append("")
     for name in variants:
         diff_out = outputs.get(f"{name} diff".strip(), "")
@@ -225,7 +261,9 @@ def monthly(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path) -> 
     pyarrow_default = len(sink.getvalue())
     cases = [(name, dv, key) for name, dv in variants.items() for key in (KEY, [])]
     for name, dv, key in cases:
-        label = ("keyed (time_hour, flight)" if key else "keyless") + (f", {name}" if len(variants) > 1 else "")
+        label = ("keyed (time_hour, flight)" if key else "keyless") + (
+            f", {name}" if len(variants) > 1 else ""
+        )
         repo = work / f"monthly-{name}-{'keyed' if key else 'keyless'}"
         dv.init(repo)
         seconds = 0.0
@@ -253,7 +291,9 @@ def monthly(variants: dict[str, Dvtool], paths: dict[str, Path], work: Path) -> 
     return lines
 
 
-def run(rows: int, data: Path, repeat: int, src: Path | None = None, before: Path | None = None) -> str:
+def run(
+    rows: int, data: Path, repeat: int, src: Path | None = None, before: Path | None = None
+) -> str:
     """The wide group's markdown; ``before``: also measure the dvtool in that folder, interleaved."""
     log(f"wide data: {rows:,} rows in {data}")
     paths = datagen.ensure_wide(data, rows)
@@ -261,10 +301,16 @@ def run(rows: int, data: Path, repeat: int, src: Path | None = None, before: Pat
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     if before is not None:
-        variants = {"after": Dvtool(src, work / "cache-after"), "before": Dvtool(before, work / "cache-before")}
+        variants = {
+            "after": Dvtool(src, work / "cache-after"),
+            "before": Dvtool(before, work / "cache-before"),
+        }
     else:
         variants = {"": Dvtool(src, work / "cache")}
-    lines = [f"### Wide table ({len(COLUMNS)} columns, {rows:,} rows; 1% append = {rows // 100:,} rows)", ""]
+    lines = [
+        f"### Wide table ({len(COLUMNS)} columns, {rows:,} rows; 1% append = {rows // 100:,} rows)",
+        "",
+    ]
     lines += speed(variants, paths, work, repeat)
     lines += ["", *monthly(variants, paths, work)]
     shutil.rmtree(work, ignore_errors=True)
@@ -276,9 +322,15 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=3_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=HERE / "data")
-    ap.add_argument("--dvtool-src", type=Path, default=None, help="run the dvtool package found in this folder")
-    ap.add_argument("--before", type=Path, default=None,
-                    help="also run the dvtool package in this folder (e.g. an older checkout), interleaved")
+    ap.add_argument(
+        "--dvtool-src", type=Path, default=None, help="run the dvtool package found in this folder"
+    )
+    ap.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="also run the dvtool package in this folder (e.g. an older checkout), interleaved",
+    )
     args = ap.parse_args()
     print(run(args.rows, args.data, args.repeat, args.dvtool_src, args.before))
     return 0

@@ -81,7 +81,9 @@ class Roots:
         return out
 
     def all_manifests(self) -> set[str]:
-        return {e.manifest for e in self.versions.values()} | {t.manifest for t in self.tags.values()}
+        return {e.manifest for e in self.versions.values()} | {
+            t.manifest for t in self.tags.values()
+        }
 
 
 class Catalog:
@@ -132,7 +134,9 @@ class Catalog:
         """The error for a dataset that is not here, naming the close matches and the others."""
         known = self.dataset_names()
         if not known:
-            return NotFoundError(f"unknown dataset '{name}' (the repository is empty; see 'dvtool snapshot --help')")
+            return NotFoundError(
+                f"unknown dataset '{name}' (the repository is empty; see 'dvtool snapshot --help')"
+            )
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return NotFoundError(f"unknown dataset '{name}' ({hint}datasets: {', '.join(known[:10])})")
@@ -247,7 +251,11 @@ class Catalog:
             matches: list[VersionEntry] = []
             if re.fullmatch(r"(xxh128:)?[0-9a-f]{8,32}", spec):
                 prefix = spec.removeprefix("xxh128:")
-                matches = [e for e in (self.entry(name, v) for v in versions) if object_hex(e.manifest).startswith(prefix)]
+                matches = [
+                    e
+                    for e in (self.entry(name, v) for v in versions)
+                    if object_hex(e.manifest).startswith(prefix)
+                ]
             if tag is not None:
                 if any(m.version != tag.version for m in matches):
                     raise UsageError(
@@ -257,11 +265,17 @@ class Catalog:
                 entry = self.entry(name, tag.version)
             else:
                 if len(matches) > 1:
-                    raise UsageError(f"{ref} is ambiguous: {len(matches)} snapshots start with {spec.removeprefix('xxh128:')}")
+                    raise UsageError(
+                        f"{ref} is ambiguous: {len(matches)} snapshots start with {spec.removeprefix('xxh128:')}"
+                    )
                 if matches:
                     entry = matches[0]
             if entry is None:
-                hint = f"tags: {', '.join(sorted(t.tag for t in tags)[:10])}" if tags else "it has no tags"
+                hint = (
+                    f"tags: {', '.join(sorted(t.tag for t in tags)[:10])}"
+                    if tags
+                    else "it has no tags"
+                )
                 raise NotFoundError(
                     f"unknown ref '{ref}': no tag or snapshot id '{spec}' in {name} "
                     f"({hint}; versions v1..v{versions[-1]}; see 'dvtool log {name}')"

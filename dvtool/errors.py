@@ -66,6 +66,8 @@ class DataError(DvtoolError):
 class ValidationFailed(DataError):
     """A schema check failed; ``report`` is the full ValidationReport to show."""
 
-    def __init__(self, report: object, message: str = "validation failed; nothing was committed") -> None:
+    def __init__(
+        self, report: object, message: str = "validation failed; nothing was committed"
+    ) -> None:
         super().__init__(message)
         self.report = report

@@ -33,13 +33,22 @@ if TYPE_CHECKING:
 __all__ = ["EXPORT_FORMATS", "export_snapshot"]
 
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
-_EXT = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+_EXT = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
 
 
 def _format_for(dest: str, given: str | None, default: str) -> str:
     if given is not None:
         if given not in EXPORT_FORMATS:
-            raise UsageError(f"unknown export format {given!r}; use one of {', '.join(EXPORT_FORMATS)}")
+            raise UsageError(
+                f"unknown export format {given!r}; use one of {', '.join(EXPORT_FORMATS)}"
+            )
         return given
     ext = os.path.splitext(dest.rstrip("/"))[1].lower()
     return _EXT.get(ext, default)
@@ -57,7 +66,9 @@ class _Writer:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            self._pq = pq.ParquetWriter(sink, schema, compression="zstd", compression_level=1, write_page_checksum=True)
+            self._pq = pq.ParquetWriter(
+                sink, schema, compression="zstd", compression_level=1, write_page_checksum=True
+            )
         elif fmt == "csv":
             import pyarrow.csv as pcsv
 
@@ -132,7 +143,6 @@ def export_snapshot(
     if folder:
         return _export_folder(snapshot, path, fmt, is_url, storage_options or {}, force)
     if is_url:
-
         fs, target = url_to_fs(dest, storage_options)
         try:
             exists = fs.exists(target)
@@ -172,11 +182,18 @@ def _check_format(schema: pa.Schema, fmt: str) -> None:
             )
 
 
-_PART_RE = re.compile(r"^\.?part-\d{5,}\.(parquet|csv|jsonl)(\.tmp-[0-9a-f]+)?$")  # parts, and temp parts of a killed export
+_PART_RE = re.compile(
+    r"^\.?part-\d{5,}\.(parquet|csv|jsonl)(\.tmp-[0-9a-f]+)?$"
+)  # parts, and temp parts of a killed export
 
 
 def _export_folder(
-    snapshot: Snapshot, folder: str, fmt: str, is_url: bool, storage_options: dict[str, str], force: bool
+    snapshot: Snapshot,
+    folder: str,
+    fmt: str,
+    is_url: bool,
+    storage_options: dict[str, str],
+    force: bool,
 ) -> ExportResult:
     """One part file per chunk: ``part-00000.parquet``, … (like Spark)."""
     import fsspec
@@ -195,7 +212,9 @@ def _export_folder(
     else:
         fs, root = fsspec.filesystem("file"), os.path.abspath(folder)
         if os.path.islink(root):
-            raise UsageError(f"{folder} is a symbolic link; dvtool does not write through links (remove it first)")
+            raise UsageError(
+                f"{folder} is a symbolic link; dvtool does not write through links (remove it first)"
+            )
         if os.path.lexists(root) and not os.path.isdir(root):
             check_output_target(root)  # a device, pipe or socket says so
             raise UsageError(f"{folder} is a file, not a folder")
@@ -203,7 +222,9 @@ def _export_folder(
     if present:
         if not force:
             raise UsageError(f"folder {shown} is not empty; pass --force to replace its part files")
-        others = sorted(os.path.basename(p) for p in present if not _PART_RE.match(os.path.basename(p)))
+        others = sorted(
+            os.path.basename(p) for p in present if not _PART_RE.match(os.path.basename(p))
+        )
         if others:
             raise UsageError(
                 f"folder {shown} holds files that are not part files ({', '.join(others[:3])}); "

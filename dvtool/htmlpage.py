@@ -62,7 +62,8 @@ def table(
     count = total if total is not None else len(rows)  # type: ignore[arg-type]
     for row in rows:
         cells = "".join(
-            f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row)
+            f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
+            for i, c in enumerate(row)
         )
         line = f"<tr>{cells}</tr>"
         if used + len(line) > budget:

@@ -47,11 +47,15 @@ def check_output_target(path: str, *, force: bool = False, what: str = "file") -
     except OSError as exc:
         raise write_error(path, exc) from None
     if stat.S_ISLNK(st.st_mode):
-        raise UsageError(f"{path} is a symbolic link; dvtool does not write through or replace links (remove it first)")
+        raise UsageError(
+            f"{path} is a symbolic link; dvtool does not write through or replace links (remove it first)"
+        )
     if stat.S_ISDIR(st.st_mode):
         raise UsageError(f"{path} is a folder; give a file name")
     if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"{path} is not a regular file (a device, pipe or socket); dvtool writes only regular files")
+        raise UsageError(
+            f"{path} is not a regular file (a device, pipe or socket); dvtool writes only regular files"
+        )
     if not force:
         raise UsageError(f"{path} exists; pass --force to replace it")
     return True

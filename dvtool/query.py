@@ -222,7 +222,9 @@ def _register(con: Any, i: int, table: TableInput, filesystem: Any) -> str:
         # removed are dropped, the upserts added (in no particular order, as
         # any SQL table: a query that needs an order says ORDER BY).
         con.register(f"{name}_upserts", table.upserts.cast(query_schema(table.upserts.schema)))
-        con.register(f"{name}_removed", table.removed_keys.cast(query_schema(table.removed_keys.schema)))
+        con.register(
+            f"{name}_removed", table.removed_keys.cast(query_schema(table.removed_keys.schema))
+        )
         keys = ", ".join(sql.quote_ident(k) for k in table.key)
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {name}_patched AS "
@@ -268,14 +270,19 @@ def _dataset(table: TableInput, filesystem: Any) -> Any:
     """A pyarrow dataset over the (verified) chunk files; DuckDB pushes projections and filters into it."""
     import pyarrow.dataset as ds
 
-    local = filesystem is None or getattr(filesystem, "protocol", None) in ("file", ("file", "local"))
+    local = filesystem is None or getattr(filesystem, "protocol", None) in (
+        "file",
+        ("file", "local"),
+    )
     schema = query_schema(table.schema)  # the dataset casts to it while scanning, exactly
     if local:
         return ds.dataset(list(table.files), schema=schema, format="parquet")
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 
     paths = [filesystem._strip_protocol(f) for f in table.files]
-    return ds.dataset(paths, schema=schema, format="parquet", filesystem=PyFileSystem(FSSpecHandler(filesystem)))
+    return ds.dataset(
+        paths, schema=schema, format="parquet", filesystem=PyFileSystem(FSSpecHandler(filesystem))
+    )
 
 
 def run_query(
@@ -326,7 +333,11 @@ def catalog_resolver(catalog: Catalog) -> tuple[Resolver, list[str]]:
             return TableInput(snap.schema, files)
         patch = load_patch(catalog.store, snap.manifest)
         return TableInput(
-            snap.schema, files, upserts=patch.upserts, removed_keys=patch.removed.select(list(snap.key)), key=snap.key
+            snap.schema,
+            files,
+            upserts=patch.upserts,
+            removed_keys=patch.removed.select(list(snap.key)),
+            key=snap.key,
         )
 
     return resolve, names

@@ -67,7 +67,12 @@ class ReadPlan:
         return self.upserts is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {"files": list(self.files), "key": list(self.key), "upserts": self.upserts, "removed": self.removed}
+        return {
+            "files": list(self.files),
+            "key": list(self.key),
+            "upserts": self.upserts,
+            "removed": self.removed,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +83,9 @@ class PatchTables:
     removed: pa.Table
 
 
-def read_parquet_verified(store: Store, object_id: str, schema: pa.Schema | None = None) -> pa.Table:
+def read_parquet_verified(
+    store: Store, object_id: str, schema: pa.Schema | None = None
+) -> pa.Table:
     """One Parquet object after checking its bytes hash to its id, cast to ``schema`` if given."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -92,7 +99,9 @@ def read_parquet_verified(store: Store, object_id: str, schema: pa.Schema | None
         try:
             table = table.cast(schema)
         except (pa.ArrowInvalid, ValueError) as exc:
-            raise IntegrityError(f"object {object_id} does not hold the snapshot's columns ({exc})") from None
+            raise IntegrityError(
+                f"object {object_id} does not hold the snapshot's columns ({exc})"
+            ) from None
     return table
 
 
@@ -101,7 +110,9 @@ def _cached_patch(store: Store, upserts: str, removed: str, schema_b64: str) -> 
     from dvtool.format.models import schema_from_b64
 
     schema = schema_from_b64(schema_b64)
-    return PatchTables(read_parquet_verified(store, upserts, schema), read_parquet_verified(store, removed, schema))
+    return PatchTables(
+        read_parquet_verified(store, upserts, schema), read_parquet_verified(store, removed, schema)
+    )
 
 
 def load_patch(store: Store, manifest: Manifest) -> PatchTables:
@@ -111,8 +122,13 @@ def load_patch(store: Store, manifest: Manifest) -> PatchTables:
     patch = manifest.patch
     if patch is None:
         raise ValueError(f"{manifest.dataset}@v{manifest.version} has no patch")
-    tables = _cached_patch(store, patch.upserts.object, patch.removed.object, schema_to_b64(manifest.schema))
-    if tables.upserts.num_rows != patch.upserts.rows or tables.removed.num_rows != patch.removed.rows:
+    tables = _cached_patch(
+        store, patch.upserts.object, patch.removed.object, schema_to_b64(manifest.schema)
+    )
+    if (
+        tables.upserts.num_rows != patch.upserts.rows
+        or tables.removed.num_rows != patch.removed.rows
+    ):
         raise IntegrityError(
             f"the patch of {manifest.dataset}@v{manifest.version} does not hold the rows its manifest lists"
         )
@@ -129,7 +145,9 @@ def logical_chunks(manifest: Manifest) -> tuple[ChunkInfo, ...]:
     return tuple(out)
 
 
-def patch_slices(manifest: Manifest, tables: PatchTables, index: int) -> tuple[pa.Table, pa.Table] | None:
+def patch_slices(
+    manifest: Manifest, tables: PatchTables, index: int
+) -> tuple[pa.Table, pa.Table] | None:
     """The (upserts, removed) rows that apply to base chunk ``index``, or None if it has none."""
     assert manifest.patch is not None
     r = manifest.patch.range_of(index)
@@ -158,13 +176,17 @@ def drop_keys(base: pa.Table, keys: pa.Table, key: Sequence[str]) -> pa.Table:
         k = key[0]
         values = keys.column(k).combine_chunks()
         return base.filter(pc.invert(pc.is_in(base.column(k), value_set=values)))
-    positions = pa.table({**{k: base.column(k) for k in key}, "__pos": pa.array(range(base.num_rows), pa.int64())})
+    positions = pa.table(
+        {**{k: base.column(k) for k in key}, "__pos": pa.array(range(base.num_rows), pa.int64())}
+    )
     kept = positions.join(keys.select(list(key)), keys=list(key), join_type="left anti")
     keep = np.sort(kept.column("__pos").to_numpy())
     return base.take(pa.array(keep, pa.int64()))
 
 
-def apply_patch(base: pa.Table, upserts: pa.Table, removed: pa.Table, key: Sequence[str]) -> pa.Table:
+def apply_patch(
+    base: pa.Table, upserts: pa.Table, removed: pa.Table, key: Sequence[str]
+) -> pa.Table:
     """The rows of one base chunk's key range after its patch slice: base − removed ∪ upserts, by key.
 
     No sort of the rows: binary searches on the *key columns* say where each
@@ -194,7 +216,12 @@ def apply_patch(base: pa.Table, upserts: pa.Table, removed: pa.Table, key: Seque
     return pa.concat_tables([base, upserts]).take(pa.array(order))
 
 
-_SEARCHABLE = ("i", "u", "M", "m")  # numpy kinds whose order is Arrow's: integers, datetimes, durations
+_SEARCHABLE = (
+    "i",
+    "u",
+    "M",
+    "m",
+)  # numpy kinds whose order is Arrow's: integers, datetimes, durations
 
 
 def _key_array(table: pa.Table, key: Sequence[str]) -> Any:
@@ -210,7 +237,10 @@ def _key_array(table: pa.Table, key: Sequence[str]) -> Any:
         col = table.column(name)
         typ = col.type
         if col.null_count or not (
-            pa.types.is_integer(typ) or pa.types.is_timestamp(typ) or pa.types.is_date(typ) or pa.types.is_duration(typ)
+            pa.types.is_integer(typ)
+            or pa.types.is_timestamp(typ)
+            or pa.types.is_date(typ)
+            or pa.types.is_duration(typ)
         ):
             return None
         if pa.types.is_timestamp(typ):
@@ -244,7 +274,9 @@ def _increasing(columns: list[Any]) -> bool:
     return not undecided.any()
 
 
-def _merge_plan(base: pa.Table, removed: pa.Table, upserts: pa.Table, key: Sequence[str]) -> tuple[Any, Any] | None:
+def _merge_plan(
+    base: pa.Table, removed: pa.Table, upserts: pa.Table, key: Sequence[str]
+) -> tuple[Any, Any] | None:
     """(base positions to drop, base position before which each upsert goes), or None.
 
     Integer and time keys are searched with numpy; other keys (strings, floats)
@@ -264,7 +296,11 @@ def _merge_plan(base: pa.Table, removed: pa.Table, upserts: pa.Table, key: Seque
             return None
         return drop.astype(np.int64), np.searchsorted(b, uk, side="left").astype(np.int64)
     keys = pa.concat_tables(
-        [base.select(list(key)), removed.select(list(key)).cast(base.select(list(key)).schema), upserts.select(list(key))]
+        [
+            base.select(list(key)),
+            removed.select(list(key)).cast(base.select(list(key)).schema),
+            upserts.select(list(key)),
+        ]
     )
     try:
         perm = pc.sort_indices(keys, sort_keys=[(k, "ascending", "at_end") for k in key]).to_numpy()
@@ -273,15 +309,22 @@ def _merge_plan(base: pa.Table, removed: pa.Table, upserts: pa.Table, key: Seque
     base_before = np.cumsum(perm < n)  # base rows up to and including each sorted position
     rem_at = np.flatnonzero((perm >= n) & (perm < n + r))
     ups_at = np.flatnonzero(perm >= n + r)
-    if not (np.array_equal(perm[rem_at] - n, np.arange(r)) and np.array_equal(perm[ups_at] - n - r, np.arange(m))):
+    if not (
+        np.array_equal(perm[rem_at] - n, np.arange(r))
+        and np.array_equal(perm[ups_at] - n - r, np.arange(m))
+    ):
         return None
-    drop = base_before[rem_at] - 1  # a removed key sorts right after its equal base row (stable sort)
+    drop = (
+        base_before[rem_at] - 1
+    )  # a removed key sorts right after its equal base row (stable sort)
     if r and (drop[0] < 0 or np.any(np.diff(drop) <= 0)):
         return None
     if r:
         found = base.select(list(key)).take(pa.array(drop, pa.int64()))
         for name in key:
-            same = pc.equal(found.column(name), removed.column(name).cast(found.schema.field(name).type))
+            same = pc.equal(
+                found.column(name), removed.column(name).cast(found.schema.field(name).type)
+            )
             if not pc.all(pc.fill_null(same, False)).as_py():
                 return None
     # An upsert equal to a (dropped) base key sorts after it: placed after, in its place.
@@ -350,11 +393,18 @@ def check_patch(store: Store, manifest: Manifest) -> list[str]:
             problems.append(f"{where}: removed rows that are not in the base chunk")
             continue
         removed_base = drop_keys(base, still, key)
-        if table_fingerprint(manifest.schema, [removed_base]) != table_fingerprint(manifest.schema, [rem]):
+        if table_fingerprint(manifest.schema, [removed_base]) != table_fingerprint(
+            manifest.schema, [rem]
+        ):
             problems.append(f"{where}: removed rows differ from the base chunk's rows")
         merged = apply_patch(base, ups, rem, key)
-        if merged.num_rows != r.logical.rows or table_fingerprint(manifest.schema, [merged]) != r.logical.fingerprint:
-            problems.append(f"{where}: the patched rows do not match the manifest's rows and fingerprint")
+        if (
+            merged.num_rows != r.logical.rows
+            or table_fingerprint(manifest.schema, [merged]) != r.logical.fingerprint
+        ):
+            problems.append(
+                f"{where}: the patched rows do not match the manifest's rows and fingerprint"
+            )
         elif not strictly_sorted(merged, key):
             problems.append(f"{where}: the patched rows are not ordered by a unique key")
     return problems

@@ -58,7 +58,13 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     # What a SOURCE may be: a path, URL or glob (or several), ``-`` for stdin, or data in memory.
     SourceLike: TypeAlias = (
-        str | os.PathLike[str] | Sequence[str] | pa.Table | pa.RecordBatchReader | pandas.DataFrame | polars.DataFrame
+        str
+        | os.PathLike[str]
+        | Sequence[str]
+        | pa.Table
+        | pa.RecordBatchReader
+        | pandas.DataFrame
+        | polars.DataFrame
     )
     # A schema: a YAML/JSON path, ``file.py:NAME``, a pandera schema or model, or one already loaded.
     SchemaLike: TypeAlias = (
@@ -96,27 +102,43 @@ class Repo:
     # ---- opening ----
 
     @classmethod
-    def init(cls, url: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, str] | None = None) -> Repo:
+    def init(
+        cls,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        storage_options: Mapping[str, str] | None = None,
+    ) -> Repo:
         """Create a repository (default ``./.dvtool``); error if one exists there."""
         target = os.fspath(url) if url is not None else DEFAULT_DIR
         check_url(target)
         store = open_store(target, dict(storage_options or {}))
         store.check_create_only()  # say so now, not at the first snapshot
-        marker = canonical_json({"format": "dvtool", "version": FORMAT_VERSION, "created": utc_now()})
+        marker = canonical_json(
+            {"format": "dvtool", "version": FORMAT_VERSION, "created": utc_now()}
+        )
         try:
             store.create(MARKER, marker)
         except AlreadyExistsError:
-            raise UsageError(f"a dvtool repository already exists at {redact_url(store.url)}") from None
+            raise UsageError(
+                f"a dvtool repository already exists at {redact_url(store.url)}"
+            ) from None
         return cls(store, storage_options=storage_options)
 
     @classmethod
-    def open(cls, url: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, str] | None = None) -> Repo:
+    def open(
+        cls,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        storage_options: Mapping[str, str] | None = None,
+    ) -> Repo:
         """Open a repository: ``url``, else ``$DVTOOL_REPO``, else the nearest ``.dvtool/`` above."""
         target = os.fspath(url) if url is not None else os.environ.get("DVTOOL_REPO") or None
         if target is None:
             found = _discover(Path.cwd())
             if found is None:
-                raise NotFoundError("no repository found here or above; run 'dvtool init' or pass --repo")
+                raise NotFoundError(
+                    "no repository found here or above; run 'dvtool init' or pass --repo"
+                )
             target = str(found)
         check_url(target)
         store = open_store(target, dict(storage_options or {}))
@@ -172,7 +194,16 @@ class Repo:
         for v in versions[::-1][: limit if limit is not None else None]:
             e = self.catalog.entry(dataset, v)
             out.append(
-                LogEntry(dataset, v, e.manifest, e.created, e.rows, e.message, tuple(sorted(tags.get(v, []))), v in pruned)
+                LogEntry(
+                    dataset,
+                    v,
+                    e.manifest,
+                    e.created,
+                    e.rows,
+                    e.message,
+                    tuple(sorted(tags.get(v, []))),
+                    v in pruned,
+                )
             )
         return out
 
@@ -183,10 +214,14 @@ class Repo:
             if head is None:
                 continue
             m = self.catalog.manifest(head.manifest)
-            out.append(DatasetInfo(name, head.version, head.manifest, m.rows, m.bytes, head.created))
+            out.append(
+                DatasetInfo(name, head.version, head.manifest, m.rows, m.bytes, head.created)
+            )
         return out
 
-    def open_source(self, source: SourceLike, *, format: str | None = None, read: ReadOptions | None = None) -> Source:
+    def open_source(
+        self, source: SourceLike, *, format: str | None = None, read: ReadOptions | None = None
+    ) -> Source:
         from dvtool.ingest.sources import open_source
 
         return open_source(source, format=format, storage_options=self.storage_options, read=read)
@@ -207,7 +242,8 @@ class Repo:
         distributions: bool = False,
         policy: Any = None,
         read: ReadOptions | None = None,
-        engine: str | None = None, spark: Any = None,
+        engine: str | None = None,
+        spark: Any = None,
     ) -> Diff:
         """Compare two REFs or SOURCEs (``new=None``: a REF against its parent version).
 
@@ -225,7 +261,9 @@ class Repo:
             key=key,
             limit=limit,
             stats=stats,
-            storage_options=self.storage_options, read=read, engine=spark_diff_engine(self, engine, spark),
+            storage_options=self.storage_options,
+            read=read,
+            engine=spark_diff_engine(self, engine, spark),
             **review_options(abs_tol, rel_tol, tol, distributions, policy),
         )
 
@@ -266,7 +304,8 @@ class Repo:
         format: str | None = None,
         read: ReadOptions | None = None,
         progress: Callable[[int], None] | None = None,
-        engine: str | None = None, spark: Any = None,
+        engine: str | None = None,
+        spark: Any = None,
     ) -> SnapshotResult:
         """Read, chunk, hash, store and commit the next version of ``dataset``.
 
@@ -291,11 +330,31 @@ class Repo:
             raise UsageError(f"--key lists a column twice: {', '.join(key)}")
         meta_items = tuple(sorted((str(k), str(v)) for k, v in (meta or {}).items()))
         if (on_spark := spark_settings(engine, spark, data=source)) is not None:
-            done = spark_api().spark_snapshot(self, source, dataset=dataset, key=key, message=message, meta=meta_items,
-                                               tag=tag, schema=schema, format=format, read=read, settings=on_spark)
-            return SnapshotResult(self.get(done.ref), done.unchanged, done.new_chunks, done.bytes_written, tag)
-        opened = open_for_snapshot(self.catalog, source, dataset=dataset, key=key, format=format, read=read,
-                                   storage_options=self.storage_options)
+            done = spark_api().spark_snapshot(
+                self,
+                source,
+                dataset=dataset,
+                key=key,
+                message=message,
+                meta=meta_items,
+                tag=tag,
+                schema=schema,
+                format=format,
+                read=read,
+                settings=on_spark,
+            )
+            return SnapshotResult(
+                self.get(done.ref), done.unchanged, done.new_chunks, done.bytes_written, tag
+            )
+        opened = open_for_snapshot(
+            self.catalog,
+            source,
+            dataset=dataset,
+            key=key,
+            format=format,
+            read=read,
+            storage_options=self.storage_options,
+        )
         src, key = opened.source, opened.key
         check_key_types(src.schema, key)
         if tag is not None and self.store.exists(tag_key(dataset, tag)):
@@ -308,16 +367,26 @@ class Repo:
             gate = SchemaGate(self.store, load_schema(schema))
         try:
             outcome = write_snapshot(
-                self.store, src, dataset=dataset, key=key, message=message, meta=meta_items, gate=gate,
+                self.store,
+                src,
+                dataset=dataset,
+                key=key,
+                message=message,
+                meta=meta_items,
+                gate=gate,
                 progress=progress,
             )
         except ValidationFailed as exc:
-            if key and src.rereadable:  # name rows as they are in the SOURCE, not in the sorted draft
+            if (
+                key and src.rereadable
+            ):  # name rows as they are in the SOURCE, not in the sorted draft
                 from dvtool.validate.faults import with_input_rows
 
                 exc.report = with_input_rows(exc.report, src.batches(), key)  # type: ignore[arg-type]
             raise
-        version = outcome.committed.manifest.version if outcome.committed else outcome.unchanged_version
+        version = (
+            outcome.committed.manifest.version if outcome.committed else outcome.unchanged_version
+        )
         assert version is not None
         if tag is not None:
             self.tag(f"{dataset}@v{version}", tag)
@@ -333,7 +402,11 @@ class Repo:
         )
 
     def compact(
-        self, dataset: str, *, message: str | None = None, progress: Callable[[int], None] | None = None
+        self,
+        dataset: str,
+        *,
+        message: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> SnapshotResult:
         """Rewrite the latest version's patched chunks with their patches applied, as a new version.
 
@@ -352,10 +425,15 @@ class Repo:
         assert head is not None
         text = message if message is not None else f"compact v{head.version}"
         outcome = compact_latest(self.store, dataset, message=text, progress=progress)
-        version = outcome.committed.manifest.version if outcome.committed else outcome.unchanged_version
+        version = (
+            outcome.committed.manifest.version if outcome.committed else outcome.unchanged_version
+        )
         assert version is not None
         return SnapshotResult(
-            self.get(f"{dataset}@v{version}"), outcome.committed is None, outcome.new_chunks, outcome.bytes_written
+            self.get(f"{dataset}@v{version}"),
+            outcome.committed is None,
+            outcome.new_chunks,
+            outcome.bytes_written,
         )
 
     # ---- validation ----
@@ -370,7 +448,8 @@ class Repo:
         read: ReadOptions | None = None,
         use_cache: bool = True,
         progress: Callable[[int], None] | None = None,
-        engine: str | None = None, spark: Any = None,
+        engine: str | None = None,
+        spark: Any = None,
     ) -> ValidationReport:
         """Validate a REF or a SOURCE against a pandera schema.
 
@@ -385,19 +464,32 @@ class Repo:
 
         loaded = schema if isinstance(schema, LoadedSchema) else load_schema(schema)
         if (on_spark := spark_settings(engine, spark)) is not None:
-            return cast("ValidationReport", spark_api().spark_validate(self, target, loaded, on_spark))
+            return cast(
+                "ValidationReport", spark_api().spark_validate(self, target, loaded, on_spark)
+            )
         if isinstance(target, str) and self.is_ref(target):
             if read is not None:
                 read.refuse_for(target)
             snap = self.get(target)
             cache = StoreVerdictCache(self.store) if use_cache else None
-            return validate_manifest(self.store, loaded, snap.manifest, target=snap.ref, cache=cache, progress=progress)
+            return validate_manifest(
+                self.store, loaded, snap.manifest, target=snap.ref, cache=cache, progress=progress
+            )
         from dvtool.validate.sources import validate_source
 
-        return validate_source(target, schema=loaded, key=key, format=format, read=read,
-                               storage_options=self.storage_options, progress=progress)
+        return validate_source(
+            target,
+            schema=loaded,
+            key=key,
+            format=format,
+            read=read,
+            storage_options=self.storage_options,
+            progress=progress,
+        )
 
-    def infer_schema(self, target: SourceLike, *, format: str | None = None, read: ReadOptions | None = None) -> str:
+    def infer_schema(
+        self, target: SourceLike, *, format: str | None = None, read: ReadOptions | None = None
+    ) -> str:
         """A pandera (polars) YAML schema that the REF or SOURCE ``target`` passes."""
         from dvtool.validate.infer import infer_schema
 
@@ -406,7 +498,9 @@ class Repo:
                 read.refuse_for(target)
             snap = self.get(target)
             return infer_schema(snap.scan(), key=snap.key, name=snap.dataset)
-        return infer_source_schema(target, format=format, storage_options=self.storage_options, read=read)
+        return infer_source_schema(
+            target, format=format, storage_options=self.storage_options, read=read
+        )
 
     # ---- push / pull ----
 
@@ -462,16 +556,29 @@ class Repo:
 
         snap = self.get(ref)
         return export_snapshot(
-            snap, dest, format=format, out=out, storage_options=self.storage_options, progress=progress, force=force
+            snap,
+            dest,
+            format=format,
+            out=out,
+            storage_options=self.storage_options,
+            progress=progress,
+            force=force,
         )
 
     # ---- maintenance (dvtool.ops) ----
 
-    def status(self, datasets: Sequence[str] | None = None, *, check_sources: bool = True) -> RepoStatus:
+    def status(
+        self, datasets: Sequence[str] | None = None, *, check_sources: bool = True
+    ) -> RepoStatus:
         """Per dataset: latest version, tags, recorded SOURCE and whether it changed; repository sizes."""
         from dvtool.ops.status import status
 
-        return status(self.store, datasets=datasets, check_sources=check_sources, storage_options=self.storage_options)
+        return status(
+            self.store,
+            datasets=datasets,
+            check_sources=check_sources,
+            storage_options=self.storage_options,
+        )
 
     def fsck(self, *, progress: Callable[[int], None] | None = None) -> FsckResult:
         """Re-hash every object and manifest; check every version, tag and prune marker."""
@@ -479,7 +586,9 @@ class Repo:
 
         return fsck(self.store, progress=progress)
 
-    def prune(self, dataset: str, *, keep_last: int | None = None, older_than: str | None = None) -> PruneResult:
+    def prune(
+        self, dataset: str, *, keep_last: int | None = None, older_than: str | None = None
+    ) -> PruneResult:
         """Expire old versions (``keep_last=N`` or ``older_than="30d"``); tagged ones are kept."""
         from dvtool.ops.durations import parse_duration
         from dvtool.ops.prune import prune
@@ -488,14 +597,21 @@ class Repo:
         age = parse_duration(older_than) if older_than is not None else None
         return prune(self.store, dataset, keep_last=keep_last, older_than=age)
 
-    def gc(self, *, older_than: str = "7d", allow_short_grace: bool = False, dry_run: bool = True) -> GcResult:
+    def gc(
+        self, *, older_than: str = "7d", allow_short_grace: bool = False, dry_run: bool = True
+    ) -> GcResult:
         """List (``dry_run``) or delete unreferenced keys older than the grace period."""
         from dvtool.ops.durations import parse_duration
         from dvtool.ops.gc import gc
 
         if not dry_run:
             self.store.check_create_only()
-        return gc(self.store, older_than=parse_duration(older_than), allow_short_grace=allow_short_grace, dry_run=dry_run)
+        return gc(
+            self.store,
+            older_than=parse_duration(older_than),
+            allow_short_grace=allow_short_grace,
+            dry_run=dry_run,
+        )
 
 
 # ---- the same jobs without a repository ----
@@ -526,13 +642,17 @@ def diff_sources(
         key=key,
         limit=limit,
         stats=stats,
-        storage_options=storage_options, read=read,
+        storage_options=storage_options,
+        read=read,
         **review_options(abs_tol, rel_tol, tol, distributions, policy),
     )
 
 
 def infer_source_schema(
-    source: SourceLike, *, format: str | None = None, storage_options: Mapping[str, str] | None = None,
+    source: SourceLike,
+    *,
+    format: str | None = None,
+    storage_options: Mapping[str, str] | None = None,
     read: ReadOptions | None = None,
 ) -> str:
     """A pandera (polars) YAML schema that the files pass, no repository needed."""

@@ -40,7 +40,11 @@ class SnapshotResult:
         return self.snapshot.id
 
     def __repr__(self) -> str:
-        state = "unchanged" if self.unchanged else f"{self.new_chunks} new chunks, {self.bytes_written} bytes written"
+        state = (
+            "unchanged"
+            if self.unchanged
+            else f"{self.new_chunks} new chunks, {self.bytes_written} bytes written"
+        )
         return f"<SnapshotResult {self.snapshot.ref} {self.snapshot.id} rows={self.snapshot.rows} {state}>"
 
     def to_json(self) -> dict[str, Any]:
@@ -60,7 +64,11 @@ class SnapshotResult:
             "read_options_from": self.read_from,
             # format 2: the changed rows stored beside the base chunks (docs/format.md)
             "patch": (
-                {"upserts": m.patch.upserts.rows, "removed": m.patch.removed.rows, "bytes": m.patch.bytes}
+                {
+                    "upserts": m.patch.upserts.rows,
+                    "removed": m.patch.removed.rows,
+                    "bytes": m.patch.bytes,
+                }
                 if m.patch is not None
                 else None
             ),

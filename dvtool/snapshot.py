@@ -72,7 +72,13 @@ class ExportResult:
     files: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"ref": self.ref, "dest": self.dest, "format": self.format, "rows": self.rows, "files": self.files}
+        return {
+            "ref": self.ref,
+            "dest": self.dest,
+            "format": self.format,
+            "rows": self.rows,
+            "files": self.files,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +162,11 @@ class Snapshot:
             table = pq.read_table(pa.BufferReader(data), columns=list(columns) if columns else None)
         except (pa.ArrowInvalid, OSError) as exc:
             raise IntegrityError(f"object {chunk.object} is not readable Parquet ({exc})") from None
-        target = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
+        target = (
+            self.manifest.schema
+            if columns is None
+            else pa.schema([self.manifest.schema.field(c) for c in columns])
+        )
         if not table.schema.equals(target):
             table = table.cast(target)
         return table
@@ -196,7 +206,12 @@ class Snapshot:
     def scan(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
         """A streaming reader over every chunk, in order (verified reads, patches applied)."""
         import pyarrow as pa
-        schema = self.manifest.schema if columns is None else pa.schema([self.manifest.schema.field(c) for c in columns])
+
+        schema = (
+            self.manifest.schema
+            if columns is None
+            else pa.schema([self.manifest.schema.field(c) for c in columns])
+        )
         chunks = self.chunks
 
         def batches() -> Iterator[pa.RecordBatch]:

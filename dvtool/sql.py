@@ -81,7 +81,10 @@ def connect(
         con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
     if threads or os.environ.get("DVTOOL_THREADS"):
         con.execute(f"SET threads = {int(threads or os.environ['DVTOOL_THREADS'])}")
-    if filesystem is not None and getattr(filesystem, "protocol", None) not in ("file", ("file", "local")):
+    if filesystem is not None and getattr(filesystem, "protocol", None) not in (
+        "file",
+        ("file", "local"),
+    ):
         con.register_filesystem(filesystem)
     return con
 
@@ -247,13 +250,17 @@ def sorted_reader(
     """
     schema = reader.schema
     plans = [plan_for(f.type) for f in schema]
-    con = connect(memory_limit=os.environ.get("DVTOOL_SORT_MEMORY", "1GB"), propagate_statistics=True)
+    con = connect(
+        memory_limit=os.environ.get("DVTOOL_SORT_MEMORY", "1GB"), propagate_statistics=True
+    )
     if any(p.kind == "token" for p in plans):
         return _sorted_in_memory(reader, key, batch_rows), con
     if all(p.proxy.equals(p.original) for p in plans):
         con.register("dvtool_input", reader)
     else:
-        proxy_schema = pa.schema([pa.field(f.name, p.proxy) for f, p in zip(schema, plans, strict=True)])
+        proxy_schema = pa.schema(
+            [pa.field(f.name, p.proxy) for f, p in zip(schema, plans, strict=True)]
+        )
 
         def proxied() -> Iterator[pa.RecordBatch]:
             for batch in reader:
@@ -277,7 +284,9 @@ def sorted_reader(
     return pa.RecordBatchReader.from_batches(schema, restored()), con
 
 
-def _sorted_in_memory(reader: pa.RecordBatchReader, key: Sequence[str], batch_rows: int) -> pa.RecordBatchReader:
+def _sorted_in_memory(
+    reader: pa.RecordBatchReader, key: Sequence[str], batch_rows: int
+) -> pa.RecordBatchReader:
     import pyarrow.compute as pc
 
     table = reader.read_all()

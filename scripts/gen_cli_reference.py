@@ -15,7 +15,9 @@ from dvtool.cli.app import cli
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cli-reference.md"
 
 
-def walk(command: click.Command, path: list[str], parent: click.Context | None = None) -> list[tuple[str, str]]:
+def walk(
+    command: click.Command, path: list[str], parent: click.Context | None = None
+) -> list[tuple[str, str]]:
     """(name, help) for ``command`` and its subcommands, with contexts chained like a real run."""
     settings = {"terminal_width": 100, "max_content_width": 100, **command.context_settings}
     ctx = click.Context(command, info_name=path[-1], parent=parent, **settings)

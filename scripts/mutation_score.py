@@ -25,13 +25,17 @@ def main() -> int:
     print(f"{'module':44} {'mutants':>8} {'killed':>7} {'survived':>9} {'kill rate':>10}")
     for meta in metas:
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {}).values()
-        c = Counter("killed" if x in KILLED else "survived" if x in SURVIVED else "other" for x in codes)
+        c = Counter(
+            "killed" if x in KILLED else "survived" if x in SURVIVED else "other" for x in codes
+        )
         done = c["killed"] + c["survived"]
         if not done:
             continue
         total.update(c)
         name = str(meta.relative_to("mutants")).removesuffix(".meta")
-        print(f"{name:44} {done:8} {c['killed']:7} {c['survived']:9} {100 * c['killed'] / done:9.1f}%")
+        print(
+            f"{name:44} {done:8} {c['killed']:7} {c['survived']:9} {100 * c['killed'] / done:9.1f}%"
+        )
     done = total["killed"] + total["survived"]
     rate = 100 * total["killed"] / done if done else 0.0
     print(f"{'all':44} {done:8} {total['killed']:7} {total['survived']:9} {rate:9.1f}%")

@@ -45,4 +45,6 @@ def test_every_summary_fits_on_one_line_of_dvtool_help() -> None:
     for name, cmd in commands(cli):
         first = cmd.help.strip().split("\n\n")[0]
         assert "\n" not in first, f"dvtool {name}: the summary is one line, details go below it"
-        assert not cmd.get_short_help_str(limit=66).endswith("..."), f"dvtool {name}: summary too long"
+        assert not cmd.get_short_help_str(limit=66).endswith("..."), (
+            f"dvtool {name}: summary too long"
+        )

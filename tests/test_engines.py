@@ -18,7 +18,16 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 def repo_dir(tmp_path: Path) -> Path:
     root = tmp_path / ".dvtool"
     assert invoke("init", str(root))[0] == 0
-    code, _, err = invoke("--repo", str(root), "snapshot", str(FIXTURES / "orders" / "orders_v1.csv"), "-d", "orders", "--key", "order_id")
+    code, _, err = invoke(
+        "--repo",
+        str(root),
+        "snapshot",
+        str(FIXTURES / "orders" / "orders_v1.csv"),
+        "-d",
+        "orders",
+        "--key",
+        "order_id",
+    )
     assert code == 0, err
     return root
 
@@ -46,22 +55,36 @@ def test_unknown_engine_in_environment(repo_dir: Path, monkeypatch: pytest.Monke
     assert (code, out) == (2, b"")
     assert err == "Error: unknown engine 'bogus' in DVTOOL_ENGINE (choose one of: duckdb, spark)\n"
     monkeypatch.setenv("DVTOOL_ENGINE", "duckdb")
-    assert invoke("--repo", str(repo_dir), "query", "select count(*) as n from orders", "--format", "json")[1] == b'[\n{"n": 2000}\n]\n'
+    assert (
+        invoke(
+            "--repo", str(repo_dir), "query", "select count(*) as n from orders", "--format", "json"
+        )[1]
+        == b'[\n{"n": 2000}\n]\n'
+    )
 
 
 def test_spark_options_need_the_spark_engine(repo_dir: Path) -> None:
-    code, _, err = invoke("--repo", str(repo_dir), "query", "select 1", "--spark-master", "local[1]")
-    assert code == 2 and err == "Error: --spark-master and --spark-conf apply to --engine spark only\n"
+    code, _, err = invoke(
+        "--repo", str(repo_dir), "query", "select 1", "--spark-master", "local[1]"
+    )
+    assert (
+        code == 2 and err == "Error: --spark-master and --spark-conf apply to --engine spark only\n"
+    )
     code, _, err = invoke("--repo", str(repo_dir), "diff", "orders", "--spark-conf", "novalue")
     assert code == 2 and err == "Error: --spark-conf expects KEY=VALUE, got 'novalue'\n"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyspark") is not None, reason="pyspark is installed here")
+@pytest.mark.skipif(
+    importlib.util.find_spec("pyspark") is not None, reason="pyspark is installed here"
+)
 def test_spark_without_pyspark_says_what_to_install(repo_dir: Path) -> None:
     before = tree_digest(repo_dir)
     code, out, err = invoke("--repo", str(repo_dir), "query", "select 1", "--engine", "spark")
     assert (code, out) == (2, b"")
-    assert err.startswith("Error: the spark engine needs pyspark") and "pip install 'dvtool[spark]'" in err
+    assert (
+        err.startswith("Error: the spark engine needs pyspark")
+        and "pip install 'dvtool[spark]'" in err
+    )
     assert tree_digest(repo_dir) == before
 
 
@@ -72,5 +95,7 @@ def test_import_and_cli_do_not_import_pyspark(repo_dir: Path) -> None:
         "try:\n    main(['--repo', sys.argv[1], 'log', 'orders'])\nexcept SystemExit:\n    pass\n"
         "assert 'pyspark' not in sys.modules and 'py4j' not in sys.modules, 'pyspark imported'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(repo_dir)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(repo_dir)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr

@@ -31,7 +31,9 @@ def golden(tmp_path: Path) -> dvtool.Repo:
     return dvtool.Repo.open(str(tmp_path / "repo"))
 
 
-def test_every_version_opens_with_its_id_rows_and_fingerprint(golden: dvtool.Repo, tmp_path: Path) -> None:
+def test_every_version_opens_with_its_id_rows_and_fingerprint(
+    golden: dvtool.Repo, tmp_path: Path
+) -> None:
     versions = {ref: facts for ref, facts in EXPECTED.items() if not ref.startswith("diff ")}
     assert len(versions) == 7
     for ref, facts in versions.items():
@@ -43,7 +45,11 @@ def test_every_version_opens_with_its_id_rows_and_fingerprint(golden: dvtool.Rep
             facts["bytes"],
         )
         table = snap.to_arrow()
-        assert table_fingerprint(snap.schema, [table]) == facts["fingerprint"] == snap.manifest.fingerprint
+        assert (
+            table_fingerprint(snap.schema, [table])
+            == facts["fingerprint"]
+            == snap.manifest.fingerprint
+        )
         out = tmp_path / f"{ref.replace('@', '-')}.parquet"
         golden.export(ref, str(out))
         assert table_fingerprint(snap.schema, [pq.read_table(out)]) == facts["fingerprint"]
@@ -57,7 +63,12 @@ def test_diffs_are_unchanged(golden: dvtool.Repo) -> None:
             continue
         _, old, new = name.split()
         rows = golden.diff(old, new).rows
-        assert {"added": rows.added, "removed": rows.removed, "changed": rows.changed, "unchanged": rows.unchanged} == counts
+        assert {
+            "added": rows.added,
+            "removed": rows.removed,
+            "changed": rows.changed,
+            "unchanged": rows.unchanged,
+        } == counts
 
 
 def test_appending_to_an_old_dataset_keeps_its_chunks_and_its_settings(golden: dvtool.Repo) -> None:
@@ -65,7 +76,9 @@ def test_appending_to_an_old_dataset_keeps_its_chunks_and_its_settings(golden: d
     old = parent.to_arrow()
     ids = old.column("id").to_numpy()
     more = ids[-1] + 10 + np.arange(3_000, dtype=np.int64) * 10
-    tail = pa.table({"id": more, "v": (more * 7919) % 1000, "s": pa.array([f"s{i % 97}" for i in more])})
+    tail = pa.table(
+        {"id": more, "v": (more * 7919) % 1000, "s": pa.array([f"s{i % 97}" for i in more])}
+    )
     result = golden.snapshot(pa.concat_tables([old, tail]), dataset="numbers", key=["id"])
     m = result.snapshot.manifest
     assert m.chunking == parent.manifest.chunking  # a dataset keeps the settings it was made with

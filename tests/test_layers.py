@@ -31,10 +31,14 @@ def test_every_subpackage_is_a_layer() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     layers = text.split("layers = [", 1)[1].split("]", 1)[0]
     for folder in sorted(p for p in (ROOT / "dvtool").iterdir() if (p / "__init__.py").exists()):
-        assert f"dvtool.{folder.name}" in layers, f"dvtool/{folder.name}/ is in no layer of the import contract"
+        assert f"dvtool.{folder.name}" in layers, (
+            f"dvtool/{folder.name}/ is in no layer of the import contract"
+        )
     for module in sorted((ROOT / "dvtool").glob("*.py")):
         if module.stem not in ("__init__", "__main__"):
-            assert f"dvtool.{module.stem}" in layers, f"dvtool/{module.name} is in no layer of the import contract"
+            assert f"dvtool.{module.stem}" in layers, (
+                f"dvtool/{module.name} is in no layer of the import contract"
+            )
 
 
 def test_no_module_is_over_600_lines() -> None:

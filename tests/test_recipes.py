@@ -33,17 +33,23 @@ WORKFLOW = ROOT / "docs" / "recipes" / "data-checks.yml"
 def git_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVTOOL_"))}
     env.update(
-        GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-        GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com",
-        PRE_COMMIT_HOME=str(tmp / "pre-commit-home"), NO_COLOR="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+        PRE_COMMIT_HOME=str(tmp / "pre-commit-home"),
+        NO_COLOR="1",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     return env
 
 
 def git(cwd: Path, env: dict[str, str], *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 # -- GitHub Actions --------------------------------------------------------------------
@@ -92,8 +98,13 @@ def run_workflow(tmp: Path, new_data: Path) -> tuple[dict[str, int], str, dict[s
     runner_temp = tmp / "runner-temp"
     runner_temp.mkdir()
     env.update({k: str(v) for k, v in doc.get("env", {}).items()})
-    env.update(GITHUB_STEP_SUMMARY=str(summary), RUNNER_TEMP=str(runner_temp), GITHUB_BASE_REF="main",
-               GITHUB_WORKSPACE=str(work), CI="true")
+    env.update(
+        GITHUB_STEP_SUMMARY=str(summary),
+        RUNNER_TEMP=str(runner_temp),
+        GITHUB_BASE_REF="main",
+        GITHUB_WORKSPACE=str(work),
+        CI="true",
+    )
     assert doc["defaults"]["run"]["shell"] == "bash"
     codes: dict[str, int] = {}
     outputs: dict[str, str] = {}
@@ -110,8 +121,14 @@ def run_workflow(tmp: Path, new_data: Path) -> tuple[dict[str, int], str, dict[s
             should_run = not failed
         if not should_run:
             continue
-        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                              cwd=work, env=env, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         codes[step["name"]] = proc.returncode
         outputs[step["name"]] = proc.stdout + proc.stderr
         failed = failed or proc.returncode != 0
@@ -123,7 +140,9 @@ def test_workflow_passes_good_data_and_puts_the_diff_in_the_summary(tmp_path: Pa
     assert codes == {"Validate": 0, "Diff against the base branch": 0}, outputs
     assert "PASSED" in summary
     assert "### dvtool diff: `origin/main/data/orders.csv` → `data/orders.csv`" in summary
-    assert "| 2000 | 2030 | 40 | 10 | 25 | 1965 |" in summary  # rows: old, new, added, removed, changed, unchanged
+    assert (
+        "| 2000 | 2030 | 40 | 10 | 25 | 1965 |" in summary
+    )  # rows: old, new, added, removed, changed, unchanged
 
 
 def test_workflow_fails_bad_data_with_report_and_annotations(tmp_path: Path) -> None:
@@ -159,42 +178,75 @@ def test_pre_commit_hook_refuses_a_commit_of_bad_data(tmp_path: Path) -> None:
     config = {"repos": [{"repo": "local", "hooks": [local_hook]}]}
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(repo, env, "init", "-q", "-b", "main")
-    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=repo, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     git(repo, env, "add", "-A")
     git(repo, env, "commit", "-q", "-m", "schema and hook config")
 
     # Good data: the hook runs and passes.
     shutil.copy(FIX / "orders" / "orders_v1.csv", repo / "data" / "orders" / "january.csv")
     git(repo, env, "add", "-A")
-    ok = subprocess.run(["git", "commit", "-m", "january"], cwd=repo, env=env, capture_output=True, text=True)
+    ok = subprocess.run(
+        ["git", "commit", "-m", "january"], cwd=repo, env=env, capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "dvtool validate" in ok.stderr and "Passed" in ok.stderr  # git shows hook output on stderr
+    assert (
+        "dvtool validate" in ok.stderr and "Passed" in ok.stderr
+    )  # git shows hook output on stderr
 
     # Bad data: the commit is refused with the report.
     shutil.copy(FIX / "faults" / "orders_bad.csv", repo / "data" / "orders" / "february.csv")
     git(repo, env, "add", "-A")
-    bad = subprocess.run(["git", "commit", "-m", "february"], cwd=repo, env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        ["git", "commit", "-m", "february"], cwd=repo, env=env, capture_output=True, text=True
+    )
     out = bad.stdout + bad.stderr
     assert bad.returncode != 0, out
     assert "Failed" in out and "FAILED: data/orders/february.csv" in out, out
     assert "greater_than_or_equal_to(0): 7 failures" in out
-    assert git(repo, env, "log", "--format=%s").splitlines() == ["january", "schema and hook config"]
+    assert git(repo, env, "log", "--format=%s").splitlines() == [
+        "january",
+        "schema and hook config",
+    ]
     assert "data/orders/february.csv" in git(repo, env, "diff", "--cached", "--name-only")
 
 
 # -- Makefile and Airflow --------------------------------------------------------------
 
 
-def make(tmp: Path, target: str, data: Path | str, schema: Path | str = FIX / "faults" / "orders.schema.yaml") -> subprocess.CompletedProcess[str]:
+def make(
+    tmp: Path,
+    target: str,
+    data: Path | str,
+    schema: Path | str = FIX / "faults" / "orders.schema.yaml",
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["make", "-s", "-f", str(ROOT / "docs" / "recipes" / "Makefile"), target, f"DATA={data}", f"SCHEMA={schema}"],
-        cwd=tmp, env=git_env(tmp), capture_output=True, text=True, timeout=120,
+        [
+            "make",
+            "-s",
+            "-f",
+            str(ROOT / "docs" / "recipes" / "Makefile"),
+            target,
+            f"DATA={data}",
+            f"SCHEMA={schema}",
+        ],
+        cwd=tmp,
+        env=git_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_makefile_recipe_commits_only_data_that_passed(tmp_path: Path) -> None:
-    subprocess.run([str(BIN / "dvtool"), "--quiet", "init"], cwd=tmp_path, env=git_env(tmp_path), check=True)
+    subprocess.run(
+        [str(BIN / "dvtool"), "--quiet", "init"], cwd=tmp_path, env=git_env(tmp_path), check=True
+    )
     bad = make(tmp_path, "snapshot", FIX / "faults" / "orders_bad.csv")
     assert bad.returncode == 2 and "check] Error 1" in bad.stderr  # make exits 2, naming dvtool's 1
     assert not (tmp_path / ".dvtool" / "datasets").exists()
@@ -212,19 +264,32 @@ def airflow_commands() -> dict[str, str]:
     return {
         node.targets[0].id: node.value.value
         for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-        and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
     }
 
 
 def test_airflow_commands_map_bad_data_to_skip_and_keep_could_not_run(tmp_path: Path) -> None:
     commands = airflow_commands()
-    env = {**git_env(tmp_path), "DVTOOL_REPO": str(tmp_path / "repo"), "SCHEMA": str(FIX / "faults" / "orders.schema.yaml")}
-    subprocess.run([str(BIN / "dvtool"), "init", env["DVTOOL_REPO"]], env=env, check=True, capture_output=True)
+    env = {
+        **git_env(tmp_path),
+        "DVTOOL_REPO": str(tmp_path / "repo"),
+        "SCHEMA": str(FIX / "faults" / "orders.schema.yaml"),
+    }
+    subprocess.run(
+        [str(BIN / "dvtool"), "init", env["DVTOOL_REPO"]], env=env, check=True, capture_output=True
+    )
 
     def run(name: str, data: Path) -> int:
-        proc = subprocess.run(["bash", "-c", commands[name]], env={**env, "DATA": str(data)},
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["bash", "-c", commands[name]],
+            env={**env, "DATA": str(data)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return proc.returncode
 
     assert run("VALIDATE", FIX / "orders" / "orders_v1.csv") == 0
@@ -253,4 +318,6 @@ def test_validate_takes_several_files_as_one_dataset_but_one_ref_alone(
     assert run(capsys, "snapshot", v2, "-d", "orders", "--key", "order_id").exit_code == 0
     mixed = run(capsys, "validate", "orders", v2, "--schema", schema)
     assert mixed.exit_code == 2
-    assert mixed.stderr.startswith("Error: validate takes one REF, or SOURCE files only; 'orders' is a REF")
+    assert mixed.stderr.startswith(
+        "Error: validate takes one REF, or SOURCE files only; 'orders' is a REF"
+    )

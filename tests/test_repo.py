@@ -61,7 +61,9 @@ def test_fingerprint_ignores_batch_boundaries_and_row_order_matters(repo: dvtool
     assert not s3.unchanged and s3.snapshot.manifest.fingerprint != s1.snapshot.manifest.fingerprint
 
 
-def test_keyed_snapshot_orders_rows_and_records_key_ranges(repo: dvtool.Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyed_snapshot_orders_rows_and_records_key_ranges(
+    repo: dvtool.Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DVTOOL_CHUNK_BYTES", str(64 << 10))  # small chunks: several in 50k rows
     ids = np.random.default_rng(1).permutation(50_000)
     t = pa.table({"id": ids, "v": ids * 2})
@@ -207,13 +209,17 @@ def test_golden_v2_manifest_with_a_patch_loads_and_encodes_identically() -> None
     assert manifest.format == 2 and manifest.patch is not None and manifest.key == ("id",)
     patch = manifest.patch
     assert sum(r.upserts[1] - r.upserts[0] for r in patch.ranges) == patch.upserts.rows
-    assert sum(r.logical.rows for r in patch.ranges) + sum(
-        c.rows for i, c in enumerate(manifest.chunks) if patch.range_of(i) is None
-    ) == manifest.rows
+    assert (
+        sum(r.logical.rows for r in patch.ranges)
+        + sum(c.rows for i, c in enumerate(manifest.chunks) if patch.range_of(i) is None)
+        == manifest.rows
+    )
     assert manifest.bytes == sum(c.bytes for c in manifest.chunks) + patch.bytes
 
 
-def test_unsorted_csv_with_key_is_sorted_and_sorted_csv_streams(repo: dvtool.Repo, tmp_path: Path) -> None:
+def test_unsorted_csv_with_key_is_sorted_and_sorted_csv_streams(
+    repo: dvtool.Repo, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(3)
     ids = rng.permutation(30_000)
     shuffled = tmp_path / "shuffled.csv"
@@ -225,7 +231,9 @@ def test_unsorted_csv_with_key_is_sorted_and_sorted_csv_streams(repo: dvtool.Rep
     b = repo.snapshot(str(ordered), dataset="s", key=["id"])
     assert b.unchanged
     # Out of order late in the file: the optimistic pass restarts with a sort.
-    late = np.concatenate([np.arange(20_000), [25_000], np.arange(20_000, 25_000), np.arange(25_001, 30_000)])
+    late = np.concatenate(
+        [np.arange(20_000), [25_000], np.arange(20_000, 25_000), np.arange(25_001, 30_000)]
+    )
     late_csv = tmp_path / "late.csv"
     pcsv.write_csv(pa.table({"id": late, "v": late * 3}), late_csv)
     assert repo.snapshot(str(late_csv), dataset="s", key=["id"]).unchanged
@@ -290,7 +298,10 @@ def test_fingerprint_of_the_fixture_is_pinned(repo: dvtool.Repo) -> None:
     assert snap.manifest.fingerprint == golden["fingerprint"]
     # the same SOURCE again reads it as recorded; the default options read empty notes as nulls
     assert repo.snapshot(csv, dataset="orders", key=["order_id"]).unchanged
-    assert repo.snapshot(csv, dataset="orders", key=["order_id"], read=dvtool.ReadOptions()).version == 2
+    assert (
+        repo.snapshot(csv, dataset="orders", key=["order_id"], read=dvtool.ReadOptions()).version
+        == 2
+    )
 
 
 def test_tag_on_an_unchanged_snapshot_names_the_latest_version(repo: dvtool.Repo) -> None:

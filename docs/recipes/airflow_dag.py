@@ -42,10 +42,18 @@ if __name__ != "__docs__":  # the test runs the commands above without Airflow
         default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     ):
         validate = BashOperator(
-            task_id="validate", bash_command=VALIDATE, env=env, append_env=True, skip_on_exit_code=99
+            task_id="validate",
+            bash_command=VALIDATE,
+            env=env,
+            append_env=True,
+            skip_on_exit_code=99,
         )
         snapshot = BashOperator(
-            task_id="snapshot", bash_command=SNAPSHOT, env=env, append_env=True, skip_on_exit_code=99
+            task_id="snapshot",
+            bash_command=SNAPSHOT,
+            env=env,
+            append_env=True,
+            skip_on_exit_code=99,
         )
         load = BashOperator(
             task_id="load",

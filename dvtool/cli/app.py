@@ -53,15 +53,36 @@ class DvtoolGroup(click.Group):
 
 
 @click.group(cls=DvtoolGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "--version", prog_name="dvtool", message=f"%(prog)s, version %(version)s (repository format {FORMAT_VERSION})")
-@click.option("--repo", "repo_url", envvar="DVTOOL_REPO", metavar="URL",
-              help="Repository folder or URL (env DVTOOL_REPO; default: nearest .dvtool/ above).")
-@click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
-              help="Passed to the filesystem of every non-local URL (repeatable); timeout=SECONDS (default 20) bounds every remote call.")
+@click.version_option(
+    __version__,
+    "--version",
+    prog_name="dvtool",
+    message=f"%(prog)s, version %(version)s (repository format {FORMAT_VERSION})",
+)
+@click.option(
+    "--repo",
+    "repo_url",
+    envvar="DVTOOL_REPO",
+    metavar="URL",
+    help="Repository folder or URL (env DVTOOL_REPO; default: nearest .dvtool/ above).",
+)
+@click.option(
+    "--storage-option",
+    "storage_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Passed to the filesystem of every non-local URL (repeatable); timeout=SECONDS (default 20) bounds every remote call.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
-def cli(ctx: click.Context, repo_url: str | None, storage_option: tuple[str, ...], quiet: bool, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    repo_url: str | None,
+    storage_option: tuple[str, ...],
+    quiet: bool,
+    debug: bool,
+) -> None:
     """Version and validate tabular datasets.
 
     \b
@@ -153,13 +174,19 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)
         sys.exit(130)
-    except click.exceptions.NoArgsIsHelpError as exc:  # `dvtool`, `dvtool schema`: the help, as before
+    except (
+        click.exceptions.NoArgsIsHelpError
+    ) as exc:  # `dvtool`, `dvtool schema`: the help, as before
         click.echo(exc.format_message(), err=True)
         sys.exit(2)
     except click.ClickException as exc:
         # One line, like every other error (SPEC §2), e.g. for `dvtool tag orders@v1 -rf`.
         where = getattr(exc, "ctx", None)
-        hint = f" (see '{where.command_path} --help')" if isinstance(exc, click.UsageError) and where else ""
+        hint = (
+            f" (see '{where.command_path} --help')"
+            if isinstance(exc, click.UsageError) and where
+            else ""
+        )
         click.echo(f"Error: {one_line(redact_text(exc.format_message()))}{hint}", err=True)
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     except click.exceptions.Exit as exc:

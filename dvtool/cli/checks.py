@@ -26,22 +26,44 @@ from dvtool.cli.context import (
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True, metavar="REF|SOURCE...")
-@click.option("--schema", "schema", required=True, metavar="FILE",
-              help="pandera schema: a YAML/JSON file (pandas or polars), or file.py:NAME.")
-@click.option("--format", "fmt",
-              type=click.Choice(["text", "json", "junit", "markdown", "github", "html"]),
-              default="text", show_default=True,
-              help="Report format (html: one self-contained page with a chart of failures).")
+@click.option(
+    "--schema",
+    "schema",
+    required=True,
+    metavar="FILE",
+    help="pandera schema: a YAML/JSON file (pandas or polars), or file.py:NAME.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit", "markdown", "github", "html"]),
+    default="text",
+    show_default=True,
+    help="Report format (html: one self-contained page with a chart of failures).",
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @click.option("--strict", is_flag=True, help="Warnings (checks with raise_warning) fail too.")
-@click.option("--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts.")
+@click.option(
+    "--no-cache", is_flag=True, help="Re-check every chunk instead of reusing remembered verdicts."
+)
 @read_options
 @engine_options
 @pass_state
-def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, output: str | None, force: bool,
-             strict: bool, no_cache: bool, read: ReadOptions | None, engine: str | None,
-             spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
+def validate(
+    state: State,
+    targets: tuple[str, ...],
+    schema: str,
+    fmt: str,
+    output: str | None,
+    force: bool,
+    strict: bool,
+    no_cache: bool,
+    read: ReadOptions | None,
+    engine: str | None,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
+) -> None:
     """Validate a snapshot or files against a pandera schema.
 
     Exit 0 passed, 1 the data failed, 2 could not run. Several SOURCE files are read one after another and checked as one dataset
@@ -61,7 +83,9 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
     engine_args = engine_kwargs(engine, spark_master, spark_conf)
     repo = repo_or_none(state, targets[0])
     if repo is None and wants_spark(engine):
-        raise UsageError("--engine spark validates snapshots (REFs) of a repository; none was found here")
+        raise UsageError(
+            "--engine spark validates snapshots (REFs) of a repository; none was found here"
+        )
     if repo is not None and len(targets) > 1:
         refs = [t for t in targets if repo.is_ref(t)]
         if refs:
@@ -73,12 +97,20 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
         from dvtool.cli.progress import Progress
 
         with Progress("validate", "rows", enabled=not state.quiet) as bar:
-            report = repo.validate(target, schema=schema, read=read, use_cache=not no_cache, progress=bar.advance,
-                                   **engine_args)
+            report = repo.validate(
+                target,
+                schema=schema,
+                read=read,
+                use_cache=not no_cache,
+                progress=bar.advance,
+                **engine_args,
+            )
     else:
         from dvtool import validate_source
 
-        report = validate_source(target, schema=schema, storage_options=state.storage_options, read=read)
+        report = validate_source(
+            target, schema=schema, storage_options=state.storage_options, read=read
+        )
     write_output(report.render(fmt, strict=strict), output, force=force)
     if output is not None and not state.quiet:
         click.echo(report.render("text", strict=strict).splitlines()[0], err=True)
@@ -90,38 +122,91 @@ def validate(state: State, targets: tuple[str, ...], schema: str, fmt: str, outp
 @click.command()
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="[NEW]", required=False)
-@click.option("--key", "keys", multiple=True, metavar="COL",
-              help="Match rows by COL (repeatable; default: the key recorded at snapshot).")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="COL",
+    help="Match rows by COL (repeatable; default: the key recorded at snapshot).",
+)
 @click.option("--no-key", is_flag=True, help="Compare whole rows as a multiset, ignoring any key.")
-@click.option("--format", "fmt",
-              type=click.Choice(["text", "json", "markdown", "junit", "github", "html"]),
-              default="text", show_default=True,
-              help="Report format: markdown fits a pull-request comment; html is one self-contained "
-                   "page with charts; junit and github report --policy checks.")
-@click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Sample rows shown per kind (added, removed, changed).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "junit", "github", "html"]),
+    default="text",
+    show_default=True,
+    help="Report format: markdown fits a pull-request comment; html is one self-contained "
+    "page with charts; junit and github report --policy checks.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Sample rows shown per kind (added, removed, changed).",
+)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs, 0 when identical.")
-@click.option("--stats", is_flag=True,
-              help="Add distribution statistics per column (quantiles, mean, std, null rate, top "
-                   "values; computed once per chunk and cached) and manifest null/min/max changes.")
-@click.option("--abs-tol", type=float, default=0.0, show_default=True, metavar="X",
-              help="Numeric values that differ by at most X count as equal (within tolerance).")
-@click.option("--rel-tol", type=float, default=0.0, show_default=True, metavar="X",
-              help="... or by at most X times the new value's magnitude.")
-@click.option("--tol", "tols", multiple=True, metavar="COL=abs:X|rel:X",
-              help="Tolerance for one column (repeatable), overriding --abs-tol/--rel-tol.")
-@click.option("--policy", metavar="FILE",
-              help="Drift thresholds (YAML); a breach exits 1 and is named in the report.")
+@click.option(
+    "--stats",
+    is_flag=True,
+    help="Add distribution statistics per column (quantiles, mean, std, null rate, top "
+    "values; computed once per chunk and cached) and manifest null/min/max changes.",
+)
+@click.option(
+    "--abs-tol",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="X",
+    help="Numeric values that differ by at most X count as equal (within tolerance).",
+)
+@click.option(
+    "--rel-tol",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="X",
+    help="... or by at most X times the new value's magnitude.",
+)
+@click.option(
+    "--tol",
+    "tols",
+    multiple=True,
+    metavar="COL=abs:X|rel:X",
+    help="Tolerance for one column (repeatable), overriding --abs-tol/--rel-tol.",
+)
+@click.option(
+    "--policy",
+    metavar="FILE",
+    help="Drift thresholds (YAML); a breach exits 1 and is named in the report.",
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @read_options
 @engine_options
 @pass_state
-def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key: bool, fmt: str,
-         limit: int, exit_code: bool, stats: bool, abs_tol: float, rel_tol: float,
-         tols: tuple[str, ...], policy: str | None, output: str | None, force: bool,
-         read: ReadOptions | None, engine: str | None, spark_master: str | None,
-         spark_conf: tuple[str, ...]) -> None:
+def diff(
+    state: State,
+    old: str,
+    new: str | None,
+    keys: tuple[str, ...],
+    no_key: bool,
+    fmt: str,
+    limit: int,
+    exit_code: bool,
+    stats: bool,
+    abs_tol: float,
+    rel_tol: float,
+    tols: tuple[str, ...],
+    policy: str | None,
+    output: str | None,
+    force: bool,
+    read: ReadOptions | None,
+    engine: str | None,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
+) -> None:
     """Show schema, row and column changes between two versions.
 
     Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
@@ -154,33 +239,61 @@ def diff(state: State, old: str, new: str | None, keys: tuple[str, ...], no_key:
     engine_args = engine_kwargs(engine, spark_master, spark_conf)
     repo = repo_or_none(state, old) if new is not None else state.repo()
     if repo is None and wants_spark(engine):
-        raise UsageError("--engine spark diffs snapshots (REFs) of a repository; none was found here")
+        raise UsageError(
+            "--engine spark diffs snapshots (REFs) of a repository; none was found here"
+        )
     if repo is not None:
-        result = repo.diff(old, new, key=key, limit=limit, stats=stats, read=read, **review, **engine_args)
+        result = repo.diff(
+            old, new, key=key, limit=limit, stats=stats, read=read, **review, **engine_args
+        )
     else:  # two files and no repository around: still a diff
         from dvtool import diff_sources
 
-        result = diff_sources(old, new, key=key, limit=limit, stats=stats,
-                              storage_options=state.storage_options, read=read, **review)
+        result = diff_sources(
+            old,
+            new,
+            key=key,
+            limit=limit,
+            stats=stats,
+            storage_options=state.storage_options,
+            read=read,
+            **review,
+        )
     write_output(result.render(fmt), output, force=force)
     if output is not None and not state.quiet and result.policy is not None:
         p = result.policy
-        click.echo(f"policy {p.source}: " + ("passed" if p.ok else f"{len(p.breaches)} breach(es)"),
-                   err=True)
+        click.echo(
+            f"policy {p.source}: " + ("passed" if p.ok else f"{len(p.breaches)} breach(es)"),
+            err=True,
+        )
     if not result.passed or (exit_code and not result.empty):
         raise click.exceptions.Exit(1)
 
 
 @click.command()
 @click.argument("sql", metavar="SQL")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
-              show_default=True, help="Output format (json: an array of row objects).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "parquet"]),
+    default="table",
+    show_default=True,
+    help="Output format (json: an array of row objects).",
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the result to FILE (default: stdout).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @engine_options
 @pass_state
-def query(state: State, sql: str, fmt: str, output: str | None, force: bool, engine: str | None,
-          spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
+def query(
+    state: State,
+    sql: str,
+    fmt: str,
+    output: str | None,
+    force: bool,
+    engine: str | None,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
+) -> None:
     """Run SQL over the repository's datasets (DuckDB, or Spark SQL).
 
     The SQL is DuckDB's by default, Spark's with --engine spark.
@@ -221,7 +334,9 @@ def schema_group() -> None:
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @read_options
 @pass_state
-def schema_infer(state: State, target: str, output: str | None, force: bool, read: ReadOptions | None) -> None:
+def schema_infer(
+    state: State, target: str, output: str | None, force: bool, read: ReadOptions | None
+) -> None:
     """Write a pandera YAML schema that the data passes.
 
     A polars schema: dtypes, nullable columns, numeric ranges, the key as unique.
@@ -240,5 +355,6 @@ def schema_infer(state: State, target: str, output: str | None, force: bool, rea
 
         text = infer_source_schema(target, storage_options=state.storage_options, read=read)
     write_output(text, output, force=force)
+
 
 COMMANDS = [validate, diff, query, schema_group]

@@ -56,7 +56,9 @@ def emit(text: str) -> None:
 
 
 def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+    )(f)
 
 
 def read_options(f: F) -> F:
@@ -66,24 +68,54 @@ def read_options(f: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = {
             name: kwargs.pop(name)
-            for name in ("null_values", "delimiter", "encoding", "skip_rows", "column_types", "read_option")
+            for name in (
+                "null_values",
+                "delimiter",
+                "encoding",
+                "skip_rows",
+                "column_types",
+                "read_option",
+            )
         }
         kwargs["read"] = build_read_options(**given)
         return f(*args, **kwargs)
 
     options = [
-        click.option("--null-values", "null_values", metavar="LIST",
-                     help="Comma list of CSV cells read as null, in every column (replaces the default: "
-                          "empty, NA, N/A, NULL, NaN, null, None and the rest of pandas' list)."),
-        click.option("--delimiter", metavar="CHAR", help="CSV field delimiter (default , ; \t for .tsv)."),
-        click.option("--encoding", metavar="NAME", help="Text encoding of CSV/JSON files (default utf-8)."),
-        click.option("--skip-rows", "skip_rows", type=click.IntRange(min=0), default=0,
-                     help="Lines to skip before the CSV header."),
-        click.option("--column-type", "column_types", multiple=True, metavar="COL=TYPE",
-                     help="Read COL as TYPE: int64, float64, string, bool, date32, timestamp[ms], "
-                          "decimal128(12,2)... (repeatable)."),
-        click.option("--read-option", "read_option", multiple=True, metavar="KEY=VALUE",
-                     help="Passed to pyarrow's CSV/JSON reader, e.g. quoted_strings_can_be_null=false (repeatable)."),
+        click.option(
+            "--null-values",
+            "null_values",
+            metavar="LIST",
+            help="Comma list of CSV cells read as null, in every column (replaces the default: "
+            "empty, NA, N/A, NULL, NaN, null, None and the rest of pandas' list).",
+        ),
+        click.option(
+            "--delimiter", metavar="CHAR", help="CSV field delimiter (default , ; \t for .tsv)."
+        ),
+        click.option(
+            "--encoding", metavar="NAME", help="Text encoding of CSV/JSON files (default utf-8)."
+        ),
+        click.option(
+            "--skip-rows",
+            "skip_rows",
+            type=click.IntRange(min=0),
+            default=0,
+            help="Lines to skip before the CSV header.",
+        ),
+        click.option(
+            "--column-type",
+            "column_types",
+            multiple=True,
+            metavar="COL=TYPE",
+            help="Read COL as TYPE: int64, float64, string, bool, date32, timestamp[ms], "
+            "decimal128(12,2)... (repeatable).",
+        ),
+        click.option(
+            "--read-option",
+            "read_option",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Passed to pyarrow's CSV/JSON reader, e.g. quoted_strings_can_be_null=false (repeatable).",
+        ),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -100,8 +132,14 @@ def build_read_options(
     read_option: tuple[str, ...],
 ) -> ReadOptions | None:
     """A ReadOptions from the command line, or None when no read option was given."""
-    if null_values is None and delimiter is None and encoding is None and not skip_rows and not column_types \
-            and not read_option:
+    if (
+        null_values is None
+        and delimiter is None
+        and encoding is None
+        and not skip_rows
+        and not column_types
+        and not read_option
+    ):
         return None
     from dvtool import ReadOptions
 
@@ -158,12 +196,17 @@ def engine_options(f: F) -> F:
     return f
 
 
-def engine_kwargs(engine: str | None, spark_master: str | None, spark_conf: tuple[str, ...]) -> dict[str, Any]:
+def engine_kwargs(
+    engine: str | None, spark_master: str | None, spark_conf: tuple[str, ...]
+) -> dict[str, Any]:
     """``engine=`` and ``spark=`` for the Repo call, from the command's engine options."""
     from dvtool import SparkSettings
 
     conf = parse_pairs(spark_conf, "--spark-conf")
-    return {"engine": engine.lower() if engine else None, "spark": SparkSettings.of(None, master=spark_master, conf=conf)}
+    return {
+        "engine": engine.lower() if engine else None,
+        "spark": SparkSettings.of(None, master=spark_master, conf=conf),
+    }
 
 
 def wants_spark(engine: str | None) -> bool:

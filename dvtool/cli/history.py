@@ -44,25 +44,64 @@ def init(state: State, url: str | None) -> None:
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("-d", "--dataset", required=True, help="Dataset name.")
 @click.option("-m", "--message", default="", help="Message recorded with the version.")
-@click.option("--key", "keys", multiple=True, metavar="COL",
-              help="Key column (repeat for a composite key): rows are ordered and must be unique.")
-@click.option("--schema", "schema", metavar="FILE", help="Validate against a pandera schema first; commit only if it passes.")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="COL",
+    help="Key column (repeat for a composite key): rows are ordered and must be unique.",
+)
+@click.option(
+    "--schema",
+    "schema",
+    metavar="FILE",
+    help="Validate against a pandera schema first; commit only if it passes.",
+)
 @click.option("--tag", help="Tag the new version.")
-@click.option("--meta", multiple=True, metavar="K=V", help="Metadata recorded with the version (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl", "arrow"]),
-              help="Input format (default: from the file extension).")
-@click.option("--report", "report_file", metavar="FILE",
-              help="With --schema: write the validation report to FILE, passed or failed.")
-@click.option("--report-format", type=click.Choice(["text", "json", "junit", "markdown", "github", "html"]),
-              default="json", show_default=True, help="Format of the --report FILE (as validate --format).")
+@click.option(
+    "--meta", multiple=True, metavar="K=V", help="Metadata recorded with the version (repeatable)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "jsonl", "arrow"]),
+    help="Input format (default: from the file extension).",
+)
+@click.option(
+    "--report",
+    "report_file",
+    metavar="FILE",
+    help="With --schema: write the validation report to FILE, passed or failed.",
+)
+@click.option(
+    "--report-format",
+    type=click.Choice(["text", "json", "junit", "markdown", "github", "html"]),
+    default="json",
+    show_default=True,
+    help="Format of the --report FILE (as validate --format).",
+)
 @read_options
 @engine_options
 @json_option
 @pass_state
-def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str, keys: tuple[str, ...],
-             schema: str | None, tag: str | None, meta: tuple[str, ...], fmt: str | None, report_file: str | None,
-             report_format: str, read: ReadOptions | None, as_json: bool, engine: str | None,
-             spark_master: str | None, spark_conf: tuple[str, ...]) -> None:
+def snapshot(
+    state: State,
+    sources: tuple[str, ...],
+    dataset: str,
+    message: str,
+    keys: tuple[str, ...],
+    schema: str | None,
+    tag: str | None,
+    meta: tuple[str, ...],
+    fmt: str | None,
+    report_file: str | None,
+    report_format: str,
+    read: ReadOptions | None,
+    as_json: bool,
+    engine: str | None,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
+) -> None:
     """Commit the next version of a dataset from files or stdin.
 
     SOURCE is a file, a folder, a glob, a URL or - (CSV on stdin). Without SOURCE, the
@@ -89,8 +128,16 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
     try:
         with Progress(f"snapshot {dataset}", "rows", enabled=not state.quiet) as bar:
             result = repo.snapshot(
-                source, dataset=dataset, key=keys, message=message, meta=parse_pairs(meta, "--meta"),
-                tag=tag, schema=schema, format=fmt, read=read, progress=bar.advance,
+                source,
+                dataset=dataset,
+                key=keys,
+                message=message,
+                meta=parse_pairs(meta, "--meta"),
+                tag=tag,
+                schema=schema,
+                format=fmt,
+                read=read,
+                progress=bar.advance,
                 **engine_kwargs(engine, spark_master, spark_conf),
             )
     except DvtoolError as exc:
@@ -105,8 +152,10 @@ def snapshot(state: State, sources: tuple[str, ...], dataset: str, message: str,
     if report_file is not None and result.validation is not None:
         write_output(result.validation.render(report_format), report_file, force=True)
     elif report_file is not None and not state.quiet:
-        click.echo(f"no report written to {report_file}: the data is unchanged, so it was not validated again",
-                   err=True)
+        click.echo(
+            f"no report written to {report_file}: the data is unchanged, so it was not validated again",
+            err=True,
+        )
     if as_json:
         emit(_render.json_text(result.to_json()))
     else:
@@ -128,7 +177,9 @@ def log(state: State, dataset: str, limit: int | None, as_json: bool) -> None:
     from dvtool.cli import render as _render
 
     entries = state.repo().log(dataset, limit)
-    emit(_render.json_text([e.to_json() for e in entries]) if as_json else _render.log_text(entries))
+    emit(
+        _render.json_text([e.to_json() for e in entries]) if as_json else _render.log_text(entries)
+    )
 
 
 @click.command(name="ls")
@@ -184,10 +235,17 @@ def tag(state: State, ref: str, tag: str) -> None:
 @click.command()
 @click.argument("ref")
 @click.argument("dest")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]),
-              help="Output format (default: from DEST's extension; parquet, or csv for -).")
-@click.option("--force", is_flag=True,
-              help="Replace an existing file, or the part files of a non-empty folder (never a link or a device).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    help="Output format (default: from DEST's extension; parquet, or csv for -).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing file, or the part files of a non-empty folder (never a link or a device).",
+)
 @pass_state
 def export(state: State, ref: str, dest: str, fmt: str | None, force: bool) -> None:
     """Write a snapshot's rows to a file, folder, URL or stdout.
@@ -206,6 +264,10 @@ def export(state: State, ref: str, dest: str, fmt: str | None, force: bool) -> N
     with Progress(f"export {ref}", "rows", enabled=not state.quiet and dest != "-") as bar:
         result = repo.export(ref, dest, format=fmt, progress=bar.advance, force=force)
     if dest != "-" and not state.quiet:
-        click.echo(f"exported {result.rows:,} rows of {result.ref} to {result.dest} ({result.format})", err=True)
+        click.echo(
+            f"exported {result.rows:,} rows of {result.ref} to {result.dest} ({result.format})",
+            err=True,
+        )
+
 
 COMMANDS = [init, snapshot, log, ls_, show, tag, export]

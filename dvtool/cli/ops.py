@@ -124,10 +124,14 @@ def fsck(state: State, as_json: bool) -> None:
 @click.command()
 @click.argument("dataset", metavar="NAME")
 @click.option("--keep-last", type=int, metavar="N", help="Keep the newest N versions.")
-@click.option("--older-than", metavar="DURATION", help="Expire versions older than this (e.g. 90d, 12h).")
+@click.option(
+    "--older-than", metavar="DURATION", help="Expire versions older than this (e.g. 90d, 12h)."
+)
 @json_option
 @pass_state
-def prune(state: State, dataset: str, keep_last: int | None, older_than: str | None, as_json: bool) -> None:
+def prune(
+    state: State, dataset: str, keep_last: int | None, older_than: str | None, as_json: bool
+) -> None:
     """Expire old versions; tagged versions and the latest are kept.
 
     Pruned versions stay in 'dvtool log' (marked [pruned]); their data goes at
@@ -145,10 +149,18 @@ def prune(state: State, dataset: str, keep_last: int | None, older_than: str | N
 
 
 @click.command()
-@click.option("--older-than", default="7d", show_default=True, metavar="DURATION",
-              help="Grace period: only keys unreferenced and older than this go.")
-@click.option("--allow-short-grace", is_flag=True,
-              help="Allow a grace period under 7d (only when no one else is writing).")
+@click.option(
+    "--older-than",
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="Grace period: only keys unreferenced and older than this go.",
+)
+@click.option(
+    "--allow-short-grace",
+    is_flag=True,
+    help="Allow a grace period under 7d (only when no one else is writing).",
+)
 @click.option("--yes", is_flag=True, help="Delete; without it gc only lists what it would delete.")
 @json_option
 @pass_state
@@ -165,7 +177,9 @@ def gc(state: State, older_than: str, allow_short_grace: bool, yes: bool, as_jso
     """
     from dvtool.cli import render as _render
 
-    result = state.repo().gc(older_than=older_than, allow_short_grace=allow_short_grace, dry_run=not yes)
+    result = state.repo().gc(
+        older_than=older_than, allow_short_grace=allow_short_grace, dry_run=not yes
+    )
     emit(_render.json_text(result.to_json()) if as_json else result.to_text())
 
 
@@ -198,7 +212,9 @@ def status(state: State, datasets: tuple[str, ...], exit_code: bool, as_json: bo
 
 @click.command()
 @click.argument("dataset", metavar="NAME")
-@click.option("-m", "--message", default=None, help="Message of the new version (default: 'compact vN').")
+@click.option(
+    "-m", "--message", default=None, help="Message of the new version (default: 'compact vN')."
+)
 @json_option
 @pass_state
 def compact(state: State, dataset: str, message: str | None, as_json: bool) -> None:

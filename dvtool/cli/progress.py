@@ -20,7 +20,15 @@ class Progress:
     ``with Progress("snapshot orders", "rows", enabled=not quiet) as p: p.advance(n)``
     """
 
-    def __init__(self, label: str, unit: str, *, total: int | None = None, enabled: bool = True, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        unit: str,
+        *,
+        total: int | None = None,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.label = label
         self.unit = unit
@@ -63,7 +71,12 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 

@@ -28,15 +28,17 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()
+) -> str:
     """A plain aligned text table."""
-    cells = [[printable(str(h)) for h in headers]] + [["" if c is None else printable(str(c)) for c in r] for r in rows]
+    cells = [[printable(str(h)) for h in headers]] + [
+        ["" if c is None else printable(str(c)) for c in r] for r in rows
+    ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, r in enumerate(cells):
-        parts = [
-            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)
-        ]
+        parts = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -46,7 +48,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Seque
 def snapshot_text(result: Any) -> str:
     d = result.to_json()
     note = ""
-    if getattr(result, "read_from", None) and result.read is not None and not result.read.is_default:
+    if (
+        getattr(result, "read_from", None)
+        and result.read is not None
+        and not result.read.is_default
+    ):
         note = f"\n(read with {result.read.describe()}, as recorded in {result.read_from})"
     elif getattr(result, "read_from", None):
         note = f"\n(the SOURCE recorded in {result.read_from})"
@@ -59,7 +65,9 @@ def snapshot_text(result: Any) -> str:
     tag = f", tagged {d['tag']}" if d.get("tag") else ""
     patch = d.get("patch")
     patched = (
-        f" + a patch of {patch['upserts']:,} upserted and {patch['removed']:,} removed rows" if patch else ""
+        f" + a patch of {patch['upserts']:,} upserted and {patch['removed']:,} removed rows"
+        if patch
+        else ""
     )
     return (
         f"{d['dataset']}@v{d['version']} {short_id(d['id'])}: {d['rows']:,} rows in {d['chunks']} "
@@ -71,7 +79,11 @@ def snapshot_text(result: Any) -> str:
 def log_text(entries: Sequence[Any]) -> str:
     rows = [
         (
-            f"v{e.version}", short_id(e.id), e.created[:19].replace("T", " "), f"{e.rows:,}", ",".join(e.tags),
+            f"v{e.version}",
+            short_id(e.id),
+            e.created[:19].replace("T", " "),
+            f"{e.rows:,}",
+            ",".join(e.tags),
             f"[pruned] {e.message}".rstrip() if getattr(e, "pruned", False) else e.message,
         )
         for e in entries
@@ -83,7 +95,13 @@ def ls_text(infos: Sequence[Any]) -> str:
     if not infos:
         return "no datasets yet; add one with: dvtool snapshot FILE -d NAME"
     rows = [
-        (i.name, f"v{i.version}", f"{i.rows:,}", human_bytes(i.bytes), i.updated[:19].replace("T", " "))
+        (
+            i.name,
+            f"v{i.version}",
+            f"{i.rows:,}",
+            human_bytes(i.bytes),
+            i.updated[:19].replace("T", " "),
+        )
         for i in infos
     ]
     return table(["dataset", "latest", "rows", "bytes", "updated (UTC)"], rows, right=[2, 3])
@@ -129,7 +147,10 @@ def show_text(snapshot: Any) -> str:
             f"{v.errors} errors, {v.warnings} warnings"
         )
     stats = _column_stats(m.schema, snapshot.chunks)  # a patched chunk: its stats after the patch
-    rows = [(f.name, str(f.type), f"{stats[f.name][0]:,}", stats[f.name][1], stats[f.name][2]) for f in m.schema]
+    rows = [
+        (f.name, str(f.type), f"{stats[f.name][0]:,}", stats[f.name][1], stats[f.name][2])
+        for f in m.schema
+    ]
     lines.append("")
     lines.append(table(["column", "type", "nulls", "min", "max"], rows, right=[2]))
     return "\n".join(lines)
@@ -177,7 +198,11 @@ def transfer_text(summary: Any) -> str:
             continue
         got = []
         if d.versions:  # only tags may be new
-            span = f"v{d.versions[0]}" if len(d.versions) == 1 else f"v{d.versions[0]}..v{d.versions[-1]}"
+            span = (
+                f"v{d.versions[0]}"
+                if len(d.versions) == 1
+                else f"v{d.versions[0]}..v{d.versions[-1]}"
+            )
             got.append(f"{span} ({len(d.versions)} version{'s' * (len(d.versions) != 1)})")
         if d.tags:
             got.append(f"tag{'s' * (len(d.tags) != 1)} {', '.join(d.tags)}")
@@ -200,7 +225,9 @@ def status_text(result: Any) -> str:
     width = max((len(d.dataset) for d in result.datasets), default=0)
     for d in result.datasets:
         tags = f" ({', '.join(d.tags)})" if d.tags else ""
-        state = d.state if d.source is not None else "no source recorded (data from memory or stdin)"
+        state = (
+            d.state if d.source is not None else "no source recorded (data from memory or stdin)"
+        )
         lines.append(f"{d.dataset:<{width}}  v{d.version}{tags}  {state}")
         if d.source is not None:
             files = len(d.source.files)
@@ -208,7 +235,10 @@ def status_text(result: Any) -> str:
             if files != 1 or len(d.source.args) != 1:
                 where += f" ({files} file{'s' * (files != 1)})"
             read = d.read_options.describe() if d.read_options is not None else "defaults"
-            lines.append(f"{'':<{width}}  source {where}" + (f"  read with {read}" if read != "defaults" else ""))
+            lines.append(
+                f"{'':<{width}}  source {where}"
+                + (f"  read with {read}" if read != "defaults" else "")
+            )
         if d.check is not None:
             for detail in d.check.details[:5]:
                 lines.append(f"{'':<{width}}    {detail}")
@@ -222,7 +252,9 @@ def status_text(result: Any) -> str:
         f"{human_bytes(z.unreferenced_bytes)} in {z.unreferenced_chunks:,} unreferenced (freed by 'dvtool gc')"
     )
     if z.missing_chunks:
-        lines.append(f"{z.missing_chunks:,} referenced chunks are missing from the store; run 'dvtool fsck'")
+        lines.append(
+            f"{z.missing_chunks:,} referenced chunks are missing from the store; run 'dvtool fsck'"
+        )
     if result.changed:
         names = " ".join(d.dataset for d in result.changed)
         lines.append(f"changed: {names}; snapshot again with: dvtool snapshot -d NAME")

@@ -222,7 +222,9 @@ def tally(
             ]
         else:
             parts += ["NULL", "NULL", "0"]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchall()[0]  # whole result: the connection is free after
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchall()[
+        0
+    ]  # whole result: the connection is free after
     for i, (name, *_rest) in enumerate(columns):
         tallies[name].add(row[6 * i : 6 * i + 6])
 
@@ -292,5 +294,3 @@ def comparisons(
             tolerance=tolerances[name],
         )
     return MappingProxyType(out)
-
-

@@ -129,8 +129,10 @@ class ColumnDrift:
             return None, None, self.psi
         if name == "new_categories":
             cats = self.new_categories
-            return [], list(cats) if cats is not None else None, (
-                float(len(cats)) if cats is not None else None
+            return (
+                [],
+                list(cats) if cats is not None else None,
+                (float(len(cats)) if cats is not None else None),
             )
         if name in ("mean_rel_change", "mean_shift", "std_rel_change"):
             a, b = (o.std, n.std) if name.startswith("std") else (o.mean, n.mean)
@@ -214,7 +216,9 @@ def _numeric_psi(
     if not po.n or not pn.n:
         return None, []
     # Cuts at the old deciles, as bucket representatives (each bucket falls wholly in one bin).
-    cuts = sorted({c for c in (po.quantile(k / PSI_BINS) for k in range(1, PSI_BINS)) if c is not None})
+    cuts = sorted(
+        {c for c in (po.quantile(k / PSI_BINS) for k in range(1, PSI_BINS)) if c is not None}
+    )
     counts_o = _binned(po, cuts)
     counts_n = _binned(pn, cuts)
     value = psi(counts_o, counts_n)
@@ -229,7 +233,9 @@ def _binned(p: ColumnProfile, cuts: list[float]) -> list[int]:
     return counts
 
 
-def _chart_bins(po: ColumnProfile, pn: ColumnProfile, n: int = 20) -> list[tuple[Any, float, float]]:
+def _chart_bins(
+    po: ColumnProfile, pn: ColumnProfile, n: int = 20
+) -> list[tuple[Any, float, float]]:
     lo = min(x for x in (po.min, pn.min) if x is not None)
     hi = max(x for x in (po.max, pn.max) if x is not None)
     width = (hi - lo) / n if hi > lo else 1.0

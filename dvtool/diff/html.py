@@ -148,7 +148,11 @@ def _policy(page: Page, d: Diff) -> None:
 def _schema(page: Page, d: Diff) -> None:
     page.h2("Schema changes", "schema")
     rows = []
-    for sign, changes in (("added", d.schema.added), ("removed", d.schema.removed), ("retyped", d.schema.changed)):
+    for sign, changes in (
+        ("added", d.schema.added),
+        ("removed", d.schema.removed),
+        ("retyped", d.schema.changed),
+    ):
         for c in changes:
             rows.append(
                 (
@@ -159,7 +163,11 @@ def _schema(page: Page, d: Diff) -> None:
                     '<span class="badge bad">breaking</span>' if c.breaking else "no",
                 )
             )
-    page.add(table(["change", "column", "old type", "new type", "breaking"], rows, budget=_BUDGET["schema"]))
+    page.add(
+        table(
+            ["change", "column", "old type", "new type", "breaking"], rows, budget=_BUDGET["schema"]
+        )
+    )
 
 
 def _comparison(page: Page, d: Diff) -> None:
@@ -167,7 +175,9 @@ def _comparison(page: Page, d: Diff) -> None:
     matched = d.rows.changed + d.rows.unchanged
     cols = changed_columns(d)
     if not cols:
-        page.add(f"<p>All {len(d.comparison)} compared column(s) equal on the {matched:,} rows matched by key.</p>")
+        page.add(
+            f"<p>All {len(d.comparison)} compared column(s) equal on the {matched:,} rows matched by key.</p>"
+        )
         return
     page.add(
         f'<p class="muted">Over the {matched:,} rows matched by key. Values within tolerance count as '
@@ -175,7 +185,11 @@ def _comparison(page: Page, d: Diff) -> None:
     )
     rows = []
     for c in cols:
-        tol = "exact" if c.tolerance.exact else f"abs {fmt_number(c.tolerance.abs)}, rel {fmt_number(c.tolerance.rel)}"
+        tol = (
+            "exact"
+            if c.tolerance.exact
+            else f"abs {fmt_number(c.tolerance.abs)}, rel {fmt_number(c.tolerance.rel)}"
+        )
         distinct = (
             _pair(c.distinct[0], c.distinct[1]) + ("" if c.distinct_exact else " ≈")
             if c.distinct[0] is not None
@@ -197,8 +211,18 @@ def _comparison(page: Page, d: Diff) -> None:
         )
     page.add(
         table(
-            ["column", "changed", "within tolerance", "match rate", "max diff", "mean abs diff",
-             "null diff", "nulls old → new", "distinct old → new", "tolerance"],
+            [
+                "column",
+                "changed",
+                "within tolerance",
+                "match rate",
+                "max diff",
+                "mean abs diff",
+                "null diff",
+                "nulls old → new",
+                "distinct old → new",
+                "tolerance",
+            ],
             rows,
             budget=_BUDGET["comparison"],
             numeric=(1, 2, 3, 4, 5, 6),
@@ -222,17 +246,37 @@ def _distributions(page: Page, d: Diff) -> None:
                 _pair(o.null_rate, n.null_rate, _rate),
                 _pair(o.mean, n.mean) if o.mean is not None or n.mean is not None else "",
                 _pair(o.std, n.std) if o.std is not None or n.std is not None else "",
-                _pair(o.quantiles.get("p1"), n.quantiles.get("p1")) if o.quantiles or n.quantiles else "",
-                _pair(o.quantiles.get("p50"), n.quantiles.get("p50")) if o.quantiles or n.quantiles else "",
-                _pair(o.quantiles.get("p99"), n.quantiles.get("p99")) if o.quantiles or n.quantiles else "",
-                _pair(o.distinct, n.distinct) + ("" if o.distinct_exact and n.distinct_exact else " ≈"),
+                _pair(o.quantiles.get("p1"), n.quantiles.get("p1"))
+                if o.quantiles or n.quantiles
+                else "",
+                _pair(o.quantiles.get("p50"), n.quantiles.get("p50"))
+                if o.quantiles or n.quantiles
+                else "",
+                _pair(o.quantiles.get("p99"), n.quantiles.get("p99"))
+                if o.quantiles or n.quantiles
+                else "",
+                _pair(o.distinct, n.distinct)
+                + ("" if o.distinct_exact and n.distinct_exact else " ≈"),
                 esc(f"{cd.psi:.4f}") if cd.psi is not None else "",
-                esc(", ".join(_short(v) for v in cd.new_categories[:5])) if cd.new_categories else "",
+                esc(", ".join(_short(v) for v in cd.new_categories[:5]))
+                if cd.new_categories
+                else "",
             )
         )
     page.add(
         table(
-            ["column", "null rate", "mean", "std", "p1", "p50", "p99", "distinct", "PSI", "new values"],
+            [
+                "column",
+                "null rate",
+                "mean",
+                "std",
+                "p1",
+                "p50",
+                "p99",
+                "distinct",
+                "PSI",
+                "new values",
+            ],
             rows,
             budget=_BUDGET["distributions"],
         )
@@ -281,12 +325,17 @@ def _figure(cd: ColumnDrift) -> str:
         caption = f"{cd.column}: share of values per bin, old vs new (PSI {_psi(cd)})."
     elif bins:
         svg = charts.category_bars(cd.column, [(_short(v), so, sn) for v, so, sn in bins])
-        caption = f"{cd.column}: share of rows of the most frequent values, old vs new (PSI {_psi(cd)})."
+        caption = (
+            f"{cd.column}: share of rows of the most frequent values, old vs new (PSI {_psi(cd)})."
+        )
     else:
         o, n = cd.old, cd.new
         svg = charts.category_bars(
             cd.column,
-            [("nulls", float(o.nulls), float(n.nulls)), ("distinct", float(o.distinct), float(n.distinct))],
+            [
+                ("nulls", float(o.nulls), float(n.nulls)),
+                ("distinct", float(o.distinct), float(n.distinct)),
+            ],
             x_title="count",
             percent=False,
         )
@@ -306,7 +355,10 @@ def _samples(page: Page, d: Diff) -> None:
     if not (s.added or s.removed or s.changed):
         return
     page.h2("Sample rows", "samples")
-    for kind, rows, total in (("Added", s.added, d.rows.added), ("Removed", s.removed, d.rows.removed)):
+    for kind, rows, total in (
+        ("Added", s.added, d.rows.added),
+        ("Removed", s.removed, d.rows.removed),
+    ):
         if not rows:
             continue
         cols = list(rows[0].keys())[:30]

@@ -83,11 +83,15 @@ def diff_by_patches(
     so, sn = column_summary(old.schema, old.chunks), column_summary(new.schema, new.chunks)
     comparison = MappingProxyType(
         {
-            name: dataclasses.replace(c, matched=c.matched + outside, nulls=(so[name][0], sn[name][0]))
+            name: dataclasses.replace(
+                c, matched=c.matched + outside, nulls=(so[name][0], sn[name][0])
+            )
             for name, c in result.comparison.items()
         }
     )
-    patched = {r.chunk for p in (old.manifest.patch, new.manifest.patch) if p is not None for r in p.ranges}
+    patched = {
+        r.chunk for p in (old.manifest.patch, new.manifest.patch) if p is not None for r in p.ranges
+    }
     return dataclasses.replace(
         result,
         rows=RowCounts(rows.added, rows.removed, rows.changed, rows.unchanged + outside),

@@ -60,7 +60,7 @@ __all__ = [
     "Side",
     "diff",
     "diff_in_catalog",
-        "schema_diff",
+    "schema_diff",
     "side_from_snapshot",
 ]
 
@@ -242,13 +242,23 @@ def diff(
             read = len(old_chunks) + len(new_chunks)
     finally:
         rows_engine.close()
-    rows = RowCounts(rows_engine.added, rows_engine.removed, rows_engine.changed, rows_engine.unchanged + skipped_rows)
+    rows = RowCounts(
+        rows_engine.added,
+        rows_engine.removed,
+        rows_engine.changed,
+        rows_engine.unchanged + skipped_rows,
+    )
     drift = None
     if distributions or policy is not None:
         drift = _drift(old, new, rows, profile_cache)
     comparison = (
         _with_versions(
-            comparisons(rows_engine.tallies, rows_engine.numeric, rows_engine.tolerances, rows.changed + rows.unchanged),
+            comparisons(
+                rows_engine.tallies,
+                rows_engine.numeric,
+                rows_engine.tolerances,
+                rows.changed + rows.unchanged,
+            ),
             old,
             new,
             drift,
@@ -362,7 +372,10 @@ def side_from_snapshot(snapshot: Snapshot) -> Side:
 
 
 def _side(
-    catalog: Catalog | None, arg: Any, storage_options: Mapping[str, str] | None, read: ReadOptions | None = None
+    catalog: Catalog | None,
+    arg: Any,
+    storage_options: Mapping[str, str] | None,
+    read: ReadOptions | None = None,
 ) -> Side:
     if catalog is not None and isinstance(arg, str) and catalog.is_ref(arg):
         return side_from_snapshot(catalog.get(arg))
@@ -413,7 +426,9 @@ def diff_in_catalog(
             )
         older = catalog.get(f"{newer.dataset}@{object_hex(parent)}")
         by_patches = (
-            diff_by_patches(older, newer, key=key, limit=limit, stats=stats, tolerance=tolerance) if plain else None
+            diff_by_patches(older, newer, key=key, limit=limit, stats=stats, tolerance=tolerance)
+            if plain
+            else None
         )
         if by_patches is not None:
             return by_patches
@@ -428,11 +443,20 @@ def diff_in_catalog(
     if catalog is not None and all(isinstance(a, str) and catalog.is_ref(a) for a in (old, new)):
         a, b = catalog.get(old), catalog.get(new)
         by_patches = (
-            diff_by_patches(a, b, key=key, limit=limit, stats=stats, tolerance=tolerance) if plain else None
+            diff_by_patches(a, b, key=key, limit=limit, stats=stats, tolerance=tolerance)
+            if plain
+            else None
         )
         if by_patches is not None:
             return by_patches
-        return diff(side_from_snapshot(a), side_from_snapshot(b), key=key, limit=limit, stats=stats, **review)
+        return diff(
+            side_from_snapshot(a),
+            side_from_snapshot(b),
+            key=key,
+            limit=limit,
+            stats=stats,
+            **review,
+        )
     return diff(
         _side(catalog, old, storage_options, read),
         _side(catalog, new, storage_options, read),

@@ -35,7 +35,14 @@ from typing import Any
 from dvtool.diff.drift import QUANTILES, Drift
 from dvtool.errors import UsageError
 
-__all__ = ["COLUMN_STATISTICS", "TABLE_STATISTICS", "Breach", "Policy", "PolicyResult", "load_policy"]
+__all__ = [
+    "COLUMN_STATISTICS",
+    "TABLE_STATISTICS",
+    "Breach",
+    "Policy",
+    "PolicyResult",
+    "load_policy",
+]
 
 COLUMN_STATISTICS: Mapping[str, str] = MappingProxyType(
     {
@@ -164,7 +171,9 @@ def _why(stat: str) -> str:
     if stat in ("new_categories",):
         return "the column is not low-cardinality in both versions"
     if stat == "psi":
-        return "the column is neither numeric nor low-cardinality in both versions, or has no values"
+        return (
+            "the column is neither numeric nor low-cardinality in both versions, or has no values"
+        )
     return "the column is not numeric, or has no values"
 
 
@@ -214,7 +223,9 @@ def parse_policy(data: Any, source: str) -> Policy:
         for stat, value in stats.items():
             if stat not in COLUMN_STATISTICS:
                 raise _unknown(
-                    str(stat), COLUMN_STATISTICS, f"statistic for column {column!r} in policy {source}:"
+                    str(stat),
+                    COLUMN_STATISTICS,
+                    f"statistic for column {column!r} in policy {source}:",
                 )
             own[stat] = _threshold(value, f"policy {source}: columns.{column}.{stat}")
         columns[column] = MappingProxyType(own)

@@ -350,7 +350,9 @@ def profile_table(
         if counted:
             # HyperLogLog at this size errs by a few percent: twice the cap is safely over it.
             small = _hll_estimate(registers) <= 2 * CATEGORY_CAP
-            values = _values(con, relation, name) if nonnull and small else (() if not nonnull else None)
+            values = (
+                _values(con, relation, name) if nonnull and small else (() if not nonnull else None)
+            )
             prof = replace(prof, values=values)
         out[name] = prof
     return Profile(rows, out)

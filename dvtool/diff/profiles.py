@@ -91,7 +91,9 @@ def side_profile(side: Side, cache: ProfileCache | None) -> Profile:
     found: list[Profile | None] = []
     for chunk in side.chunks:
         prof = cache.get(chunk.fingerprint) if cache is not None else None
-        if prof is not None and (prof.rows != chunk.rows or set(prof.columns) != set(side.schema.names)):
+        if prof is not None and (
+            prof.rows != chunk.rows or set(prof.columns) != set(side.schema.names)
+        ):
             prof = None
         found.append(prof)
     missing = [i for i, p in enumerate(found) if p is None]

@@ -88,11 +88,15 @@ def text_sections(d: Diff) -> list[str]:
         if p.ok:
             out.append(f"policy {p.source}: passed ({p.checked} checks)")
         else:
-            out.append(f"policy {p.source}: FAILED, {len(p.breaches)} breach(es) of {p.checked} checks")
+            out.append(
+                f"policy {p.source}: FAILED, {len(p.breaches)} breach(es) of {p.checked} checks"
+            )
             out += [f"  ✗ {b.describe()}" for b in p.breaches]
     rows = changed_columns(d)
     if rows:
-        out.append(f"column comparison ({d.rows.changed + d.rows.unchanged:,} rows matched by key):")
+        out.append(
+            f"column comparison ({d.rows.changed + d.rows.unchanged:,} rows matched by key):"
+        )
         for c in rows:
             parts = [f"{c.changed:,} changed"]
             if c.within_tolerance:
@@ -106,7 +110,9 @@ def text_sections(d: Diff) -> list[str]:
             if c.nulls[0] != c.nulls[1] and None not in c.nulls:
                 parts.append(f"nulls {fmt_number(c.nulls[0])} → {fmt_number(c.nulls[1])}")
             if not c.tolerance.exact:
-                parts.append(f"tol abs {fmt_number(c.tolerance.abs)} rel {fmt_number(c.tolerance.rel)}")
+                parts.append(
+                    f"tol abs {fmt_number(c.tolerance.abs)} rel {fmt_number(c.tolerance.rel)}"
+                )
             out.append(f"  {c.column}: " + ", ".join(parts))
     if d.drift is not None:
         moved = [cd for cd in d.drift.columns.values() if drifted(cd)]
@@ -132,7 +138,9 @@ def _drift_parts(cd: ColumnDrift) -> list[str]:
     if cd.psi is not None:
         parts.append(f"PSI {cd.psi:.4f}")
     if cd.new_categories:
-        shown = ", ".join(fmt_number(v) if not isinstance(v, str) else repr(v) for v in cd.new_categories[:5])
+        shown = ", ".join(
+            fmt_number(v) if not isinstance(v, str) else repr(v) for v in cd.new_categories[:5]
+        )
         more = f" (+{len(cd.new_categories) - 5} more)" if len(cd.new_categories) > 5 else ""
         parts.append(f"new values: {shown}{more}")
     return parts
@@ -263,7 +271,9 @@ def to_junit(d: Diff) -> str:
             failure = ET.SubElement(case, "failure", message=b.describe(), type="drift")
             failure.text = b.describe()
     ET.indent(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    )
 
 
 def _gh(text: str) -> str:

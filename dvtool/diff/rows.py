@@ -266,7 +266,9 @@ class Engine:
         plans_old = {f.name: plan_for(f.type) for f in old.schema}
         plans_new = {f.name: plan_for(f.type) for f in new.schema}
         for c in common:
-            plans_old[c], plans_new[c] = _unified(old.schema.field(c).type, new.schema.field(c).type)
+            plans_old[c], plans_new[c] = _unified(
+                old.schema.field(c).type, new.schema.field(c).type
+            )
         self.plans_old = [plans_old[n] for n in old.schema.names]
         self.plans_new = [plans_new[n] for n in new.schema.names]
         self.cast = {c: not _same_family(plans_old[c].proxy, plans_new[c].proxy) for c in common}

@@ -56,7 +56,9 @@ class SparkSettings:
     conf: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, spark: Any = None, *, master: str | None = None, conf: Mapping[str, str] | None = None) -> SparkSettings:
+    def of(
+        cls, spark: Any = None, *, master: str | None = None, conf: Mapping[str, str] | None = None
+    ) -> SparkSettings:
         """Settings from the Python API's ``spark=`` (a SparkSession, a SparkSettings or None)."""
         if isinstance(spark, SparkSettings):
             return spark

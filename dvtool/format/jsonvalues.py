@@ -207,7 +207,9 @@ def _temporal(arr: pa.Array) -> list[Any]:
     unit = getattr(arr.type, "unit", "ms")
     counts = arr.cast(pa.int64()).to_pylist()
     return [
-        None if v is None else (f"{n}{unit} since 1970-01-01T00:00:00" if v.startswith("<") else _clock(v))
+        None
+        if v is None
+        else (f"{n}{unit} since 1970-01-01T00:00:00" if v.startswith("<") else _clock(v))
         for v, n in zip(texts, counts, strict=True)
     ]
 

@@ -203,7 +203,13 @@ class SourceFile:
     hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "mtime": self.mtime, "etag": self.etag, "hash": self.hash}
+        return {
+            "path": self.path,
+            "size": self.size,
+            "mtime": self.mtime,
+            "etag": self.etag,
+            "hash": self.hash,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SourceFile:
@@ -287,7 +293,10 @@ class Manifest:
             "message": self.message,
             "meta": dict(self.meta),
             "key": list(self.key),
-            "schema": {"fields": list(schema_fields(self.schema)), "arrow": schema_to_b64(self.schema)},
+            "schema": {
+                "fields": list(schema_fields(self.schema)),
+                "arrow": schema_to_b64(self.schema),
+            },
             "rows": self.rows,
             "bytes": self.bytes,
             "fingerprint": self.fingerprint,
@@ -318,7 +327,9 @@ class Manifest:
             fmt = int(d["format"])
             patch = Patch.from_dict(d["patch"], chunks) if d.get("patch") is not None else None
             if (patch is not None) != (fmt >= PATCH_FORMAT):
-                raise IntegrityError(f"malformed manifest (format {fmt} {'without' if patch is None else 'with'} a patch)")
+                raise IntegrityError(
+                    f"malformed manifest (format {fmt} {'without' if patch is None else 'with'} a patch)"
+                )
             if patch is not None and not d["key"]:
                 raise IntegrityError("malformed manifest (a patch needs a key)")
             return cls(
@@ -335,7 +346,9 @@ class Manifest:
                 fingerprint=str(d["fingerprint"]),
                 chunking=Chunking.from_dict(d["chunking"]),
                 chunks=chunks,
-                validation=ValidationRecord.from_dict(d["validation"]) if d.get("validation") else None,
+                validation=ValidationRecord.from_dict(d["validation"])
+                if d.get("validation")
+                else None,
                 source=SourceRecord.from_dict(d["source"]) if d.get("source") else None,
                 format=fmt,
                 patch=patch,

@@ -70,7 +70,12 @@ class PatchRange:
     def to_dict(self) -> dict[str, Any]:
         described = self.logical.to_dict()
         del described["object"], described["bytes"]
-        return {"chunk": self.chunk, "upserts": list(self.upserts), "removed": list(self.removed), "logical": described}
+        return {
+            "chunk": self.chunk,
+            "upserts": list(self.upserts),
+            "removed": list(self.removed),
+            "logical": described,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], chunks: Sequence[ChunkInfo]) -> PatchRange:
@@ -127,8 +132,15 @@ class Patch:
         for r in patch.ranges:
             if r.chunk <= last:
                 raise ValueError(f"patch range for chunk {r.chunk} is out of order")
-            if r.upserts[0] != ups or r.removed[0] != rem or r.upserts[1] < ups or r.removed[1] < rem:
-                raise ValueError(f"patch range for chunk {r.chunk} does not follow the previous one")
+            if (
+                r.upserts[0] != ups
+                or r.removed[0] != rem
+                or r.upserts[1] < ups
+                or r.removed[1] < rem
+            ):
+                raise ValueError(
+                    f"patch range for chunk {r.chunk} does not follow the previous one"
+                )
             if r.logical.rows < 0:
                 raise ValueError(f"patch range for chunk {r.chunk} has negative rows")
             last, ups, rem = r.chunk, r.upserts[1], r.removed[1]

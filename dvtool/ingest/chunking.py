@@ -103,13 +103,26 @@ def _column_hash(arr: pa.Array) -> np.ndarray:
     if pa.types.is_dictionary(typ):
         arr = arr.dictionary_decode()
         typ = arr.type
-    if pa.types.is_string(typ) or pa.types.is_binary(typ) or pa.types.is_large_string(typ) or pa.types.is_large_binary(typ):
+    if (
+        pa.types.is_string(typ)
+        or pa.types.is_binary(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_large_binary(typ)
+    ):
         if arr.null_count:
-            arr = arr.fill_null("" if pa.types.is_string(typ) or pa.types.is_large_string(typ) else b"")
+            arr = arr.fill_null(
+                "" if pa.types.is_string(typ) or pa.types.is_large_string(typ) else b""
+            )
         bufs = arr.buffers()
         large = pa.types.is_large_string(typ) or pa.types.is_large_binary(typ)
-        offsets = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
-        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and bufs[2].size else np.zeros(1, np.uint8)
+        offsets = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[
+            arr.offset : arr.offset + n + 1
+        ].astype(np.int64)
+        data = (
+            np.frombuffer(bufs[2], dtype=np.uint8)
+            if bufs[2] is not None and bufs[2].size
+            else np.zeros(1, np.uint8)
+        )
         starts, lengths = offsets[:-1], np.diff(offsets)
         head = np.zeros(n, dtype=np.uint64)
         tail = np.zeros(n, dtype=np.uint64)
@@ -121,18 +134,27 @@ def _column_hash(arr: pa.Array) -> np.ndarray:
             head |= hb << np.uint64(8 * j)
             tail |= tb << np.uint64(8 * j)
         with np.errstate(over="ignore"):
-            mixed: np.ndarray = _mix(head ^ _mix(tail + _GOLD) ^ (lengths.astype(np.uint64) * _GOLD))
+            mixed: np.ndarray = _mix(
+                head ^ _mix(tail + _GOLD) ^ (lengths.astype(np.uint64) * _GOLD)
+            )
         return mixed
     if pa.types.is_boolean(typ):
         flags: np.ndarray = arrays.bools(arr).astype(np.uint64)
         return flags
-    fixed = pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_temporal(typ) or pa.types.is_decimal(typ)
+    fixed = (
+        pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_temporal(typ)
+        or pa.types.is_decimal(typ)
+    )
     width = typ.bit_width // 8 if fixed else 0  # bit_width raises for variable-width types
     if width and arr.buffers()[1] is not None:
         buf = arr.buffers()[1]
         raw = np.frombuffer(buf, dtype=np.uint8)[arr.offset * width : (arr.offset + n) * width]
         if width in (1, 2, 4, 8):
-            ints = raw.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[width]).astype(np.uint64)
+            ints = raw.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[width]).astype(
+                np.uint64
+            )
         else:
             words = raw.view(np.uint64).reshape(n, width // 8)
             ints = np.zeros(n, dtype=np.uint64)
@@ -144,7 +166,11 @@ def _column_hash(arr: pa.Array) -> np.ndarray:
     # Rare types: hash the text form (slow, but only for odd key columns).
     import xxhash
 
-    return np.fromiter((xxhash.xxh3_64_intdigest(repr(v).encode()) for v in arr.to_pylist()), dtype=np.uint64, count=n)
+    return np.fromiter(
+        (xxhash.xxh3_64_intdigest(repr(v).encode()) for v in arr.to_pylist()),
+        dtype=np.uint64,
+        count=n,
+    )
 
 
 def row_hashes(batch: pa.RecordBatch, columns: Sequence[str]) -> np.ndarray:
@@ -191,7 +217,9 @@ def _time_scalar(text: str, typ: pa.DataType) -> pa.Scalar | None:
     digits = len(str(per_second)) - 1
     if len(frac.rstrip("0")) > digits:
         return None
-    count = ((hours * 60 + minutes) * 60 + seconds) * per_second + int(frac.ljust(digits, "0")[:digits] or 0)
+    count = ((hours * 60 + minutes) * 60 + seconds) * per_second + int(
+        frac.ljust(digits, "0")[:digits] or 0
+    )
     return pa.scalar(count, pa.int64() if typ.bit_width == 64 else pa.int32()).cast(typ)
 
 
@@ -209,7 +237,9 @@ class Boundary:
     merge: bool = False  # the range is a run of tiny chunks, rewritten as one chunk
 
 
-def parent_boundaries(parent: Manifest | None, key: Sequence[str], schema: pa.Schema) -> list[Boundary]:
+def parent_boundaries(
+    parent: Manifest | None, key: Sequence[str], schema: pa.Schema
+) -> list[Boundary]:
     """The parent's chunk ends that the next version cuts at again (see the module doc).
 
     Empty when the parent was cut another way (other key or strategy), or when
@@ -222,7 +252,10 @@ def parent_boundaries(parent: Manifest | None, key: Sequence[str], schema: pa.Sc
         return []
     if key:
         for name in key:
-            if name not in parent.schema.names or parent.schema.field(name).type != schema.field(name).type:
+            if (
+                name not in parent.schema.names
+                or parent.schema.field(name).type != schema.field(name).type
+            ):
                 return []
     elif not parent.schema.equals(schema):
         return []  # every row changed: row counts say nothing
@@ -237,7 +270,9 @@ def parent_boundaries(parent: Manifest | None, key: Sequence[str], schema: pa.Sc
         if key:
             if chunk.key_max is None or len(chunk.key_max) != len(key):
                 continue  # no usable end: the range joins the next one
-            values = [key_scalar(v, schema.field(k).type) for k, v in zip(key, chunk.key_max, strict=True)]
+            values = [
+                key_scalar(v, schema.field(k).type) for k, v in zip(key, chunk.key_max, strict=True)
+            ]
             if any(v is None for v in values):
                 continue
             scalars = tuple(v for v in values if v is not None)
@@ -259,7 +294,9 @@ def parent_boundaries(parent: Manifest | None, key: Sequence[str], schema: pa.Sc
     return out
 
 
-def _count_at_most(batch: pa.RecordBatch, names: Sequence[str], values: tuple[pa.Scalar, ...]) -> int:
+def _count_at_most(
+    batch: pa.RecordBatch, names: Sequence[str], values: tuple[pa.Scalar, ...]
+) -> int:
     """Rows of a key-sorted ``batch`` whose key is ≤ ``values`` (lexicographic)."""
     at_most = None
     for name, value in zip(reversed(names), reversed(values), strict=True):
@@ -354,7 +391,9 @@ class Cutter:
         n = batch.num_rows
         bounds: list[tuple[int, int]] = []
         for where, which in self._boundaries_in(batch):
-            bounds.append((max(where, bounds[-1][0]) if bounds else where, which))  # unsorted input: stay in order
+            bounds.append(
+                (max(where, bounds[-1][0]) if bounds else where, which)
+            )  # unsorted input: stay in order
         bi = 0
         pos = 0
         while True:
@@ -362,13 +401,17 @@ class Cutter:
                 bounds, bi = [], 0
             upcoming = bounds[bi][1] if bi < len(bounds) else self._next
             merging = (
-                upcoming < len(self.boundaries) and self.boundaries[upcoming].merge and self._start == upcoming - 1
+                upcoming < len(self.boundaries)
+                and self.boundaries[upcoming].merge
+                and self._start == upcoming - 1
             )
             end = pos + self.chunking.max_rows - self._rows
             if bi < len(bounds):
                 end = min(end, bounds[bi][0])
             if not merging:
-                j = int(np.searchsorted(cand_ends, pos + max(1, self.chunking.min_rows - self._rows)))
+                j = int(
+                    np.searchsorted(cand_ends, pos + max(1, self.chunking.min_rows - self._rows))
+                )
                 if j < len(cand_ends):
                     end = min(end, int(cand_ends[j]))
             if end > n:
@@ -380,7 +423,11 @@ class Cutter:
                 if not self._honoured(number, self._rows + end - pos):
                     continue
             expected = None
-            if number is not None and self._start == number - 1 and not self.boundaries[number].merge:
+            if (
+                number is not None
+                and self._start == number - 1
+                and not self.boundaries[number].merge
+            ):
                 expected = self.boundaries[number].index
             if end > pos:
                 self._parts.append(batch.slice(pos, end - pos))

@@ -52,7 +52,11 @@ def _write(table: pa.Table, sink: Any, dictionary: list[str], *, full: bool) -> 
     import pyarrow.parquet as pq
 
     chosen = set(dictionary)
-    delta = {f.name: "DELTA_BINARY_PACKED" for f in table.schema if f.name not in chosen and _delta_encoded(f.type)}
+    delta = {
+        f.name: "DELTA_BINARY_PACKED"
+        for f in table.schema
+        if f.name not in chosen and _delta_encoded(f.type)
+    }
     pq.write_table(
         table,
         sink,
@@ -114,7 +118,11 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         return kept
     head = table.select(flat).slice(0, SAMPLE_ROWS)
     size = head.num_rows
-    spread = table.select(flat).take(pa.array(np.linspace(0, n - 1, size).astype(np.int64))) if n > size else head
+    spread = (
+        table.select(flat).take(pa.array(np.linspace(0, n - 1, size).astype(np.int64)))
+        if n > size
+        else head
+    )
     candidates = []
     growth = []
     for name in flat:
@@ -122,7 +130,9 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         if distinct > 0.9 * size and size >= 64:
             continue  # high cardinality: plain
         candidates.append(name)
-        growth.append(max(1.0, pc.count_distinct(spread.column(name), mode="all").as_py() / max(1, distinct)))
+        growth.append(
+            max(1.0, pc.count_distinct(spread.column(name), mode="all").as_py() / max(1, distinct))
+        )
     if not candidates:
         return kept
     sample = head.select(candidates)
@@ -143,15 +153,27 @@ def encode_chunk(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def encode_new_chunk(table: pa.Table, fingerprint: str, key: Sequence[str]) -> tuple[ChunkInfo, bytes]:
+def encode_new_chunk(
+    table: pa.Table, fingerprint: str, key: Sequence[str]
+) -> tuple[ChunkInfo, bytes]:
     """Encode a chunk and describe it (runs in a worker thread)."""
     data = encode_chunk(table)
     key_min, key_max = key_range(table, key)
-    info = ChunkInfo(hash_bytes(data), fingerprint, table.num_rows, len(data), key_min, key_max, column_stats(table))
+    info = ChunkInfo(
+        hash_bytes(data),
+        fingerprint,
+        table.num_rows,
+        len(data),
+        key_min,
+        key_max,
+        column_stats(table),
+    )
     return info, data
 
 
-def key_range(table: pa.Table, key: Sequence[str]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+def key_range(
+    table: pa.Table, key: Sequence[str]
+) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
     """The first and last key of ``table`` as a manifest stores them (None without a key or rows).
 
     Encoded from Arrow, not from Python values, so a key range is exact

@@ -42,7 +42,11 @@ class _ColumnState:
 
     def copy(self) -> _ColumnState:
         other = _ColumnState.__new__(_ColumnState)
-        other.validity, other.lengths, other.data = self.validity.copy(), self.lengths.copy(), self.data.copy()
+        other.validity, other.lengths, other.data = (
+            self.validity.copy(),
+            self.lengths.copy(),
+            self.data.copy(),
+        )
         return other
 
 
@@ -62,7 +66,11 @@ class ColumnsHasher:
 
     def copy(self) -> ColumnsHasher:
         other = ColumnsHasher.__new__(ColumnsHasher)
-        other.schema, other.rows, other._cols = self.schema, self.rows, [c.copy() for c in self._cols]
+        other.schema, other.rows, other._cols = (
+            self.schema,
+            self.rows,
+            [c.copy() for c in self._cols],
+        )
         return other
 
     def checkpoint(self) -> bytes | None:
@@ -84,12 +92,18 @@ class ColumnsHasher:
         hasher.rows = struct.unpack_from("<q", checkpoint)[0]
         at = 8
         for i in range(len(schema)):
-            parts = (checkpoint[at : at + size], checkpoint[at + size : at + 2 * size], checkpoint[at + 2 * size : at + 3 * size])
+            parts = (
+                checkpoint[at : at + size],
+                checkpoint[at + size : at + 2 * size],
+                checkpoint[at + 2 * size : at + 3 * size],
+            )
             hasher._cols[i] = _ColumnState(parts)
             at += 3 * size
         return hasher
 
-    def update(self, batch: pa.RecordBatch | pa.Table, *, also: ColumnsHasher | None = None) -> None:
+    def update(
+        self, batch: pa.RecordBatch | pa.Table, *, also: ColumnsHasher | None = None
+    ) -> None:
         """Add ``batch``'s rows; ``also`` gets the same rows (canonical bytes are built once)."""
         self.rows += batch.num_rows
         if also is not None:
@@ -133,7 +147,9 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
         if arr.null_count and _null_slots_hold_bytes(arr, valid, large):
             # Null slots may hold any bytes; after fill_null they are empty, and
             # validity is hashed on its own, so "" and null stay distinct.
-            arr = arr.fill_null(b"" if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) else "")
+            arr = arr.fill_null(
+                b"" if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) else ""
+            )
         buffers = arr.buffers()
         offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)[
             arr.offset : arr.offset + n + 1
@@ -163,7 +179,9 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
             raw[~valid.astype(bool)] = 0
         if pa.types.is_floating(typ) and typ.bit_width in (32, 64):
             # Every NaN hashes alike, whatever its payload bits.
-            floats = np.ascontiguousarray(raw).view(np.float64 if typ.bit_width == 64 else np.float32)
+            floats = np.ascontiguousarray(raw).view(
+                np.float64 if typ.bit_width == 64 else np.float32
+            )
             nan = np.isnan(floats)
             if nan.any():
                 floats = floats.copy()
@@ -182,7 +200,9 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
 
 def _null_slots_hold_bytes(arr: pa.Array, valid: np.ndarray, large: bool) -> bool:
     """True if a null slot of a string/binary array has a non-zero length (writers usually leave them empty)."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if large else np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if large else np.int32)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
     return bool(np.diff(offsets)[valid == 0].any())
 
 

@@ -166,11 +166,15 @@ class ReadOptions:
         """Checked options: ``null_values`` a comma list or a sequence, ``options`` the passthrough."""
         nulls: tuple[str, ...] | None = None
         if null_values is not None:
-            nulls = _split_list(null_values) if isinstance(null_values, str) else tuple(str(v) for v in null_values)
+            nulls = (
+                _split_list(null_values)
+                if isinstance(null_values, str)
+                else tuple(str(v) for v in null_values)
+            )
             nulls = tuple(dict.fromkeys(nulls))
         if delimiter is not None:
             delimiter = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
-            if len(delimiter) != 1 or delimiter in "\r\n\"":
+            if len(delimiter) != 1 or delimiter in '\r\n"':
                 raise UsageError(f"--delimiter must be one character (or \\t), got {delimiter!r}")
         if encoding is not None:
             import codecs
@@ -178,7 +182,9 @@ class ReadOptions:
             try:
                 encoding = codecs.lookup(encoding).name
             except LookupError:
-                raise UsageError(f"--encoding {encoding!r} is not an encoding Python knows") from None
+                raise UsageError(
+                    f"--encoding {encoding!r} is not an encoding Python knows"
+                ) from None
             if encoding == "utf-8":
                 encoding = None
         if skip_rows < 0:
@@ -205,7 +211,9 @@ class ReadOptions:
             kind = (_CSV_KEYS.get(k) or _JSON_KEYS[k])[1]
             _convert(k, kind, str(v))  # refuse a bad value now, not at read time
             extra.append((str(k), str(v)))
-        return cls(nulls, delimiter, encoding, skip_rows, tuple(sorted(types)), tuple(sorted(extra)))
+        return cls(
+            nulls, delimiter, encoding, skip_rows, tuple(sorted(types)), tuple(sorted(extra))
+        )
 
     @property
     def is_default(self) -> bool:
@@ -244,7 +252,11 @@ class ReadOptions:
         """A short canonical text of the options, for cache keys ('' for the default)."""
         import json
 
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")) if not self.is_default else ""
+        return (
+            json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+            if not self.is_default
+            else ""
+        )
 
     def cli_args(self) -> list[str]:
         """The command-line options that give these options (for messages and docs)."""
@@ -273,7 +285,9 @@ class ReadOptions:
     def refuse_for(self, ref: str) -> None:
         """Read options given for a dataset REF would be ignored: say so."""
         if not self.is_default:
-            raise UsageError(f"read options ({self.describe()}) apply to SOURCE files; {ref!r} is a dataset REF")
+            raise UsageError(
+                f"read options ({self.describe()}) apply to SOURCE files; {ref!r} is a dataset REF"
+            )
 
     # -- applying them ------------------------------------------------------------------
 
@@ -282,7 +296,9 @@ class ReadOptions:
         if fmt == "csv":
             for k, _ in self.extra:
                 if k not in _CSV_KEYS:
-                    raise UsageError(f"--read-option {k} applies to JSON Lines, not to the CSV {where}")
+                    raise UsageError(
+                        f"--read-option {k} applies to JSON Lines, not to the CSV {where}"
+                    )
             return
         csv_only = [
             name
@@ -302,7 +318,9 @@ class ReadOptions:
                 raise UsageError(f"--read-option {k} does not apply to {where} ({fmt})")
 
     def arrow_types(self) -> dict[str, pa.DataType]:
-        return {col: parse_type(typ, what=f"--column-type {col}=") for col, typ in self.column_types}
+        return {
+            col: parse_type(typ, what=f"--column-type {col}=") for col, typ in self.column_types
+        }
 
     def csv(self, path: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Keyword arguments for pyarrow.csv ReadOptions, ParseOptions, ConvertOptions."""
@@ -312,7 +330,9 @@ class ReadOptions:
         default_delimiter = "\t" if path.lower().removesuffix(".gz").endswith(".tsv") else ","
         parse: dict[str, Any] = {"delimiter": self.delimiter or default_delimiter}
         convert: dict[str, Any] = {
-            "null_values": list(DEFAULT_NULL_VALUES if self.null_values is None else self.null_values),
+            "null_values": list(
+                DEFAULT_NULL_VALUES if self.null_values is None else self.null_values
+            ),
             "strings_can_be_null": True,
             "quoted_strings_can_be_null": True,
         }

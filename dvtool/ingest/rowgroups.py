@@ -78,7 +78,9 @@ def row_groups(local_files: Sequence[tuple[str, str]]) -> RowGroups | None:
                     identities.append(h.hexdigest())
     except (OSError, ValueError, pa.ArrowInvalid):
         return None
-    return RowGroups(tuple(os.path.abspath(p) for p, _ in local_files), tuple(groups), tuple(identities))
+    return RowGroups(
+        tuple(os.path.abspath(p) for p, _ in local_files), tuple(groups), tuple(identities)
+    )
 
 
 def _schema_token(meta: object) -> bytes:

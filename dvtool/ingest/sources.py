@@ -30,7 +30,15 @@ from dvtool.ingest.sourcestate import FileProbe, probe_files, source_args
 from dvtool.ingest.types import list_views_as_lists, normalise_schema, normalise_type
 from dvtool.storage import check_url, redact_url, url_to_fs
 
-__all__ = ["FORMATS", "ReadOptions", "Source", "expand_source", "normalise_schema", "normalise_type", "open_source"]
+__all__ = [
+    "FORMATS",
+    "ReadOptions",
+    "Source",
+    "expand_source",
+    "normalise_schema",
+    "normalise_type",
+    "open_source",
+]
 
 Format = Literal["csv", "parquet", "jsonl", "arrow"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl", "arrow")
@@ -104,7 +112,6 @@ class Source:
         return pa.RecordBatchReader.from_batches(self.schema, self.batches())
 
 
-
 # -- in-memory objects ---------------------------------------------------------------
 
 
@@ -124,7 +131,9 @@ def _from_object(obj: Any) -> Source | None:
         return _from_table(pa.Table.from_batches([obj]), "record batch")
     if isinstance(obj, pa.RecordBatchReader):
         reader = obj
-        return Source("record batch reader", normalise_schema(reader.schema), lambda: iter(reader), False)
+        return Source(
+            "record batch reader", normalise_schema(reader.schema), lambda: iter(reader), False
+        )
     module = type(obj).__module__.split(".")[0]
     if module == "pandas" and type(obj).__name__ == "DataFrame":
         return _from_pandas(obj)
@@ -224,7 +233,9 @@ def _expand(arg: str, storage_options: dict[str, str]) -> tuple[list[str], Any]:
             else:
                 paths = []
         except Exception as exc:
-            raise UsageError(f"cannot read {redact_url(arg)}: {type(exc).__name__}: {exc}") from None
+            raise UsageError(
+                f"cannot read {redact_url(arg)}: {type(exc).__name__}: {exc}"
+            ) from None
         if not paths:
             raise NotFoundError(f"no input files at {redact_url(arg)}")
         return paths, fs
@@ -264,7 +275,9 @@ def _open_binary(path: str, fs: Any) -> Any:
 
             name = path.lower()
             if name.endswith(_COMPRESSED):
-                codec = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".xz": "lzma"}[os.path.splitext(name)[1]]
+                codec = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".xz": "lzma"}[
+                    os.path.splitext(name)[1]
+                ]
                 return pa_.CompressedInputStream(pa_.OSFile(path, "rb"), codec)
             # Not memory_map: mapped pages count as resident memory and would grow with the file.
             return pa_.OSFile(path, "rb")
@@ -330,7 +343,9 @@ def _file_reader(path: str, fmt: str, fs: Any, read: ReadOptions = DEFAULT_READ)
             if read.encoding is not None:
                 handle = pa.transcoding_input_stream(handle, read.encoding, "utf-8")
             jr = pj.open_json(
-                handle, read_options=pj.ReadOptions(block_size=8 << 20), parse_options=pj.ParseOptions(**read.json())
+                handle,
+                read_options=pj.ReadOptions(block_size=8 << 20),
+                parse_options=pj.ParseOptions(**read.json()),
             )
             schema, it = jr.schema, iter(jr)
         else:
@@ -351,7 +366,10 @@ CSV_BLOCK_BYTES = 1 << 20  # ... which is then read in blocks of this size
 
 
 def _csv_reader(
-    stream: Any, path: str, reopen: Callable[[], Any] | None = None, read: ReadOptions = DEFAULT_READ
+    stream: Any,
+    path: str,
+    reopen: Callable[[], Any] | None = None,
+    read: ReadOptions = DEFAULT_READ,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """A streaming CSV reader. Types come from the first 16 MB; reading uses 1 MB blocks.
 
@@ -398,7 +416,9 @@ def _guard(where: str, fmt: str, batches: Iterator[pa.RecordBatch]) -> Iterator[
         hint = ""
         if fmt == "csv" and "conversion error" in str(exc).lower():
             hint = " (types are inferred from the first 16 MB; the value later does not fit)"
-        raise UsageError(f"cannot read {where} as {fmt}: {str(exc).splitlines()[0]}{hint}") from None
+        raise UsageError(
+            f"cannot read {where} as {fmt}: {str(exc).splitlines()[0]}{hint}"
+        ) from None
 
 
 def _unify(schemas: list[tuple[str, pa.Schema]]) -> pa.Schema:
@@ -476,7 +496,9 @@ def _from_files(
 
         identity = file_identity(paths, formats, read.token())
     local = tuple(zip(paths, formats, strict=True)) if fs is None else ()
-    return Source(desc, schema, batches, True, identity, local, read, source_args(args) or (), fmt, probes)
+    return Source(
+        desc, schema, batches, True, identity, local, read, source_args(args) or (), fmt, probes
+    )
 
 
 def _with_column_types(schema: pa.Schema, read: ReadOptions, where: str) -> pa.Schema:
@@ -498,15 +520,21 @@ def _from_stdin(fmt: str | None, read: ReadOptions) -> Source:
     if fmt not in (None, "csv"):
         raise UsageError("'-' reads CSV from standard input; other formats need a file")
     read.check_format("csv", "standard input")
-    stream = pa.PythonFile(sys.stdin.buffer, mode="r") if hasattr(sys.stdin, "buffer") else pa.BufferReader(
-        sys.stdin.read().encode()
+    stream = (
+        pa.PythonFile(sys.stdin.buffer, mode="r")
+        if hasattr(sys.stdin, "buffer")
+        else pa.BufferReader(sys.stdin.read().encode())
     )
     try:
         schema, it = _csv_reader(stream, "-", None, read)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise UsageError(f"cannot read CSV from standard input: {str(exc).splitlines()[0]}") from None
+        raise UsageError(
+            f"cannot read CSV from standard input: {str(exc).splitlines()[0]}"
+        ) from None
     normal = _with_column_types(normalise_schema(schema), read, "standard input")
-    return Source("standard input", normal, lambda: _guard("standard input", "csv", it), False, read=read)
+    return Source(
+        "standard input", normal, lambda: _guard("standard input", "csv", it), False, read=read
+    )
 
 
 def open_source(
@@ -526,7 +554,12 @@ def open_source(
     return src
 
 
-def _open(source: Any, format: str | None, storage_options: dict[str, str] | None, read: ReadOptions | None) -> Source:
+def _open(
+    source: Any,
+    format: str | None,
+    storage_options: dict[str, str] | None,
+    read: ReadOptions | None,
+) -> Source:
     read = read if read is not None else DEFAULT_READ
     if isinstance(source, str | os.PathLike):
         arg = os.fspath(source)
@@ -535,15 +568,23 @@ def _open(source: Any, format: str | None, storage_options: dict[str, str] | Non
         if arg == "-":
             return _from_stdin(format, read)
         return _from_files([arg], format, storage_options or {}, read)
-    if isinstance(source, list | tuple) and source and all(isinstance(s, str | os.PathLike) for s in source):
+    if (
+        isinstance(source, list | tuple)
+        and source
+        and all(isinstance(s, str | os.PathLike) for s in source)
+    ):
         return _from_files([os.fspath(s) for s in source], format, storage_options or {}, read)
     if isinstance(source, bytes | io.IOBase):
-        raise UsageError("pass a path, a pyarrow Table/RecordBatchReader, or a pandas/polars DataFrame")
+        raise UsageError(
+            "pass a path, a pyarrow Table/RecordBatchReader, or a pandas/polars DataFrame"
+        )
     if not read.is_default:
         raise UsageError(
             f"read options ({read.describe()}) apply to files; a {type(source).__name__} already has its types"
         )
     src = _from_object(source)
     if src is None:
-        raise UsageError(f"cannot snapshot a {type(source).__name__}; pass a path, table or DataFrame")
+        raise UsageError(
+            f"cannot snapshot a {type(source).__name__}; pass a path, table or DataFrame"
+        )
     return src

@@ -24,7 +24,14 @@ from dvtool.errors import DvtoolError
 from dvtool.format.models import SourceFile, SourceRecord
 from dvtool.storage import redact_url
 
-__all__ = ["FileProbe", "SourceCheck", "check_source", "probe_files", "source_args", "source_record"]
+__all__ = [
+    "FileProbe",
+    "SourceCheck",
+    "check_source",
+    "probe_files",
+    "source_args",
+    "source_record",
+]
 
 State = Literal["unchanged", "changed", "missing", "unknown"]
 
@@ -45,10 +52,17 @@ def _remote_facts(info: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(mtime, etag) from an fsspec ``info`` dict, whatever the backend calls them."""
     etag = next((info[k] for k in ("ETag", "etag", "md5Hash", "content_md5") if info.get(k)), None)
     mtime = next(
-        (info[k] for k in ("LastModified", "last_modified", "mtime", "updated", "modified", "created") if info.get(k)),
+        (
+            info[k]
+            for k in ("LastModified", "last_modified", "mtime", "updated", "modified", "created")
+            if info.get(k)
+        ),
         None,
     )
-    return (str(mtime) if mtime is not None else None, str(etag).strip('"') if etag is not None else None)
+    return (
+        str(mtime) if mtime is not None else None,
+        str(etag).strip('"') if etag is not None else None,
+    )
 
 
 def probe_files(paths: Sequence[str], fs: Any) -> tuple[FileProbe, ...]:
@@ -61,7 +75,12 @@ def probe_files(paths: Sequence[str], fs: Any) -> tuple[FileProbe, ...]:
             except OSError:
                 out.append(FileProbe(SourceFile(os.path.abspath(path), None)))
                 continue
-            out.append(FileProbe(SourceFile(os.path.abspath(path), st.st_size, str(st.st_mtime_ns)), _stat_token(st)))
+            out.append(
+                FileProbe(
+                    SourceFile(os.path.abspath(path), st.st_size, str(st.st_mtime_ns)),
+                    _stat_token(st),
+                )
+            )
             continue
         where = redact_url(fs.unstrip_protocol(path) if hasattr(fs, "unstrip_protocol") else path)
         try:
@@ -71,7 +90,9 @@ def probe_files(paths: Sequence[str], fs: Any) -> tuple[FileProbe, ...]:
             continue
         mtime, etag = _remote_facts(info)
         size = info.get("size")
-        out.append(FileProbe(SourceFile(where, int(size) if size is not None else None, mtime, etag)))
+        out.append(
+            FileProbe(SourceFile(where, int(size) if size is not None else None, mtime, etag))
+        )
     return tuple(out)
 
 
@@ -79,7 +100,11 @@ def source_args(source: Any) -> tuple[str, ...] | None:
     """The SOURCE arguments as recorded: local paths absolute, URLs as given; None for other sources."""
     if isinstance(source, str | os.PathLike):
         source = [source]
-    if not isinstance(source, list | tuple) or not source or not all(isinstance(s, str | os.PathLike) for s in source):
+    if (
+        not isinstance(source, list | tuple)
+        or not source
+        or not all(isinstance(s, str | os.PathLike) for s in source)
+    ):
         return None
     out = []
     for s in map(os.fspath, source):
@@ -197,7 +222,9 @@ def check_source(record: SourceRecord, storage_options: Mapping[str, str]) -> So
         details.append(f"{len(added)} new file{'s' * (len(added) != 1)}: {', '.join(added[:3])}")
     if removed:
         states.append("changed")
-        details.append(f"{len(removed)} file{'s' * (len(removed) != 1)} gone: {', '.join(removed[:3])}")
+        details.append(
+            f"{len(removed)} file{'s' * (len(removed) != 1)} gone: {', '.join(removed[:3])}"
+        )
     changed = len(added) + len(removed)
     for path, probe in now.items():
         if path not in before:

@@ -42,7 +42,11 @@ def _plain(typ: pa.DataType) -> pa.DataType:
         return pa.date32()
     if pa.types.is_duration(typ) and typ.unit == "s":
         return pa.duration("ms")
-    if pa.types.is_large_list(typ) or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ):
+    if (
+        pa.types.is_large_list(typ)
+        or pa.types.is_list_view(typ)
+        or pa.types.is_large_list_view(typ)
+    ):
         return pa.list_(_plain(typ.value_type))
     if pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ):
         # A fixed size is not kept by Parquet: reading an export back gives a list.
@@ -70,13 +74,18 @@ def list_views_as_lists(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunke
     import numpy as np
 
     if isinstance(arr, pa.ChunkedArray):
-        return pa.chunked_array([list_views_as_lists(c) for c in arr.chunks], pa.list_(arr.type.value_type))
+        return pa.chunked_array(
+            [list_views_as_lists(c) for c in arr.chunks], pa.list_(arr.type.value_type)
+        )
     if not (pa.types.is_list_view(arr.type) or pa.types.is_large_list_view(arr.type)):
         return arr
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     starts = np.asarray(arr.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
     sizes = np.where(valid, np.asarray(arr.sizes.to_numpy(zero_copy_only=False), dtype=np.int64), 0)
-    take = np.concatenate([np.arange(s, s + n, dtype=np.int64) for s, n in zip(starts, sizes, strict=True)] or [np.zeros(0, np.int64)])
+    take = np.concatenate(
+        [np.arange(s, s + n, dtype=np.int64) for s, n in zip(starts, sizes, strict=True)]
+        or [np.zeros(0, np.int64)]
+    )
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
     values = arr.values.take(pa.array(take, pa.int64()))
     mask = pa.array(~valid) if not valid.all() else None

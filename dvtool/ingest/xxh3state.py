@@ -79,7 +79,11 @@ class Xxh3:
             self._ptr = 0
 
     def update(self, data: Any) -> None:
-        view = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).reshape(-1)
+        view = (
+            np.frombuffer(data, dtype=np.uint8)
+            if not isinstance(data, np.ndarray)
+            else data.view(np.uint8).reshape(-1)
+        )
         if view.size:
             view = np.ascontiguousarray(view)
             _lib().XXH3_128bits_update(self._ptr, view.ctypes.data, view.size)

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from dvtool.errors import UsageError
 
-__all__ = ["DEFAULT_GRACE", "MAX_DURATION", "format_duration", "iso_time", "parse_duration", "parse_time"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "MAX_DURATION",
+    "format_duration",
+    "iso_time",
+    "parse_duration",
+    "parse_time",
+]
 
 DEFAULT_GRACE = timedelta(days=7)
 MAX_DURATION = timedelta(days=36500)  # a century: anything longer is a typo, not a retention rule
@@ -21,7 +28,9 @@ def parse_duration(text: str) -> timedelta:
     cleaned = text.strip().lower()
     parts = _DURATION_RE.findall(cleaned)
     if not cleaned or not parts or _DURATION_RE.sub("", cleaned).strip():
-        raise UsageError(f"invalid duration {text!r}: use a number and a unit, like 7d, 12h, 30m or 45s")
+        raise UsageError(
+            f"invalid duration {text!r}: use a number and a unit, like 7d, 12h, 30m or 45s"
+        )
     seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds > MAX_DURATION.total_seconds():
         raise UsageError(f"duration {text!r} is longer than {MAX_DURATION.days} days")

@@ -54,7 +54,13 @@ class Problem:
     refs: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "id": self.id, "detail": self.detail, "refs": list(self.refs)}
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "id": self.id,
+            "detail": self.detail,
+            "refs": list(self.refs),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +107,9 @@ class FsckResult:
                 "pruned": self.pruned,
             },
             "problems": [p.to_json() for p in self.problems],
-            "counts": {k: counts.get(k, 0) for k in ("corrupt", "missing", "invalid", "unreadable")},
+            "counts": {
+                k: counts.get(k, 0) for k in ("corrupt", "missing", "invalid", "unreadable")
+            },
             "dangling": [d.to_json() for d in self.dangling],
         }
 
@@ -111,7 +119,11 @@ class FsckResult:
             f"({self.pruned} pruned), {self.tags} tags in {self.url}"
         ]
         for p in self.problems:
-            used = f" (used by {', '.join(p.refs[:5])}{', …' if len(p.refs) > 5 else ''})" if p.refs else ""
+            used = (
+                f" (used by {', '.join(p.refs[:5])}{', …' if len(p.refs) > 5 else ''})"
+                if p.refs
+                else ""
+            )
             lines.append(f"{p.kind:<8} {p.key}: {p.detail}{used}")
         if self.dangling:
             size = sum(d.size for d in self.dangling)
@@ -151,7 +163,9 @@ class _Fsck:
             return None
         actual = hash_bytes(data)
         if actual != object_id:
-            self.report("corrupt", key, object_id, f"{object_id} is corrupt: its bytes hash to {actual}")
+            self.report(
+                "corrupt", key, object_id, f"{object_id} is corrupt: its bytes hash to {actual}"
+            )
             return None
         return data
 
@@ -168,7 +182,9 @@ def _check_verdict(store: Store, checker: _Fsck, key: str) -> None:
     problem = verdict_problem(data, key)
     if problem is not None:
         checker.report(
-            "invalid", key, None,
+            "invalid",
+            key,
+            None,
             f"cached validation verdict {problem}; validate ignores it and checks the chunk again",
         )
 
@@ -206,9 +222,13 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
             data = checker.read_hashed(key, manifest_id)
             if data is not None:
                 try:
-                    manifests[manifest_id] = Manifest.from_dict(parse_json(data, f"manifest {manifest_id}"))
+                    manifests[manifest_id] = Manifest.from_dict(
+                        parse_json(data, f"manifest {manifest_id}")
+                    )
                 except DvtoolError as exc:
-                    checker.report("invalid", key, manifest_id, f"manifest {manifest_id} cannot be read: {exc}")
+                    checker.report(
+                        "invalid", key, manifest_id, f"manifest {manifest_id} cannot be read: {exc}"
+                    )
         elif (m := VERDICT_KEY_RE.match(key)) is not None:
             verdicts[key] = (f"xxh128:{m.group(1)}", entry.size)
             _check_verdict(store, checker, key)
@@ -241,12 +261,21 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
         except StorageError as exc:
             checker.report("unreadable", entry.key, None, str(exc))
         except DvtoolError as exc:
-            checker.report("invalid", entry.key, None, f"{kind[:-1] if kind != 'pruned' else 'prune marker'} entry is invalid: {exc}")
+            checker.report(
+                "invalid",
+                entry.key,
+                None,
+                f"{kind[:-1] if kind != 'pruned' else 'prune marker'} entry is invalid: {exc}",
+            )
 
     patches_checked: set[str] = set()
 
-    def check_manifest(manifest_id: str, ref: str, name: str, version: int, need_chunks: bool) -> None:
-        mkey = manifest_key(manifest_id) if is_object_id(manifest_id) else f"manifests/?/{manifest_id}"
+    def check_manifest(
+        manifest_id: str, ref: str, name: str, version: int, need_chunks: bool
+    ) -> None:
+        mkey = (
+            manifest_key(manifest_id) if is_object_id(manifest_id) else f"manifests/?/{manifest_id}"
+        )
         checker.use(mkey, ref)
         if manifest_id not in present_manifests:
             checker.report("missing", mkey, manifest_id, f"manifest {manifest_id} is missing")
@@ -256,7 +285,9 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
             return  # already reported as corrupt or invalid
         if (manifest.dataset, manifest.version) != (name, version):
             checker.report(
-                "invalid", mkey, manifest_id,
+                "invalid",
+                mkey,
+                manifest_id,
                 f"manifest {manifest_id} describes {manifest.dataset}@v{manifest.version}, not {name}@v{version}",
             )
         if not need_chunks:
@@ -264,13 +295,19 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
         n_chunks = len(manifest.chunks)
         for i, chunk in enumerate(manifest.stored_objects()):
             what = "chunk" if i < n_chunks else "patch object"
-            okey = object_key(chunk.object) if is_object_id(chunk.object) else f"objects/?/{chunk.object}"
+            okey = (
+                object_key(chunk.object)
+                if is_object_id(chunk.object)
+                else f"objects/?/{chunk.object}"
+            )
             checker.use(okey, ref)
             if chunk.object not in present_objects:
                 checker.report("missing", okey, chunk.object, f"{what} {chunk.object} is missing")
             elif chunk.object in objects and objects[chunk.object] != chunk.bytes:
                 checker.report(
-                    "invalid", okey, chunk.object,
+                    "invalid",
+                    okey,
+                    chunk.object,
                     f"{what} {chunk.object} has {objects[chunk.object]} bytes, the manifest says {chunk.bytes}",
                 )
         if manifest.patch is not None and manifest_id not in patches_checked:
@@ -286,11 +323,21 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
         check_manifest(ventry.manifest, f"{name}@v{version}", name, version, not is_pruned)
     for name, numbers in by_dataset.items():
         for gap in sorted(set(range(1, max(numbers) + 1)) - set(numbers)):
-            checker.report("missing", version_key(name, gap), None, f"{name} has no version {gap} (versions must be gap-free)")
+            checker.report(
+                "missing",
+                version_key(name, gap),
+                None,
+                f"{name} has no version {gap} (versions must be gap-free)",
+            )
     for (name, tag), tentry in sorted(tags.items()):
         tagged = versions.get((name, tentry.version))
         if tagged is None or tagged.manifest != tentry.manifest:
-            checker.report("invalid", tag_key(name, tag), tentry.manifest, f"tag {tag!r} does not match {name}@v{tentry.version}")
+            checker.report(
+                "invalid",
+                tag_key(name, tag),
+                tentry.manifest,
+                f"tag {tag!r} does not match {name}@v{tentry.version}",
+            )
         check_manifest(tentry.manifest, f"{name}@{tag}", name, tentry.version, True)
     early_markers = []
     for name, version in sorted(pruned):
@@ -298,16 +345,25 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
             # An interrupted push copies the marker just before the version entry.
             early_markers.append(pruned_key(name, version))
         elif version == max(by_dataset[name]):
-            checker.report("invalid", pruned_key(name, version), None, f"the latest version {name}@v{version} is marked pruned")
+            checker.report(
+                "invalid",
+                pruned_key(name, version),
+                None,
+                f"the latest version {name}@v{version} is marked pruned",
+            )
 
     problems = tuple(
         Problem(p.kind, p.key, p.id, p.detail, tuple(dict.fromkeys(checker.refs.get(p.key, ()))))
         for _, p in sorted(checker.problems.items())
     )
     referenced = set(checker.refs)
-    all_manifest_keys = {manifest_key(v.manifest) for v in versions.values() if is_object_id(v.manifest)}
+    all_manifest_keys = {
+        manifest_key(v.manifest) for v in versions.values() if is_object_id(v.manifest)
+    }
     live_fingerprints: set[str] = set()
-    needing = [v.manifest for k, v in versions.items() if k not in pruned] + [t.manifest for t in tags.values()]
+    needing = [v.manifest for k, v in versions.items() if k not in pruned] + [
+        t.manifest for t in tags.values()
+    ]
     for manifest_id in needing:
         if manifest_id in manifests:
             live_fingerprints.update(c.fingerprint for c in manifests[manifest_id].chunks)
@@ -318,7 +374,9 @@ def fsck(store: Store, *, progress: Callable[[int], None] | None = None) -> Fsck
     dangling: list[Leftover] = []
     for object_id in sorted(present_objects):
         if object_key(object_id) not in referenced:
-            dangling.append(Leftover("object", object_key(object_id), sizes.get(object_key(object_id), 0)))
+            dangling.append(
+                Leftover("object", object_key(object_id), sizes.get(object_key(object_id), 0))
+            )
     for manifest_id in sorted(present_manifests):
         key = manifest_key(manifest_id)
         if key not in referenced and key not in all_manifest_keys:

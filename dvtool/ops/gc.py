@@ -100,7 +100,10 @@ class GcResult:
         for i in self.items:
             counts[i.kind] = counts.get(i.kind, 0) + 1
         what = ", ".join(f"{n} {k}{'s' * (n != 1)}" for k, n in sorted(counts.items())) or "nothing"
-        lines = [f"{i.kind:<8} {i.key}  {i.size:,} bytes  {i.modified[:19].replace('T', ' ')}" for i in self.items]
+        lines = [
+            f"{i.kind:<8} {i.key}  {i.size:,} bytes  {i.modified[:19].replace('T', ' ')}"
+            for i in self.items
+        ]
         grace = format_duration(self.grace)
         if self.dry_run:
             lines.append(
@@ -108,9 +111,13 @@ class GcResult:
                 "run with --yes to delete"
             )
         else:
-            lines.append(f"deleted {what} ({self.bytes:,} bytes) unreferenced for more than {grace}")
+            lines.append(
+                f"deleted {what} ({self.bytes:,} bytes) unreferenced for more than {grace}"
+            )
         if self.young:
-            lines.append(f"kept {self.young} unreferenced key(s) younger than {grace} (maybe a commit in progress)")
+            lines.append(
+                f"kept {self.young} unreferenced key(s) younger than {grace} (maybe a commit in progress)"
+            )
         return "\n".join(lines)
 
 
@@ -206,7 +213,9 @@ def _read_all_roots(store: Store) -> Roots:
     try:
         return Catalog(store).roots()
     except DvtoolError as exc:
-        raise StorageError(f"gc aborted, nothing was deleted: cannot read the repository's history ({exc})") from None
+        raise StorageError(
+            f"gc aborted, nothing was deleted: cannot read the repository's history ({exc})"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -243,7 +252,9 @@ def _gc_lock(store: Store, now: datetime, ttl: timedelta) -> Iterator[None]:
         try:
             store.create(LOCK_KEY, body)
         except AlreadyExistsError:
-            raise ConflictError(f"another gc took over the expired lock {LOCK_KEY} just now") from None
+            raise ConflictError(
+                f"another gc took over the expired lock {LOCK_KEY} just now"
+            ) from None
     try:
         yield
     finally:
@@ -298,4 +309,6 @@ def gc(
                 deleted += 1
                 if deleted == 1:
                     crash_point("gc.mid_sweep")
-    return GcResult(redact_url(store.url), dry_run, older_than, now, tuple(candidates), young, deleted)
+    return GcResult(
+        redact_url(store.url), dry_run, older_than, now, tuple(candidates), young, deleted
+    )

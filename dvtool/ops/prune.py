@@ -64,7 +64,9 @@ class PruneResult:
 
         lines = []
         if self.pruned:
-            lines.append(f"{self.dataset}: pruned {len(self.pruned)} version(s) ({self.rule}): {vs(self.pruned)}")
+            lines.append(
+                f"{self.dataset}: pruned {len(self.pruned)} version(s) ({self.rule}): {vs(self.pruned)}"
+            )
             lines.append("their data is removed by 'dvtool gc' once the grace period has passed")
         else:
             lines.append(f"{self.dataset}: nothing to prune ({self.rule})")
@@ -107,7 +109,9 @@ def prune(
         cutoff = now - older_than
         candidates = []
         for v in versions[:-1]:
-            entry = VersionEntry.from_dict(parse_json(store.read(version_key(dataset, v)), f"{dataset}@v{v}"))
+            entry = VersionEntry.from_dict(
+                parse_json(store.read(version_key(dataset, v)), f"{dataset}@v{v}")
+            )
             created = parse_time(entry.created)
             if created is not None and created < cutoff:
                 candidates.append(v)
@@ -123,7 +127,9 @@ def prune(
         if version in already:
             before.append(version)
             continue
-        entry = VersionEntry.from_dict(parse_json(store.read(version_key(dataset, version)), f"{dataset}@v{version}"))
+        entry = VersionEntry.from_dict(
+            parse_json(store.read(version_key(dataset, version)), f"{dataset}@v{version}")
+        )
         marker = canonical_json(
             {
                 "format": V1,

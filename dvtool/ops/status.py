@@ -133,7 +133,9 @@ def _sizes(store: Store, catalog: Catalog, heads: Sequence[Manifest]) -> RepoSiz
         try:
             manifest = catalog.manifest(manifest_id)
         except DvtoolError as exc:
-            raise StorageError(f"cannot read the manifest of {ref} ({exc}); run 'dvtool fsck'") from None
+            raise StorageError(
+                f"cannot read the manifest of {ref} ({exc}); run 'dvtool fsck'"
+            ) from None
         kept.update(c.object for c in manifest.stored_objects())
     unreferenced = set(stored) - kept
     return RepoSizes(
@@ -177,5 +179,9 @@ def status(
         check = None
         if manifest.source is not None and check_sources:
             check = check_source(manifest.source, storage_options or {})
-        out.append(DatasetStatus(name, head.version, head.manifest, manifest.rows, tags, manifest.source, check))
+        out.append(
+            DatasetStatus(
+                name, head.version, head.manifest, manifest.rows, tags, manifest.source, check
+            )
+        )
     return RepoStatus(redact_url(store.url), tuple(out), _sizes(store, catalog, heads))

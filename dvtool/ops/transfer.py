@@ -174,7 +174,10 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
     known: set[str] = set()
     if tgt_head:
         head_entry = Catalog(target).entry_bytes(name, tgt_head)[1]
-        known.update(c.object for c in Catalog(target).manifest_bytes(head_entry.manifest)[1].stored_objects())
+        known.update(
+            c.object
+            for c in Catalog(target).manifest_bytes(head_entry.manifest)[1].stored_objects()
+        )
 
     copies: list[_VersionCopy] = []
     present: set[str] = set()  # chunks the target already has
@@ -192,7 +195,9 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
                 f"not {name}@v{version}"
             )
         missing: list[tuple[str, int]] = []
-        marker = source.read(markers[version]) if version in markers and version not in tagged else None
+        marker = (
+            source.read(markers[version]) if version in markers and version not in tagged else None
+        )
         # A patched version needs its patch objects as well as its base chunks.
         for chunk in manifest.stored_objects() if marker is None else ():
             # Count each chunk once, and as "already there" only if the target had it.
@@ -204,7 +209,9 @@ def _plan_dataset(source: Store, target: Store, name: str) -> _DatasetPlan:
                 scheduled.add(chunk.object)
                 missing.append((chunk.object, chunk.bytes))
         copies.append(
-            _VersionCopy(version, entry_bytes, entry.manifest, manifest_bytes, tuple(missing), marker)
+            _VersionCopy(
+                version, entry_bytes, entry.manifest, manifest_bytes, tuple(missing), marker
+            )
         )
 
     tags: list[_TagCopy] = []
@@ -327,7 +334,10 @@ def transfer(
             if version.pruned is not None:
                 # Before the entry, so the target never has the version without its marker.
                 copier.immutable(
-                    pruned_key(plan.dataset, version.version), version.pruned, plan.dataset, "prune marker"
+                    pruned_key(plan.dataset, version.version),
+                    version.pruned,
+                    plan.dataset,
+                    "prune marker",
                 )
             crash_point("transfer.before_version_entry")
             # Writing the version entry is the commit: only after its chunks and manifest.

@@ -41,7 +41,9 @@ def _timeout(value: Any) -> float:
     return seconds
 
 
-def backend_options(url: str, storage_options: Mapping[str, Any] | None) -> tuple[dict[str, Any], float]:
+def backend_options(
+    url: str, storage_options: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], float]:
     """The keyword arguments for the filesystem of ``url``, and the timeout they carry."""
     options = dict(storage_options or {})
     timeout = _timeout(options.pop("timeout", None))
@@ -56,7 +58,9 @@ def backend_options(url: str, storage_options: Mapping[str, Any] | None) -> tupl
         import aiohttp
 
         client = dict(options.get("client_kwargs") or {})
-        client.setdefault("timeout", aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout))
+        client.setdefault(
+            "timeout", aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        )
         options["client_kwargs"] = client
     return options, timeout
 
@@ -76,7 +80,9 @@ def url_to_fs(url: str, storage_options: Mapping[str, Any] | None = None) -> tup
     except (ValueError, TypeError) as exc:
         if "Protocol not known" in str(exc):
             raise UsageError(f"unknown URL scheme {protocol}:// in {redact_url(url)}") from None
-        raise UsageError(f"cannot open {redact_url(url)}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+        raise UsageError(
+            f"cannot open {redact_url(url)}: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+        ) from None
     if protocol.lower() in ("s3", "s3a") and hasattr(fs, "retries"):
         fs.retries = 1  # s3fs's loop around botocore's retries: once, so the bound above holds
     return fs, path

@@ -45,7 +45,6 @@ class ValueSet:
     severity: Literal["error", "warning"]
 
 
-
 def _scan(files: Sequence[str], *, positions: bool) -> str:
     listed = ", ".join(sql.quote_literal(f) for f in files)
     opts = ", filename = '__dvtool_file', file_row_number = true" if positions else ""
@@ -175,13 +174,16 @@ def _value_set_failures(con: Any, vs: ValueSet, files: Sequence[str]) -> list[Ch
     return [CheckFailure(vs.column, vs.check, 1, examples, vs.severity)]
 
 
-
 def _float_key_failures(
     con: Any, key: Sequence[str], files: Sequence[str], n_examples: int
 ) -> list[CheckFailure]:
     """NaN or -0.0 in a float key column: refused like a null key (docs/concepts.md, "Keys")."""
     scan = _scan(files, positions=False)
-    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {scan})").fetchall())
+    types = dict(
+        con.execute(
+            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {scan})"
+        ).fetchall()
+    )
     floats = [k for k in key if types.get(k) in ("FLOAT", "DOUBLE")]
     if not floats:
         return []
@@ -199,7 +201,13 @@ def _float_key_failures(
         f"SELECT {cols} FROM (SELECT {cols}, ({odd}) AS dv_odd FROM {scan}) WHERE dv_odd LIMIT {int(n_examples)}"
     ).fetchall()
     examples = tuple(
-        Example(value=jsonable(r[0]) if len(key) == 1 else {k: jsonable(v) for k, v in zip(key, r, strict=True)})
+        Example(
+            value=jsonable(r[0])
+            if len(key) == 1
+            else {k: jsonable(v) for k, v in zip(key, r, strict=True)}
+        )
         for r in rows
     )
-    return [CheckFailure(", ".join(key), "key_not_nan_or_negative_zero", int(total), examples, "error")]
+    return [
+        CheckFailure(", ".join(key), "key_not_nan_or_negative_zero", int(total), examples, "error")
+    ]

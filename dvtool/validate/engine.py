@@ -83,7 +83,14 @@ ROW_WISE = frozenset(
 )  # fmt: skip
 # Failures that only the per-chunk run reports (the whole-data run repeats the
 # column's dtype and coercion so its checks see what pandera's would).
-_CHUNK_ONLY = ("dtype(", "coerce_dtype", "not_nullable", "column_in_", "column_ordered", "field_uniqueness")
+_CHUNK_ONLY = (
+    "dtype(",
+    "coerce_dtype",
+    "not_nullable",
+    "column_in_",
+    "column_ordered",
+    "field_uniqueness",
+)
 
 
 def chunk_only(check: str, number: int | None) -> bool:
@@ -139,13 +146,18 @@ def is_row_wise(check: Any) -> bool:
         return True
     # plan_checks works on a deep copy of the schema, and a deep-copied dispatcher is a
     # new object holding the same functions (a subset, if more backends registered since).
-    registry, reference = getattr(fn, "_function_registry", None), getattr(builtin, "_function_registry", None)
+    registry, reference = (
+        getattr(fn, "_function_registry", None),
+        getattr(builtin, "_function_registry", None),
+    )
     if not isinstance(registry, dict) or not registry or not isinstance(reference, dict):
         return False
     return all(reference.get(t) is f for t, f in registry.items())
 
 
-def component_of(column: str | None, labels: set[str] | frozenset[str], regexes: Sequence[str]) -> str | None:
+def component_of(
+    column: str | None, labels: set[str] | frozenset[str], regexes: Sequence[str]
+) -> str | None:
     """The schema component a failure's column belongs to (regex columns by pattern)."""
     if column is None or column in labels:
         return column
@@ -222,7 +234,9 @@ def plan_checks(loaded: LoadedSchema, columns: Sequence[str], key: Sequence[str]
             lists = [lists]
         present = set(columns)
         for cols in lists:
-            subset = tuple(str(c) for c in ([cols] if isinstance(cols, str) else cols) if c in present)
+            subset = tuple(
+                str(c) for c in ([cols] if isinstance(cols, str) else cols) if c in present
+            )
             if not subset:
                 continue  # pandera skips a list with none of its columns present
             uniques.append(
@@ -526,18 +540,22 @@ def check_group(
             for n, i in zip(g["ns"], g["firsts"], strict=True):
                 value = table.column(column)[i].as_py() if column in names else None
                 kv = (
-                    tuple((k, jsonable(table.column(k)[i].as_py())) for k in keys)
-                    if keys
-                    else None
+                    tuple((k, jsonable(table.column(k)[i].as_py())) for k in keys) if keys else None
                 )
-                examples.append(Example(value=jsonable(value), row=int(i - starts[c]), key=kv, count=int(n)))
+                examples.append(
+                    Example(value=jsonable(value), row=int(i - starts[c]), key=kv, count=int(n))
+                )
             failures[c].append(ChunkFailure(column, check, sev, int(g["total"]), tuple(examples)))
         schema_level = fc.filter(pl.col("index").is_null()).unique(maintain_order=True)
         merged: dict[tuple[str | None, str, str], list[str]] = {}
         raised: set[tuple[str | None, str, str]] = set()
         for r in schema_level.iter_rows(named=True):
             column, case = r["column"], str(r["failure_case"])
-            if column is None and r["check"] in ("column_in_schema", "column_in_dataframe", "column_ordered"):
+            if column is None and r["check"] in (
+                "column_in_schema",
+                "column_in_dataframe",
+                "column_ordered",
+            ):
                 column = case  # name the offending column
             number = r["check_number"]
             sev = severity(plan.warn, labels, plan.regexes, column, number)

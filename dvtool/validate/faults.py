@@ -101,7 +101,9 @@ def one_per_fault(results: Sequence[CheckFailure]) -> list[CheckFailure]:
     return [f for i, f in enumerate(out) if i not in drop]
 
 
-def with_input_rows(report: ValidationReport, batches: Iterable[pa.RecordBatch], key: Sequence[str]) -> ValidationReport:
+def with_input_rows(
+    report: ValidationReport, batches: Iterable[pa.RecordBatch], key: Sequence[str]
+) -> ValidationReport:
     """``report`` with each keyed example's row set to its row in the input (the SOURCE's order).
 
     ``snapshot --schema`` validates the draft, whose rows are sorted by the key;
@@ -131,7 +133,9 @@ def with_input_rows(report: ValidationReport, batches: Iterable[pa.RecordBatch],
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             hits = range(batch.num_rows)
         for i in hits:
-            k = tuple(json_value(batch.column(batch.schema.get_field_index(c))[i].as_py()) for c in key)
+            k = tuple(
+                json_value(batch.column(batch.schema.get_field_index(c))[i].as_py()) for c in key
+            )
             if k in wanted:
                 found.setdefault(k, []).append(offset + i)
         offset += batch.num_rows

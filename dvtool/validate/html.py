@@ -26,7 +26,11 @@ def validation_html(report: ValidationReport, *, strict: bool = False) -> str:
     r = report
     page = Page(f"dvtool validate {r.target}")
     passed = r.passed(strict=strict)
-    badge = '<span class="badge ok">passed</span>' if passed else '<span class="badge bad">failed</span>'
+    badge = (
+        '<span class="badge ok">passed</span>'
+        if passed
+        else '<span class="badge bad">failed</span>'
+    )
     page.add(f"<h1>dvtool validate <code>{esc(r.target)}</code> {badge}</h1>")
     page.add(f'<p class="muted">Schema: <code>{esc(r.schema)}</code></p>')
     cards = [
@@ -39,7 +43,10 @@ def validation_html(report: ValidationReport, *, strict: bool = False) -> str:
     ]
     page.add(
         '<div class="cards" id="summary">'
-        + "".join(f'<div class="card"><span class="muted">{esc(k)}</span><b>{esc(v)}</b></div>' for k, v in cards)
+        + "".join(
+            f'<div class="card"><span class="muted">{esc(k)}</span><b>{esc(v)}</b></div>'
+            for k, v in cards
+        )
         + "</div>"
     )
     failures = [("error", f) for f in r.errors] + [("warning", f) for f in r.warnings]
@@ -69,7 +76,12 @@ def validation_html(report: ValidationReport, *, strict: bool = False) -> str:
             for kind, f in failures
         ]
         page.add(
-            table(["severity", "column", "check", "failing rows", "examples"], rows, budget=600_000, numeric=(3,))
+            table(
+                ["severity", "column", "check", "failing rows", "examples"],
+                rows,
+                budget=600_000,
+                numeric=(3,),
+            )
         )
     out = page.render(f"dvtool {__version__}")
     if len(out.encode()) > MAX_BYTES:  # the budgets make this unreachable; never write a huge page

@@ -83,7 +83,9 @@ def infer_schema(
             )
         except (TypeError, ValueError):
             # A type pandera cannot express (maps, some nested types): check presence only.
-            column = pp.Column(None, checks=checks or None, nullable=nulls[f.name] > 0, unique=unique)
+            column = pp.Column(
+                None, checks=checks or None, nullable=nulls[f.name] > 0, unique=unique
+            )
         columns[f.name] = column
     out = pp.DataFrameSchema(
         columns, unique=list(key) if len(key) > 1 else None, name=name, strict=False

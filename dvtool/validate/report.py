@@ -164,7 +164,11 @@ class ValidationReport:
             "errors": [f.to_dict() for f in self.errors],
             "warnings": [f.to_dict() for f in self.warnings],
             "check_errors": [
-                {"column": f.column, "check": f.check, "error": str(f.examples[0].value) if f.examples else ""}
+                {
+                    "column": f.column,
+                    "check": f.check,
+                    "error": str(f.examples[0].value) if f.examples else "",
+                }
                 for f in self.check_errors
             ],
             "counts": {
@@ -202,7 +206,9 @@ class ValidationReport:
         verdict = "PASSED" if self.passed(strict=strict) else "FAILED"
         chunks = ""
         if self.chunks_checked or self.chunks_reused:
-            chunks = f", {_plural(self.chunks_checked, 'chunk')} checked, {self.chunks_reused} reused"
+            chunks = (
+                f", {_plural(self.chunks_checked, 'chunk')} checked, {self.chunks_reused} reused"
+            )
         raised = f", {_plural(len(self.check_errors), 'check error')}" if self.check_errors else ""
         return (
             f"{verdict}: {self.target} against {self.schema} — "
@@ -261,7 +267,9 @@ class ValidationReport:
             )
             boom = raised.get((column, check))
             if boom is not None:
-                error = ET.SubElement(case, "error", message=f"{boom.label} raised", type="check_error")
+                error = ET.SubElement(
+                    case, "error", message=f"{boom.label} raised", type="check_error"
+                )
                 error.text = _first_value(boom)
                 continue
             err = failures.get((column, check))
@@ -304,7 +312,9 @@ class ValidationReport:
         if self.errors or self.warnings:
             rows += ["| | column | check | failures | examples |", "|---|---|---|---:|---|"]
             for f in (*self.errors, *self.warnings, *self.check_errors):
-                mark = "check error" if f.raised else "error" if f.severity == "error" else "warning"
+                mark = (
+                    "check error" if f.raised else "error" if f.severity == "error" else "warning"
+                )
                 examples = _first_value(f) if f.raised else _examples_text(f)
                 count = "–" if f.raised else f"{f.failure_count:,}"
                 rows.append(
@@ -324,7 +334,10 @@ class ValidationReport:
         """Workflow commands: at most 10 error and 10 warning annotations, then a summary line."""
         lines: list[str] = []
         lines_of = dict(self.schema_lines)
-        for kind, items in (("error", (*self.check_errors, *self.errors)), ("warning", self.warnings)):
+        for kind, items in (
+            ("error", (*self.check_errors, *self.errors)),
+            ("warning", self.warnings),
+        ):
             if kind == "warning" and strict:
                 kind = "error"
             for f in items[:GITHUB_ANNOTATIONS]:
@@ -363,7 +376,11 @@ def _first_value(f: CheckFailure) -> str:
 
 
 def _full(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return (
+        repr(value)
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, default=str)
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -406,7 +423,10 @@ _XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uff
 def _xml_safe(text: str) -> str:
     """``text`` with each character XML cannot hold written as ``\\xNN``/``\\uNNNN``."""
     return _XML_INVALID_RE.sub(
-        lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", text
+        lambda m: (
+            f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}"
+        ),
+        text,
     )
 
 

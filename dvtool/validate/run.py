@@ -120,7 +120,9 @@ def validate_chunks(
                 verdict = None
         verdicts.append(verdict)
     # A cached verdict speaks for the chunk's bytes only while they are there and intact.
-    _verify_all([c.verify for c, v in zip(chunks, verdicts, strict=True) if v is not None and c.verify])
+    _verify_all(
+        [c.verify for c, v in zip(chunks, verdicts, strict=True) if v is not None and c.verify]
+    )
     reused = sum(v is not None for v in verdicts)
     checked = len(chunks) - reused
 
@@ -163,7 +165,11 @@ def validate_chunks(
                 raised.add((f.column, f.check, f.severity))
     results: list[CheckFailure] = []
     for (column, check, sev), (count, examples, cases) in merged.items():
-        shown = distinct_values(examples) if examples and all(e.count for e in examples) else examples[:n_examples]
+        shown = (
+            distinct_values(examples)
+            if examples and all(e.count for e in examples)
+            else examples[:n_examples]
+        )
         if not shown:
             shown = [Example(value=c) for c in cases[:n_examples]]
         results.append(
@@ -200,11 +206,22 @@ def validate_chunks(
                 offsets = [c.row_offset for c in chunks]
                 found.extend(
                     global_checks(
-                        plan.uniques, plan.value_sets, files_once(), offsets, filesystem, columns, key, n_examples
+                        plan.uniques,
+                        plan.value_sets,
+                        files_once(),
+                        offsets,
+                        filesystem,
+                        columns,
+                        key,
+                        n_examples,
                     )
                 )
             if plan.whole is not None:
-                found.extend(whole_checks(plan, loaded, chunks, files_once, filesystem, key, target, n_examples, nulls))
+                found.extend(
+                    whole_checks(
+                        plan, loaded, chunks, files_once, filesystem, key, target, n_examples, nulls
+                    )
+                )
             snap = SnapshotVerdict(rows=rows, key=tuple(key), failures=tuple(found))
             if cache is not None and rows_fingerprint:
                 cache.put_snapshot(loaded.fingerprint, rows_fingerprint, snap)
@@ -257,13 +274,17 @@ def _suite_name(target: str, loaded: LoadedSchema) -> str:
     return str(named) if named else Path(loaded.name.split(":", 1)[0]).stem
 
 
-def _scan_nulls(chunks: Sequence[ChunkInput], schema: pa.Schema | None) -> tuple[pa.Schema, set[str]]:
+def _scan_nulls(
+    chunks: Sequence[ChunkInput], schema: pa.Schema | None
+) -> tuple[pa.Schema, set[str]]:
     """The data's types and its columns holding a null, read from the chunks (a fallback)."""
     nulls: set[str] = set()
     for chunk in chunks:
         table = chunk.load()
         schema = schema or table.schema
-        nulls.update(f.name for f, col in zip(table.schema, table.columns, strict=True) if col.null_count)
+        nulls.update(
+            f.name for f, col in zip(table.schema, table.columns, strict=True) if col.null_count
+        )
     return schema or pa.schema([]), nulls
 
 
@@ -304,7 +325,9 @@ def validate_batches(
                 )
             )
             pq.write_table(table, path)
-            nulls.update(f.name for f, c in zip(table.schema, table.columns, strict=True) if c.null_count)
+            nulls.update(
+                f.name for f, c in zip(table.schema, table.columns, strict=True) if c.null_count
+            )
             chunks.append(ChunkInput(None, offset, table.num_rows, _parquet_loader(path)))
             files.append(path)
             offset += table.num_rows
@@ -426,7 +449,15 @@ def validate_manifest(
     remote = any(store.local_path(object_key(c.object)) is None for c in manifest.chunks)
     try:
         return _validate_logical(
-            loaded, chunks, files, manifest, logical, store if remote else None, cache, target, staging is None
+            loaded,
+            chunks,
+            files,
+            manifest,
+            logical,
+            store if remote else None,
+            cache,
+            target,
+            staging is None,
         )
     finally:
         if scratch:
@@ -438,7 +469,9 @@ def _validate_logical(
     chunks: list[ChunkInput],
     files: Callable[[], list[str]],
     manifest: Manifest,
-    described: Sequence[ChunkInfo],  # the chunks as readers see them (a patched one: after its patch)
+    described: Sequence[
+        ChunkInfo
+    ],  # the chunks as readers see them (a patched one: after its patch)
     remote: Store | None,
     cache: VerdictCache | None,
     target: str,
@@ -483,7 +516,12 @@ class SchemaGate:
     def __call__(self, draft: Manifest, staging: Staging) -> GatePassed:
         cache = StoreVerdictCache(self.store, defer=True)
         report = validate_manifest(
-            self.store, self.loaded, draft, target=f"{draft.dataset} (new version)", cache=cache, staging=staging
+            self.store,
+            self.loaded,
+            draft,
+            target=f"{draft.dataset} (new version)",
+            cache=cache,
+            staging=staging,
         )
         self.report = report
         if not report.ok:

@@ -281,7 +281,9 @@ def _check_flat_options(check_name: str, options: Any, *, where: str, name: str)
             )
         if k in ("check_name", "name"):
             if v not in (None, check_name):
-                raise UsageError(f"schema file {name}: {where}.options.{k} is {v!r}, not {check_name!r}")
+                raise UsageError(
+                    f"schema file {name}: {where}.options.{k} is {v!r}, not {check_name!r}"
+                )
             continue
         if v != _OPTION_DEFAULTS.get(k):
             raise UsageError(
@@ -458,7 +460,9 @@ def _from_object(obj: Any, *, name: str, extra: dict[str, Any]) -> LoadedSchema:
     unproven = _unproven_checks(obj, name)
     if not unproven and not faithful:
         # pandera leaves lambda and unregistered checks out of the JSON (with a warning)
-        unproven = f"schema {name} has parts pandera cannot serialise, so its identity cannot be proven"
+        unproven = (
+            f"schema {name} has parts pandera cannot serialise, so its identity cannot be proven"
+        )
     if unproven:
         identity["uncached"] = uuid.uuid4().hex  # never the fingerprint of another schema either
     return LoadedSchema(

@@ -49,11 +49,17 @@ def validate_source(
             return mixed  # values Arrow cannot hold as one type: the data failed
     src = open_source(source, format=format, storage_options=dict(storage_options or {}), read=read)
     return validate_batches(
-        loaded, _counted(src.batches(), progress), schema=src.schema, key=tuple(key or ()), target=src.description
+        loaded,
+        _counted(src.batches(), progress),
+        schema=src.schema,
+        key=tuple(key or ()),
+        target=src.description,
     )
 
 
-def _counted(batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+def _counted(
+    batches: Iterator[pa.RecordBatch], progress: Callable[[int], None] | None
+) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         if progress is not None:
             progress(batch.num_rows)
@@ -64,7 +70,9 @@ def is_pandas_frame(obj: Any) -> bool:
     return type(obj).__module__.split(".")[0] == "pandas" and type(obj).__name__ == "DataFrame"
 
 
-def mixed_type_report(loaded: LoadedSchema, frame: Any, *, target: str = "pandas DataFrame") -> ValidationReport | None:
+def mixed_type_report(
+    loaded: LoadedSchema, frame: Any, *, target: str = "pandas DataFrame"
+) -> ValidationReport | None:
     """A failed report naming each column Arrow cannot hold as one type; None if every column converts."""
     import pyarrow as pa
 
@@ -80,14 +88,20 @@ def mixed_type_report(loaded: LoadedSchema, frame: Any, *, target: str = "pandas
             pass
         kinds = Counter(type(v).__name__ for v in column if not _is_null(v))
         common = kinds.most_common(1)[0][0] if kinds else ""
-        odd = [(row, v) for row, v in enumerate(column) if not _is_null(v) and type(v).__name__ != common]
+        odd = [
+            (row, v)
+            for row, v in enumerate(column)
+            if not _is_null(v) and type(v).__name__ != common
+        ]
         found = ", ".join(f"{k} ×{n}" for k, n in kinds.most_common())
         failures.append(
             CheckFailure(
                 column=str(name),
                 check=f"one type per column (found {found})",
                 failure_count=len(odd),
-                examples=tuple(Example(jsonable(_plain(v)), row=row) for row, v in odd[:N_EXAMPLES]),
+                examples=tuple(
+                    Example(jsonable(_plain(v)), row=row) for row, v in odd[:N_EXAMPLES]
+                ),
             )
         )
     if not failures:

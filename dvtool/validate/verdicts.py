@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True, slots=True)
 class ChunkFailure:
     """Failures of one check in one chunk; example rows are positions inside the chunk."""
@@ -99,7 +98,11 @@ class ChunkVerdict:
 
     def encode(self, at: str) -> bytes:
         """The bytes stored at key ``at`` (which they record, with a checksum)."""
-        body = {"rows": self.rows, "key": list(self.key), "failures": [f.to_dict() for f in self.failures]}
+        body = {
+            "rows": self.rows,
+            "key": list(self.key),
+            "failures": [f.to_dict() for f in self.failures],
+        }
         return encode_verdict(body, kind="validation-verdict", at=at)
 
     @classmethod
@@ -122,7 +125,12 @@ class ChunkVerdict:
 
 def _example_dict(e: Example) -> dict[str, Any]:
     """An example as cached: its 0-based row (reports print rows 1-based)."""
-    return {"value": e.value, "row": e.row, "key": dict(e.key) if e.key is not None else None, "count": e.count}
+    return {
+        "value": e.value,
+        "row": e.row,
+        "key": dict(e.key) if e.key is not None else None,
+        "count": e.count,
+    }
 
 
 def _example_from_dict(e: dict[str, Any]) -> Example:
@@ -241,7 +249,9 @@ class MemoryVerdictCache:
     def put_snapshot(
         self, schema_fingerprint: str, rows_fingerprint: str, verdict: SnapshotVerdict
     ) -> None:
-        self.snapshots[snapshot_verdict_key(schema_fingerprint, rows_fingerprint, verdict.key)] = verdict
+        self.snapshots[snapshot_verdict_key(schema_fingerprint, rows_fingerprint, verdict.key)] = (
+            verdict
+        )
 
 
 class StoreVerdictCache:

@@ -93,9 +93,13 @@ def whole_checks(
                 for i, n in zip(positions, counts, strict=True)
             )
         else:
-            examples = tuple(Example(value=str(v)) for v in group["failure_case"].head(n_examples).to_list())
+            examples = tuple(
+                Example(value=str(v)) for v in group["failure_case"].head(n_examples).to_list()
+            )
         sev = severity(plan.whole_warn, labels, plan.regexes, column, number)
-        raised = not positions and all(RAISED.match(str(v)) for v in group["failure_case"].to_list())
+        raised = not positions and all(
+            RAISED.match(str(v)) for v in group["failure_case"].to_list()
+        )
         out.append(CheckFailure(column, str(check), group.height, examples, sev, raised=raised))
     return out
 

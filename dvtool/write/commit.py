@@ -29,7 +29,14 @@ from dvtool.format.models import Manifest, TagEntry, VersionEntry, parse_json
 from dvtool.storage import Store
 from dvtool.write.staging import Staging
 
-__all__ = ["COMMIT_ATTEMPTS", "Committed", "Published", "commit_version", "create_tag", "publish_staged"]
+__all__ = [
+    "COMMIT_ATTEMPTS",
+    "Committed",
+    "Published",
+    "commit_version",
+    "create_tag",
+    "publish_staged",
+]
 
 COMMIT_ATTEMPTS = 200
 PUBLISH_THREADS = 8  # publishing is I/O (fsync, uploads): overlap it
@@ -59,7 +66,9 @@ def publish_staged(store: Store, staging: Staging) -> Published:
     def publish(object_id: str) -> tuple[str, int | None]:
         return object_id, staging.publish(store, object_key(object_id), object_id)
 
-    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="dvtool-publish") as io_pool:
+    with ThreadPoolExecutor(
+        max_workers=PUBLISH_THREADS, thread_name_prefix="dvtool-publish"
+    ) as io_pool:
         for object_id, size in io_pool.map(publish, staging.order):
             if size is None:
                 deduped.append(object_id)
@@ -123,7 +132,9 @@ def commit_version(
         manifest_id = hash_bytes(body)
         if store.put_object(manifest_key(manifest_id), body):
             written += len(body)
-        entry = VersionEntry(dataset, version, manifest_id, manifest.created, manifest.rows, message)
+        entry = VersionEntry(
+            dataset, version, manifest_id, manifest.created, manifest.rows, message
+        )
         crash_point("snapshot.after_manifest_written")
         crash_point("snapshot.before_version_entry")
         if before_entry is not None:
@@ -142,7 +153,9 @@ def commit_version(
                 raise
         crash_point("snapshot.after_version_entry")
         return Committed(manifest, manifest_id, written)
-    raise StorageError(f"could not commit {dataset} after {COMMIT_ATTEMPTS} attempts (too many concurrent writers)")
+    raise StorageError(
+        f"could not commit {dataset} after {COMMIT_ATTEMPTS} attempts (too many concurrent writers)"
+    )
 
 
 def create_tag(store: Store, dataset: str, version: int, manifest_id: str, tag: str) -> TagEntry:

@@ -27,6 +27,7 @@ __all__ = ["KeyCheck", "build_draft", "encode_workers"]
 if TYPE_CHECKING:
     from dvtool.write.resume import Checkpoints, ResumePoint
 
+
 class Unsorted(Exception):
     """The input turned out not to be ordered by the key: sort it and start again."""
 
@@ -55,7 +56,9 @@ class KeyCheck:
             from dvtool.ingest.sources import table_sorted
 
             ordered = keys if self.last is None else pa.concat_tables([self.last, keys])
-            if any(keys.column(k).null_count for k in self.key) or not table_sorted(ordered, self.key):
+            if any(keys.column(k).null_count for k in self.key) or not table_sorted(
+                ordered, self.key
+            ):
                 raise Unsorted()
         for name in self.key:
             nulls = keys.column(name).null_count
@@ -80,7 +83,9 @@ class KeyCheck:
                     idx = pc.indices_nonzero(same).to_pylist()[: 5 - len(self.examples)]
                     for i in idx:
                         row = joined.slice(i + 1, 1).to_pylist()[0]
-                        self.examples.append(row[self.key[0]] if len(self.key) == 1 else tuple(row.values()))
+                        self.examples.append(
+                            row[self.key[0]] if len(self.key) == 1 else tuple(row.values())
+                        )
         self.last = keys.slice(keys.num_rows - 1, 1) if keys.num_rows else self.last
 
     def _update_numeric(self, joined: pa.Table) -> bool:
@@ -94,12 +99,20 @@ class KeyCheck:
         for name in self.key:
             col = joined.column(name)
             typ = col.type
-            if col.null_count or not (pa.types.is_integer(typ) or pa.types.is_temporal(typ)) or pa.types.is_interval(typ):
+            if (
+                col.null_count
+                or not (pa.types.is_integer(typ) or pa.types.is_temporal(typ))
+                or pa.types.is_interval(typ)
+            ):
                 return False
             arr = col.combine_chunks()
             width = typ.bit_width // 8
             kind = "u" if pa.types.is_unsigned_integer(typ) else "i"
-            columns.append(np.frombuffer(arr.buffers()[1], dtype=f"{kind}{width}")[arr.offset : arr.offset + len(arr)])
+            columns.append(
+                np.frombuffer(arr.buffers()[1], dtype=f"{kind}{width}")[
+                    arr.offset : arr.offset + len(arr)
+                ]
+            )
         if len(joined) < 2:
             return True
         same = None  # rows whose key equals the previous row's, column by column
@@ -116,14 +129,20 @@ class KeyCheck:
             self.duplicates += count
             for i in np.flatnonzero(same)[: max(0, 5 - len(self.examples))]:
                 row = joined.slice(int(i) + 1, 1).to_pylist()[0]
-                self.examples.append(row[self.key[0]] if len(self.key) == 1 else tuple(row.values()))
+                self.examples.append(
+                    row[self.key[0]] if len(self.key) == 1 else tuple(row.values())
+                )
         return True
 
     def problem(self) -> DataError | None:
         """The key failure to report (nulls first, then duplicates), or None."""
         if self.nulls:
-            detail = ", ".join(f"'{k}' has {n} null value{'s' * (n != 1)}" for k, n in self.nulls.items())
-            return DataError(f"key {', '.join(self.key)} has nulls: {detail}; nothing was committed")
+            detail = ", ".join(
+                f"'{k}' has {n} null value{'s' * (n != 1)}" for k, n in self.nulls.items()
+            )
+            return DataError(
+                f"key {', '.join(self.key)} has nulls: {detail}; nothing was committed"
+            )
         if self.odd:
             detail = ", ".join(f"'{k}' has {n}" for k, n in self.odd.items())
             return DataError(
@@ -175,7 +194,9 @@ def build_draft(
     if key:
         if src.rereadable:
             try:
-                return _build_pass(src, dataset, key, parent, staging, progress, "guard", resume, checkpoints)
+                return _build_pass(
+                    src, dataset, key, parent, staging, progress, "guard", resume, checkpoints
+                )
             except Unsorted:
                 staging.close()
         return _build_pass(src, dataset, key, parent, staging, progress, "sort", None, checkpoints)
@@ -266,8 +287,10 @@ def _build_pass(
                     fingerprint = fp.hexdigest()
                     rows += table.num_rows
                     reused = reuse.get(fingerprint)
-                    if parent is not None and cut.parent_chunk is not None and (
-                        parent.chunks[cut.parent_chunk].fingerprint != fingerprint
+                    if (
+                        parent is not None
+                        and cut.parent_chunk is not None
+                        and (parent.chunks[cut.parent_chunk].fingerprint != fingerprint)
                     ):
                         cutter.diverged()  # keyless rows no longer follow the parent's
                     if reused is not None:
@@ -282,7 +305,9 @@ def _build_pass(
                         progress(table.num_rows)
                 settle(0)
             except pa.ArrowInvalid as exc:
-                raise UsageError(f"cannot read {src.description}: {str(exc).splitlines()[0]}") from None
+                raise UsageError(
+                    f"cannot read {src.description}: {str(exc).splitlines()[0]}"
+                ) from None
             finally:
                 for _, future in inflight:
                     future.cancel()

@@ -78,7 +78,9 @@ class _PatchedChunk:
 Anchor = tuple[int, int]  # (base chunk index, draft chunk index) of a chunk both hold
 
 
-def _regions(base: Sequence[ChunkInfo], draft: Sequence[ChunkInfo]) -> list[_Region | Anchor] | None:
+def _regions(
+    base: Sequence[ChunkInfo], draft: Sequence[ChunkInfo]
+) -> list[_Region | Anchor] | None:
     """The draft as anchors and regions, in order; None if the anchors are out of order."""
     where = {c.object: i for i, c in enumerate(base)}
     out: list[_Region | Anchor] = []
@@ -135,7 +137,9 @@ def _attach_inserts(plan: list[_Region | Anchor]) -> list[_Region | Anchor]:
     return out
 
 
-def _split(base: Sequence[ChunkInfo], draft: Sequence[ChunkInfo], b: list[int], d: list[int]) -> list[_Region | Anchor]:
+def _split(
+    base: Sequence[ChunkInfo], draft: Sequence[ChunkInfo], b: list[int], d: list[int]
+) -> list[_Region | Anchor]:
     """Cut a region where a new chunk ends on the same last key as a base chunk (bounded memory).
 
     The key ranges come from the manifests' JSON; a wrong cut is caught by the
@@ -169,8 +173,9 @@ def _same(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
     NaN equals NaN, -0.0 is not 0.0; nested values by their exact JSON text)."""
     typ = a.type
     if pa.types.is_nested(typ):
-        ta, tb = (json.dumps(v, separators=(",", ":")) for v in encode_array(a)), (
-            json.dumps(v, separators=(",", ":")) for v in encode_array(b)
+        ta, tb = (
+            (json.dumps(v, separators=(",", ":")) for v in encode_array(a)),
+            (json.dumps(v, separators=(",", ":")) for v in encode_array(b)),
         )
         return np.fromiter((x == y for x, y in zip(ta, tb, strict=True)), bool, len(a))
     eq = pc.fill_null(pc.equal(a, b), False)
@@ -184,7 +189,9 @@ def _same(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
     return same
 
 
-def _changes(base: pa.Table, new: pa.Table, key: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
+def _changes(
+    base: pa.Table, new: pa.Table, key: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Positions of new rows to upsert and of base rows to remove (both sorted), and how many keys are in both."""
     keys = list(key)
     left = new.select(keys).append_column("__n", pa.array(np.arange(new.num_rows), pa.int64()))
@@ -222,7 +229,12 @@ def _count_at_most(table: pa.Table, key: Sequence[str], values: Sequence[pa.Scal
 
 
 def _patch_region(
-    bases: list[pa.Table], indexes: list[int], new: pa.Table, key: Sequence[str], schema: pa.Schema, ratio: float
+    bases: list[pa.Table],
+    indexes: list[int],
+    new: pa.Table,
+    key: Sequence[str],
+    schema: pa.Schema,
+    ratio: float,
 ) -> list[_PatchedChunk] | None:
     """The region as patched base chunks, or None to rewrite it."""
     base = pa.concat_tables(bases)
@@ -268,7 +280,12 @@ def _logical_info(base: ChunkInfo, table: pa.Table, key: Sequence[str]) -> Chunk
 
 
 def patch_draft(
-    store: Store, parent: Manifest | None, draft: Manifest, staging: Staging, *, ratio: float | None = None
+    store: Store,
+    parent: Manifest | None,
+    draft: Manifest,
+    staging: Staging,
+    *,
+    ratio: float | None = None,
 ) -> Manifest:
     """The draft stored as a patch over the parent's base chunks where that is smaller (see the module doc).
 
@@ -308,7 +325,9 @@ def patch_draft(
             continue
         result = None
         if item.base and item.new:
-            bases = [read_parquet_verified(store, parent.chunks[i].object, schema) for i in item.base]
+            bases = [
+                read_parquet_verified(store, parent.chunks[i].object, schema) for i in item.base
+            ]
             new = pa.concat_tables([new_table(i) for i in item.new])
             try:
                 result = _patch_region(bases, item.base, new, key, schema, ratio)
@@ -346,7 +365,9 @@ def patch_draft(
         objects.append(PatchObject(object_id, table.num_rows, len(data)))
     patch = Patch(objects[0], objects[1], tuple(ranges))
     base_bytes = sum(chunks[position].bytes for position, _ in patched)
-    logical_rows = sum(c.rows for c in chunks) + sum(r.logical.rows - chunks[r.chunk].rows for r in ranges)
+    logical_rows = sum(c.rows for c in chunks) + sum(
+        r.logical.rows - chunks[r.chunk].rows for r in ranges
+    )
     if patch.bytes > max(ratio, 0.0) * base_bytes * 2 or logical_rows != draft.rows:
         # Larger than the rows it saves rewriting (wide upserts compress worse), or a miscount: rewrite.
         staging.retain(staged)
@@ -362,7 +383,10 @@ def patch_draft(
 
 
 def compact_manifest(
-    store: Store, manifest: Manifest, staging: Staging, progress: Callable[[int], None] | None = None
+    store: Store,
+    manifest: Manifest,
+    staging: Staging,
+    progress: Callable[[int], None] | None = None,
 ) -> Manifest:
     """``manifest`` with every patched chunk rewritten as its patched rows (a format 1 draft, same rows).
 

@@ -81,7 +81,11 @@ def write_snapshot(
         if not content_id:
             paths, formats = zip(*src.local_files, strict=True) if src.local_files else ((), ())
             hashes = [f.hash for f in record[0].files] if record else []
-            content_id.append(statcache.content_identity(paths, formats, src.read.token(), hashes) if paths else None)
+            content_id.append(
+                statcache.content_identity(paths, formats, src.read.token(), hashes)
+                if paths
+                else None
+            )
         return content_id[0]
 
     def remember(fingerprint: str) -> None:
@@ -109,7 +113,9 @@ def write_snapshot(
     staging = Staging(store.staging_dir())
     passed: GatePassed | None = None
     try:
-        draft, key_problem = build_draft(src, dataset, key, parent, staging, progress, point, checkpoints)
+        draft, key_problem = build_draft(
+            src, dataset, key, parent, staging, progress, point, checkpoints
+        )
         if key_problem is not None and gate is None:
             raise key_problem
         if parent is not None and head is not None and same_data(parent, draft):
@@ -186,4 +192,6 @@ def compact_latest(
         )
     finally:
         staging.close()
-    return WriteOutcome(committed, None, published.new_chunks, published.bytes_written + committed.bytes_written)
+    return WriteOutcome(
+        committed, None, published.new_chunks, published.bytes_written + committed.bytes_written
+    )

@@ -95,7 +95,9 @@ def input_row_groups(src: Source) -> RowGroups | None:
     return row_groups(src.local_files)
 
 
-def find(src: Source, parent: Manifest | None, key: Sequence[str], groups: RowGroups | None) -> ResumePoint | None:
+def find(
+    src: Source, parent: Manifest | None, key: Sequence[str], groups: RowGroups | None
+) -> ResumePoint | None:
     """The resume point for ``src`` (with row groups ``groups``) on top of ``parent``, if one is known.
 
     The input's first row groups must be, byte for byte, ones that gave the
@@ -119,7 +121,11 @@ def find(src: Source, parent: Manifest | None, key: Sequence[str], groups: RowGr
         if pointer is None or pointer.get("manifest") != parent_id:
             continue
         entry = statcache.lookup_resume(str(pointer.get("points")), key)
-        points = entry.get("points") if entry is not None and entry.get("manifest") == parent_id else None
+        points = (
+            entry.get("points")
+            if entry is not None and entry.get("manifest") == parent_id
+            else None
+        )
         if not isinstance(points, list):
             continue
         for at, boundary, state in points:
@@ -132,7 +138,13 @@ def find(src: Source, parent: Manifest | None, key: Sequence[str], groups: RowGr
 
 
 def _point(
-    src: Source, parent: Manifest, key: Sequence[str], groups: RowGroups, at: int, boundary: int, state: str
+    src: Source,
+    parent: Manifest,
+    key: Sequence[str],
+    groups: RowGroups,
+    at: int,
+    boundary: int,
+    state: str,
 ) -> ResumePoint | None:
     try:
         hasher = ColumnsHasher.resume(src.schema, base64.b64decode(state))
@@ -149,11 +161,17 @@ def _point(
         last_max = kept[-1].key_max
         if last_max is None:
             return None
-        scalars = [key_scalar(v, src.schema.field(k).type) for k, v in zip(key, last_max, strict=True)]
+        scalars = [
+            key_scalar(v, src.schema.field(k).type) for k, v in zip(key, last_max, strict=True)
+        ]
         if any(s is None for s in scalars):
             return None
-        last_key = pa.table({k: pa.array([s.as_py() if s is not None else None], src.schema.field(k).type)
-                             for k, s in zip(key, scalars, strict=True)})
+        last_key = pa.table(
+            {
+                k: pa.array([s.as_py() if s is not None else None], src.schema.field(k).type)
+                for k, s in zip(key, scalars, strict=True)
+            }
+        )
     batches = (conform(b, src.schema, src.description) for b in batches_from(groups, at))
     return ResumePoint(at, boundary, tuple(kept), hasher, last_key, batches)
 
@@ -174,7 +192,11 @@ def remember(
     version's id (the same files snapshotted into two repositories do not
     overwrite each other's points).
     """
-    if groups is None or not groups.groups or sum(rows for _, _, rows in groups.groups) != manifest.rows:
+    if (
+        groups is None
+        or not groups.groups
+        or sum(rows for _, _, rows in groups.groups) != manifest.rows
+    ):
         return
     points: list[tuple[int, int, str]] = []
     for at, boundary in resume_rows(manifest, key, manifest.schema):
@@ -187,12 +209,16 @@ def remember(
         return
     keys = _salted_keys(groups, src)
     blob = f"points:{manifest_id}:{keys[-1]}"
-    statcache.remember_resume(blob, key, {"manifest": manifest_id, "points": [list(p) for p in points]})
+    statcache.remember_resume(
+        blob, key, {"manifest": manifest_id, "points": [list(p) for p in points]}
+    )
     earliest = min(p[0] for p in points)
     ends = [*groups.starts()[1:], manifest.rows]
     for k, prefix in enumerate(keys):
         if ends[k] >= earliest:
-            statcache.remember_resume(f"{prefix}:{manifest_id}", key, {"manifest": manifest_id, "points": blob})
+            statcache.remember_resume(
+                f"{prefix}:{manifest_id}", key, {"manifest": manifest_id, "points": blob}
+            )
 
 
 def _manifest_id(manifest: Manifest) -> str:

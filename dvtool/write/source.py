@@ -48,8 +48,12 @@ def open_for_snapshot(
     key = tuple(key)
     if source is None:
         if parent is None or recorded is None:
-            what = f"{dataset} has no version yet" if parent is None else (
-                f"{dataset}@v{parent.version} was not snapshotted from files, so no SOURCE is recorded"
+            what = (
+                f"{dataset} has no version yet"
+                if parent is None
+                else (
+                    f"{dataset}@v{parent.version} was not snapshotted from files, so no SOURCE is recorded"
+                )
             )
             raise UsageError(f"name a SOURCE to snapshot: {what}")
         source = recorded.args[0] if len(recorded.args) == 1 else list(recorded.args)
@@ -58,8 +62,12 @@ def open_for_snapshot(
         if read is None:
             read = ReadOptions.from_dict(recorded.read)
         reused_from = f"{dataset}@v{parent.version}"
-    elif read is None and parent is not None and recorded is not None and recorded.read and (
-        source_args(source) == recorded.args
+    elif (
+        read is None
+        and parent is not None
+        and recorded is not None
+        and recorded.read
+        and (source_args(source) == recorded.args)
     ):
         read = ReadOptions.from_dict(recorded.read)
         reused_from = f"{dataset}@v{parent.version}"
@@ -67,11 +75,12 @@ def open_for_snapshot(
     names = src.schema.names
     missing = [k for k in key if k not in names]
     if missing:
-        raise UsageError(f"column '{missing[0]}' in --key is not in {src.description} (columns: {', '.join(names[:20])})")
+        raise UsageError(
+            f"column '{missing[0]}' in --key is not in {src.description} (columns: {', '.join(names[:20])})"
+        )
     if not names:
         raise UsageError(f"{src.description} has no columns")
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise UsageError(f"{src.description} has two columns named '{dup}'")
     return OpenedSource(src, key, reused_from)
-

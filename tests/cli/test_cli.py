@@ -223,7 +223,18 @@ def test_stdin_csv_through_the_console_script(repo_dir: Path) -> None:
 
     data = (FIXTURES / "orders" / "orders_v1.csv").read_bytes()
     r = subprocess.run(
-        [sys.executable, "-m", "dvtool", "snapshot", "-", "-d", "orders", "--key", "order_id", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "dvtool",
+            "snapshot",
+            "-",
+            "-d",
+            "orders",
+            "--key",
+            "order_id",
+            "--json",
+        ],
         input=data,
         capture_output=True,
         cwd=repo_dir.parent,
@@ -241,7 +252,10 @@ def test_fsspec_url_source_and_export(repo_dir: Path, capsys: pytest.CaptureFixt
 
     root = f"memory://src-{uuid.uuid4().hex}"
     fs = fsspec.filesystem("memory")
-    fs.pipe(f"{root}/orders.csv".removeprefix("memory://"), (FIXTURES / "orders" / "orders_v1.csv").read_bytes())
+    fs.pipe(
+        f"{root}/orders.csv".removeprefix("memory://"),
+        (FIXTURES / "orders" / "orders_v1.csv").read_bytes(),
+    )
     r = run(capsys, "snapshot", f"{root}/orders.csv", "-d", "orders", "--key", "order_id", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["unchanged"] is True
@@ -271,7 +285,9 @@ def test_a_folder_of_many_files_holds_one_open_at_a_time(tmp_path: Path) -> None
         "print(r.snapshot.rows)\n"
     )
     r = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "repo"), str(parts)], capture_output=True, text=True
+        [sys.executable, "-c", script, str(tmp_path / "repo"), str(parts)],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "300"

@@ -36,16 +36,68 @@ from hypothesis import strategies as st
 from clitools import invoke
 
 REFS = [
-    "orders", "orders@v1", "orders@v2", "orders@v3", "orders@v0", "orders@v001", "orders@V1", "orders@~1",
-    "orders@~99", "orders@reviewed", "orders@deadbeef", "orders@xxh128:00", "orders@", "orders@@v1", "@v1",
-    "ORDERS", "Orders@v1", "nested", "nested@v1", "empty", "nope", "nope@v1", "../orders", "orders/../x",
-    "a/b", "-rf", "orders@v99999999999999999999", "orders@~99999999999999999999", "orders\n", "orders@\x1b[31m",
-    "or\x00ders", "",
+    "orders",
+    "orders@v1",
+    "orders@v2",
+    "orders@v3",
+    "orders@v0",
+    "orders@v001",
+    "orders@V1",
+    "orders@~1",
+    "orders@~99",
+    "orders@reviewed",
+    "orders@deadbeef",
+    "orders@xxh128:00",
+    "orders@",
+    "orders@@v1",
+    "@v1",
+    "ORDERS",
+    "Orders@v1",
+    "nested",
+    "nested@v1",
+    "empty",
+    "nope",
+    "nope@v1",
+    "../orders",
+    "orders/../x",
+    "a/b",
+    "-rf",
+    "orders@v99999999999999999999",
+    "orders@~99999999999999999999",
+    "orders\n",
+    "orders@\x1b[31m",
+    "or\x00ders",
+    "",
 ]
 NAMES = [
-    "orders", "ORDERS", "Orders", "new", "v1", "x" * 129, "-rf", "..", "a/b", "a b", "new\n", "\u202eevil", "ok.name_1-2",
+    "orders",
+    "ORDERS",
+    "Orders",
+    "new",
+    "v1",
+    "x" * 129,
+    "-rf",
+    "..",
+    "a/b",
+    "a b",
+    "new\n",
+    "\u202eevil",
+    "ok.name_1-2",
 ]
-TAGS = ["reviewed", "v001", "v5", "V2", "deadbeef", "20261130", "release-1", "2026-11-30", "a@b", "~1", "x" * 200, "t\n"]
+TAGS = [
+    "reviewed",
+    "v001",
+    "v5",
+    "V2",
+    "deadbeef",
+    "20261130",
+    "release-1",
+    "2026-11-30",
+    "a@b",
+    "~1",
+    "x" * 200,
+    "t\n",
+]
 SQL = [
     "select count(*) as n from orders",
     'select * from "orders@v1" order by id',
@@ -64,7 +116,7 @@ SQL = [
     "select 1; copy (select 1) to 'two.csv'",
     "select from where",
     "",
-    "select * from \"ORDERS\" union all select * from orders",
+    'select * from "ORDERS" union all select * from orders',
     "pragma threads=1",
 ]
 DURATIONS = ["7d", "0s", "1d", "99999999999999999999d", "-1d", "abc", "1x", "", "36500d", "2w3d"]
@@ -119,16 +171,49 @@ def _pick(options: list[str]) -> st.SearchStrategy[str]:
     return st.sampled_from(options)
 
 
-FILES = _pick([
-    "good.csv", "more.csv", "empty.csv", "header-only.csv", "empty-name.csv", "dup-cols.csv", "binary.parquet",
-    "nested.parquet", "ctrl\x1bname.csv", "folder", "folder/", "missing.csv", "link.csv", "dangling.csv",
-    "/dev/null", "-", "s3://KEY:SECRET@bucket/x.csv", "memory://nothing-here/x.csv", "exists.csv", "'*.csv'",
-])
+FILES = _pick(
+    [
+        "good.csv",
+        "more.csv",
+        "empty.csv",
+        "header-only.csv",
+        "empty-name.csv",
+        "dup-cols.csv",
+        "binary.parquet",
+        "nested.parquet",
+        "ctrl\x1bname.csv",
+        "folder",
+        "folder/",
+        "missing.csv",
+        "link.csv",
+        "dangling.csv",
+        "/dev/null",
+        "-",
+        "s3://KEY:SECRET@bucket/x.csv",
+        "memory://nothing-here/x.csv",
+        "exists.csv",
+        "'*.csv'",
+    ]
+)
 # No system device among the outputs: a broken dvtool would replace /dev/null for the whole machine.
-DESTS = _pick([
-    "out.parquet", "out.csv", "out.jsonl", "exists.csv", "link.csv", "dangling.csv", "sock", "folder",
-    "newfolder/", "-", "missing-dir/x.csv", "repo/dvtool.json", "repo", "s3://KEY:SECRET@bucket/x.parquet",
-])
+DESTS = _pick(
+    [
+        "out.parquet",
+        "out.csv",
+        "out.jsonl",
+        "exists.csv",
+        "link.csv",
+        "dangling.csv",
+        "sock",
+        "folder",
+        "newfolder/",
+        "-",
+        "missing-dir/x.csv",
+        "repo/dvtool.json",
+        "repo",
+        "s3://KEY:SECRET@bucket/x.parquet",
+    ]
+)
 REF_OR_FILE = st.one_of(_pick(REFS), FILES)
 ANY_TEXT = st.text(max_size=12)
 NAME = st.one_of(_pick(NAMES), ANY_TEXT)
@@ -148,11 +233,32 @@ def command_line(draw: st.DrawFn) -> list[str]:
 @st.composite
 def command(draw: st.DrawFn) -> list[str]:
     kind = draw(
-        _pick(["log", "show", "tag", "export", "snapshot", "validate", "diff", "query", "infer", "prune", "gc",
-               "fsck", "ls", "push", "pull"])
+        _pick(
+            [
+                "log",
+                "show",
+                "tag",
+                "export",
+                "snapshot",
+                "validate",
+                "diff",
+                "query",
+                "infer",
+                "prune",
+                "gc",
+                "fsck",
+                "ls",
+                "push",
+                "pull",
+            ]
+        )
     )
     if kind == "log":
-        return ["log", draw(NAME), *(["-n", draw(_pick(["1", "0", "-1", "x"]))] if draw(FLAG) else [])]
+        return [
+            "log",
+            draw(NAME),
+            *(["-n", draw(_pick(["1", "0", "-1", "x"]))] if draw(FLAG) else []),
+        ]
     if kind == "show":
         return ["show", draw(REF), *(["--json"] if draw(FLAG) else [])]
     if kind == "tag":
@@ -167,17 +273,39 @@ def command(draw: st.DrawFn) -> list[str]:
         if draw(FLAG):
             extra += ["--tag", draw(st.one_of(_pick(TAGS), ANY_TEXT))]
         if draw(FLAG):
-            extra += ["--schema", draw(_pick(["schema.yaml", "bad-schema.yaml", "evil.yaml", "missing.yaml"]))]
+            extra += [
+                "--schema",
+                draw(_pick(["schema.yaml", "bad-schema.yaml", "evil.yaml", "missing.yaml"])),
+            ]
         return ["snapshot", draw(FILES), "-d", draw(NAME), *extra]
     if kind == "validate":
-        fmt = ["--format", draw(_pick(["text", "json", "junit", "markdown", "github"]))] if draw(FLAG) else []
+        fmt = (
+            ["--format", draw(_pick(["text", "json", "junit", "markdown", "github"]))]
+            if draw(FLAG)
+            else []
+        )
         out = ["-o", draw(DESTS)] if draw(FLAG) else []
-        schema = draw(_pick(["schema.yaml", "bad-schema.yaml", "evil.yaml", "missing.yaml",
-                             "s3://K:SECRET@b/s.yaml"]))
+        schema = draw(
+            _pick(
+                [
+                    "schema.yaml",
+                    "bad-schema.yaml",
+                    "evil.yaml",
+                    "missing.yaml",
+                    "s3://K:SECRET@b/s.yaml",
+                ]
+            )
+        )
         return ["validate", draw(REF_OR_FILE), "--schema", schema, *fmt, *out]
     if kind == "diff":
         extra = ["--key", draw(_pick(["id", "x", "l", "nope"]))] if draw(FLAG) else []
-        return ["diff", draw(REF_OR_FILE), draw(REF_OR_FILE), *extra, *(["--exit-code"] if draw(FLAG) else [])]
+        return [
+            "diff",
+            draw(REF_OR_FILE),
+            draw(REF_OR_FILE),
+            *extra,
+            *(["--exit-code"] if draw(FLAG) else []),
+        ]
     if kind == "query":
         sql = draw(st.one_of(_pick(SQL), ANY_TEXT))
         fmt = ["--format", draw(_pick(["table", "csv", "json", "parquet"]))] if draw(FLAG) else []
@@ -186,17 +314,27 @@ def command(draw: st.DrawFn) -> list[str]:
     if kind == "infer":
         return ["schema", "infer", draw(REF_OR_FILE), *(["-o", draw(DESTS)] if draw(FLAG) else [])]
     if kind == "prune":
-        rule = (["--keep-last", draw(_pick(["1", "0", "-3", "x"]))] if draw(FLAG)
-                else ["--older-than", draw(_pick(DURATIONS))])
+        rule = (
+            ["--keep-last", draw(_pick(["1", "0", "-3", "x"]))]
+            if draw(FLAG)
+            else ["--older-than", draw(_pick(DURATIONS))]
+        )
         return ["prune", draw(NAME), *rule]
     if kind == "gc":
-        return ["gc", "--older-than", draw(_pick(DURATIONS)), *(["--allow-short-grace"] if draw(FLAG) else []),
-                *(["--yes"] if draw(FLAG) else [])]
+        return [
+            "gc",
+            "--older-than",
+            draw(_pick(DURATIONS)),
+            *(["--allow-short-grace"] if draw(FLAG) else []),
+            *(["--yes"] if draw(FLAG) else []),
+        ]
     if kind == "fsck":
         return ["fsck", *(["--json"] if draw(FLAG) else [])]
     if kind == "ls":
         return ["ls"]
-    target = draw(_pick(["other", "missing-repo", "memory://no-repo-here", "s3://KEY:SECRET@b/r", "good.csv"]))
+    target = draw(
+        _pick(["other", "missing-repo", "memory://no-repo-here", "s3://KEY:SECRET@b/r", "good.csv"])
+    )
     return ["push", draw(NAME), target] if kind == "push" else ["pull", target, draw(NAME)]
 
 
@@ -244,7 +382,9 @@ def _fresh_copy(world: Path) -> Iterator[Path]:
         (root / "link.csv").symlink_to(root / "exists.csv")
         (root / "dangling.csv").symlink_to(root / "nowhere.csv")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(str(root / "sock"))  # a special file to refuse as an output (no pipe: it would block)
+        sock.bind(
+            str(root / "sock")
+        )  # a special file to refuse as an output (no pipe: it would block)
         old = os.getcwd()
         os.chdir(root)
         try:
@@ -275,7 +415,9 @@ def _fresh_copy(world: Path) -> Iterator[Path]:
 @example(args=["export", "orders", "link.csv", "--force"])
 @example(args=["export", "orders", "exists.csv"])
 @example(args=["validate", "dup-cols.csv", "--schema", "schema.yaml"])
-def test_every_command_line_exits_0_1_or_2_and_exit_2_changes_nothing(world: Path, args: list[str]) -> None:
+def test_every_command_line_exits_0_1_or_2_and_exit_2_changes_nothing(
+    world: Path, args: list[str]
+) -> None:
     debug = "--debug" in args[:1]
     kind = args[1] if debug else args[0]
     with _fresh_copy(world) as root:

@@ -12,7 +12,9 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 @pytest.fixture
-def repo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Path:
+def repo_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVTOOL_REPO", raising=False)
     assert run(capsys, "init").exit_code == 0
@@ -21,7 +23,9 @@ def repo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     return tmp_path / ".dvtool"
 
 
-def test_query_with_an_unquoted_ref_says_how_to_quote_it(repo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_query_with_an_unquoted_ref_says_how_to_quote_it(
+    repo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     r = run(capsys, "query", "select count(*) from flights@v1")
     assert r.exit_code == 2
     assert r.stderr.strip().endswith('write "flights@v1" in double quotes)')
@@ -34,10 +38,15 @@ def test_query_with_an_unquoted_ref_says_how_to_quote_it(repo_dir: Path, capsys:
 
 
 @pytest.mark.parametrize(
-    ("typed", "nearest"), [("checkout", "export"), ("commit", "snapshot"), ("clone", "pull"), ("stauts", "status")]
+    ("typed", "nearest"),
+    [("checkout", "export"), ("commit", "snapshot"), ("clone", "pull"), ("stauts", "status")],
 )
 def test_an_unknown_command_names_the_nearest_one(
-    typed: str, nearest: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    typed: str,
+    nearest: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     r = run(capsys, typed)

@@ -40,8 +40,15 @@ def planted() -> tuple[pa.Table, pa.Table]:
     score = np.round(rng.uniform(0, 1, N), 4)
     user = rng.integers(0, 10**6, N)
     old = pa.table(
-        {"id": ids, "amount": amount, "category": category, "note": pa.array(note, pa.string()),
-         "price": price, "score": score, "user": user}
+        {
+            "id": ids,
+            "amount": amount,
+            "category": category,
+            "note": pa.array(note, pa.string()),
+            "price": price,
+            "score": score,
+            "user": user,
+        }
     )
     note2 = note.copy()
     note2[: N // 5] = None
@@ -52,7 +59,14 @@ def planted() -> tuple[pa.Table, pa.Table]:
     score2 = score.copy()
     score2[100:130] += 0.001
     new = pa.table(
-        {"id": ids, "amount": amount + 10.0, "category": category2,
-         "note": pa.array(note2, pa.string()), "price": price2, "score": score2, "user": user}
+        {
+            "id": ids,
+            "amount": amount + 10.0,
+            "category": category2,
+            "note": pa.array(note2, pa.string()),
+            "price": price2,
+            "score": score2,
+            "user": user,
+        }
     )
     return old, new

@@ -45,7 +45,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=ARGS, viewport={"width": 1280, "height": 900}
+            str(profile),
+            executable_path=CHROMIUM,
+            args=ARGS,
+            viewport={"width": 1280, "height": 900},
         )
         try:
             yield ctx
@@ -71,8 +74,19 @@ def test_diff_report_in_chromium(browser: Any, tmp_path: Path, repo_dir: Path) -
     policy.write_text(yaml.safe_dump(POLICY))
     report = tmp_path / "review.html"
     code, _, err = invoke(
-        "--repo", str(repo_dir), "diff", "t@v1", "t@v2", "--abs-tol", "0.01",
-        "--policy", str(policy), "--format", "html", "-o", str(report),
+        "--repo",
+        str(repo_dir),
+        "diff",
+        "t@v1",
+        "t@v2",
+        "--abs-tol",
+        "0.01",
+        "--policy",
+        str(policy),
+        "--format",
+        "html",
+        "-o",
+        str(report),
     )
     assert code == 1, err
     page, console, errors, requests = _open(browser, report)
@@ -83,12 +97,20 @@ def test_diff_report_in_chromium(browser: Any, tmp_path: Path, repo_dir: Path) -
             box = page.locator(f'figure[data-column="{column}"] svg').bounding_box()
             assert box is not None and box["width"] > 200 and box["height"] > 100, column
             # Vega drew marks, not an empty frame.
-            assert page.locator(f'figure[data-column="{column}"] svg path, '
-                                f'figure[data-column="{column}"] svg rect').count() > 5
+            assert (
+                page.locator(
+                    f'figure[data-column="{column}"] svg path, '
+                    f'figure[data-column="{column}"] svg rect'
+                ).count()
+                > 5
+            )
         assert page.locator("figure[data-column]").count() == 5
         breaches = page.locator("h2#policy + p + table tbody tr")
         assert {
-            (breaches.nth(i).locator("td").nth(0).inner_text(), breaches.nth(i).locator("td").nth(1).inner_text())
+            (
+                breaches.nth(i).locator("td").nth(0).inner_text(),
+                breaches.nth(i).locator("td").nth(1).inner_text(),
+            )
             for i in range(breaches.count())
         } == EXPECTED_BREACHES
         shot = tmp_path / "review.png"
@@ -107,7 +129,9 @@ def test_validation_report_in_chromium(browser: Any, tmp_path: Path) -> None:
         "    checks:\n      in_range: {min_value: 1, max_value: 12}\n"
     )
     report = tmp_path / "validation.html"
-    code, _, err = invoke("validate", str(data), "--schema", str(schema), "--format", "html", "-o", str(report))
+    code, _, err = invoke(
+        "validate", str(data), "--schema", str(schema), "--format", "html", "-o", str(report)
+    )
     assert code == 1, err
     page, console, errors, requests = _open(browser, report)
     try:

@@ -252,7 +252,9 @@ def test_keyless_skips_identical_chunks(tmp_path: Path) -> None:
     assert d.chunks.skipped == 5 and d.chunks.compared == 1
 
 
-def test_nulls_and_nans_are_equal_but_null_is_not_nan_and_zero_keeps_its_sign(tmp_path: Path) -> None:
+def test_nulls_and_nans_are_equal_but_null_is_not_nan_and_zero_keeps_its_sign(
+    tmp_path: Path,
+) -> None:
     # As in the fingerprint: every NaN is one value; -0.0 is not 0.0 (1/x tells them apart).
     old = pa.table({"id": [1, 2, 3, 4], "x": [math.nan, None, math.nan, 0.0]})
     new = pa.table({"id": [1, 2, 3, 4], "x": [-math.nan, None, None, -0.0]})

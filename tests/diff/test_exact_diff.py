@@ -36,7 +36,9 @@ def _two_versions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     return repo
 
 
-def test_decimal256_last_digit_is_a_difference_keyed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_decimal256_last_digit_is_a_difference_keyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _two_versions(tmp_path, capsys)
     res = run(capsys, "--repo", str(repo), "diff", "d@v1", "d@v2", "--exit-code")
     assert res.exit_code == 1, res.stdout
@@ -46,7 +48,9 @@ def test_decimal256_last_digit_is_a_difference_keyed(tmp_path: Path, capsys: pyt
     assert doc["samples"]["changed"][0]["changes"]["x"] == {"old": OLD, "new": NEW}
 
 
-def test_decimal256_last_digit_is_a_difference_keyless(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_decimal256_last_digit_is_a_difference_keyless(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _two_versions(tmp_path, capsys)
     res = run(capsys, "--repo", str(repo), "diff", "d@v1", "d@v2", "--no-key", "--format", "json")
     assert res.exit_code == 0, res.stderr  # no traceback: it used to crash in DuckDB
@@ -56,9 +60,13 @@ def test_decimal256_last_digit_is_a_difference_keyless(tmp_path: Path, capsys: p
     assert doc["samples"]["removed"] == [{"id": 1, "x": OLD}]
 
 
-def test_query_shows_a_wide_decimal_as_its_exact_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_query_shows_a_wide_decimal_as_its_exact_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _two_versions(tmp_path, capsys)
-    res: Result = run(capsys, "--repo", str(repo), "query", 'select x from "d@v1"', "--format", "json")
+    res: Result = run(
+        capsys, "--repo", str(repo), "query", 'select x from "d@v1"', "--format", "json"
+    )
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout) == [{"x": OLD}]
     # arithmetic on it is an error (exit 2, one line), never a rounded number
@@ -80,7 +88,9 @@ def test_query_json_prints_exactly(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     repo = Repo.init(str(tmp_path / "repo"))
     repo.snapshot(table, dataset="d")
-    res = run(capsys, "--repo", str(tmp_path / "repo"), "query", "select * from d", "--format", "json")
+    res = run(
+        capsys, "--repo", str(tmp_path / "repo"), "query", "select * from d", "--format", "json"
+    )
     assert res.exit_code == 0, res.stderr
     (row,) = json.loads(res.stdout)
     # DuckDB answers a zoned timestamp in its session's zone: the same instant, to the nanosecond.
@@ -108,7 +118,9 @@ def test_diff_of_a_source_with_unsorted_wide_decimals_and_durations(tmp_path: Pa
         }
     )
     repo = Repo.init(str(tmp_path / "repo"))
-    snap = repo.snapshot(table, dataset="d", key=["id"]).snapshot  # unsorted: sorted in DuckDB's stand-in
+    snap = repo.snapshot(
+        table, dataset="d", key=["id"]
+    ).snapshot  # unsorted: sorted in DuckDB's stand-in
     assert snap.to_arrow().column("x").to_pylist() == [D(NEW), D(OLD)]
     assert snap.to_arrow().column("d").type == pa.duration("ns")
     changed = table.set_column(2, "d", pa.array([1, 3], pa.duration("ns")))
@@ -135,9 +147,14 @@ def test_parquet_statistics_without_nan_do_not_fool_the_comparison(tmp_path: Pat
     old = pa.table({"id": [1, 2], "x": [math.nan, 0.0]})
     path = tmp_path / "old.parquet"
     pq.write_table(old, path)  # min/max of x: 0.0, 0.0
-    info = ChunkInfo(hash_bytes(path.read_bytes()), table_fingerprint(old.schema, [old]), 2, path.stat().st_size)
+    info = ChunkInfo(
+        hash_bytes(path.read_bytes()), table_fingerprint(old.schema, [old]), 2, path.stat().st_size
+    )
     side = Side(
-        "old", old.schema, (info,), ("id",),
+        "old",
+        old.schema,
+        (info,),
+        ("id",),
         load=lambda c: pq.read_table(path),
         verified_path=lambda c: str(path),
     )
@@ -156,27 +173,47 @@ def test_nanoseconds_are_exact_in_a_real_dvtool_process(tmp_path: Path) -> None:
 
     repo = tmp_path / "repo"
     cols = {
-        "ts": (pa.timestamp("ns", "Europe/Berlin"), "1970-01-01T01:00:00.000000001+01:00", "1970-01-01T01:00:00.000000002+01:00"),
+        "ts": (
+            pa.timestamp("ns", "Europe/Berlin"),
+            "1970-01-01T01:00:00.000000001+01:00",
+            "1970-01-01T01:00:00.000000002+01:00",
+        ),
         "dur": (pa.duration("ns"), "0.000000001", "0.000000002"),
         "t": (pa.time64("ns"), "00:00:00.000000001", "00:00:00.000000002"),
-        "nested": (pa.list_(pa.timestamp("ns")), ["1970-01-01T00:00:00.000000001"], ["1970-01-01T00:00:00.000000002"]),
+        "nested": (
+            pa.list_(pa.timestamp("ns")),
+            ["1970-01-01T00:00:00.000000001"],
+            ["1970-01-01T00:00:00.000000002"],
+        ),
     }
     for i, value in enumerate((1, 2)):
         table = pa.table(
-            {"id": [1], **{c: pa.array([[value]] if c == "nested" else [value], t) for c, (t, _, _) in cols.items()}}
+            {
+                "id": [1],
+                **{
+                    c: pa.array([[value]] if c == "nested" else [value], t)
+                    for c, (t, _, _) in cols.items()
+                },
+            }
         )
         pq.write_table(table, tmp_path / f"v{i}.parquet")
 
     def dvtool(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "dvtool", "--repo", str(repo), *args], capture_output=True, text=True, check=False
+            [sys.executable, "-m", "dvtool", "--repo", str(repo), *args],
+            capture_output=True,
+            text=True,
+            check=False,
         )
 
     assert dvtool("init").returncode == 0
     for i in (0, 1):
         done = dvtool("snapshot", str(tmp_path / f"v{i}.parquet"), "-d", "d", "--key", "id")
         assert done.returncode == 0, done.stderr
-    assert "unchanged" in dvtool("snapshot", str(tmp_path / "v1.parquet"), "-d", "d", "--key", "id").stdout
+    assert (
+        "unchanged"
+        in dvtool("snapshot", str(tmp_path / "v1.parquet"), "-d", "d", "--key", "id").stdout
+    )
     res = dvtool("diff", "d@v1", "d@v2", "--format", "json")
     assert res.returncode == 0, res.stderr
     (change,) = json.loads(res.stdout)["samples"]["changed"]

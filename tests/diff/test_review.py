@@ -38,11 +38,22 @@ def _policy_file(tmp_path: Path, body: dict[str, Any], name: str = "drift.yaml")
     return str(path)
 
 
-def test_json_names_exactly_the_planted_columns_and_statistics(repo_dir: Path, tmp_path: Path) -> None:
+def test_json_names_exactly_the_planted_columns_and_statistics(
+    repo_dir: Path, tmp_path: Path
+) -> None:
     policy = _policy_file(tmp_path, POLICY)
     code, out, err = invoke(
-        "--repo", str(repo_dir), "diff", "t@v1", "t@v2", "--abs-tol", "0.01",
-        "--policy", policy, "--format", "json",
+        "--repo",
+        str(repo_dir),
+        "diff",
+        "t@v1",
+        "t@v2",
+        "--abs-tol",
+        "0.01",
+        "--policy",
+        policy,
+        "--format",
+        "json",
     )
     assert code == 1, err
     d = json.loads(out)
@@ -75,7 +86,15 @@ def test_json_names_exactly_the_planted_columns_and_statistics(repo_dir: Path, t
 def test_the_gate_passes_when_loosened(repo_dir: Path, tmp_path: Path) -> None:
     policy = _policy_file(tmp_path, LOOSE)
     code, out, err = invoke(
-        "--repo", str(repo_dir), "diff", "t@v1", "t@v2", "--abs-tol", "0.01", "--policy", policy,
+        "--repo",
+        str(repo_dir),
+        "diff",
+        "t@v1",
+        "t@v2",
+        "--abs-tol",
+        "0.01",
+        "--policy",
+        policy,
     )
     assert code == 0, err
     assert f"policy {policy}: passed" in out.decode()
@@ -85,7 +104,15 @@ def test_the_gate_passes_when_loosened(repo_dir: Path, tmp_path: Path) -> None:
 def test_every_format_names_each_breach(repo_dir: Path, tmp_path: Path, fmt: str) -> None:
     policy = _policy_file(tmp_path, POLICY)
     code, out, err = invoke(
-        "--repo", str(repo_dir), "diff", "t@v1", "t@v2", "--policy", policy, "--format", fmt,
+        "--repo",
+        str(repo_dir),
+        "diff",
+        "t@v1",
+        "t@v2",
+        "--policy",
+        policy,
+        "--format",
+        fmt,
     )
     assert code == 1, err
     text = out.decode()
@@ -111,12 +138,18 @@ def test_every_format_names_each_breach(repo_dir: Path, tmp_path: Path, fmt: str
 
 def test_policy_files_load_strictly(repo_dir: Path, tmp_path: Path) -> None:
     cases = {
-        "typo.yaml": ({"columns": {"*": {"null_rate_increse": 0.1}}}, "did you mean 'null_rate_increase'"),
+        "typo.yaml": (
+            {"columns": {"*": {"null_rate_increse": 0.1}}},
+            "did you mean 'null_rate_increase'",
+        ),
         "key.yaml": ({"colums": {}}, "unknown key"),
         "neg.yaml": ({"columns": {"amount": {"psi": -1}}}, "≥ 0"),
         "str.yaml": ({"columns": {"amount": {"psi": "high"}}}, "must be a number"),
         "col.yaml": ({"columns": {"nope": {"psi": 0.1}}}, "'nope', which is not in both versions"),
-        "na.yaml": ({"columns": {"note": {"mean_shift": 1}}}, "cannot be computed for column 'note'"),
+        "na.yaml": (
+            {"columns": {"note": {"mean_shift": 1}}},
+            "cannot be computed for column 'note'",
+        ),
         "empty.yaml": ({}, "sets no threshold"),
     }
     for name, (body, message) in cases.items():
@@ -218,7 +251,9 @@ def test_profile_numbers() -> None:
     rng = np.random.default_rng(5)
     x = rng.lognormal(3, 1, 50_000)
     x[::100] = np.nan
-    table = pa.table({"x": pa.array(x, from_pandas=True), "c": pa.array(rng.integers(0, 5, 50_000))})
+    table = pa.table(
+        {"x": pa.array(x, from_pandas=True), "c": pa.array(rng.integers(0, 5, 50_000))}
+    )
     con = sql.connect()
     con.register("t", table)
     whole = profile_table(con, "t", table.schema, table)
@@ -244,7 +279,8 @@ def test_profile_numbers() -> None:
     assert mx.mean == pytest.approx(px.mean, rel=1e-12) and mx.hll == px.hll
     assert merged.columns["c"].values == whole.columns["c"].values
     assert dict(whole.columns["c"].values or ()) == {
-        k: int(v) for k, v in zip(*np.unique(table["c"].to_numpy(), return_counts=True), strict=True)
+        k: int(v)
+        for k, v in zip(*np.unique(table["c"].to_numpy(), return_counts=True), strict=True)
     }
     assert Profile.decode(whole.encode()) == whole
 
@@ -288,18 +324,36 @@ def test_source_sides_get_statistics_too(tmp_path: Path) -> None:
     assert d.drift is not None and d.drift.columns["category"].new_categories == ("z",)
     reader = pa.RecordBatchReader.from_batches(new.schema, new.to_batches())
     with pytest.raises(dvtool.UsageError, match="one-pass reader"):
-        diff(Side.from_arrow("old", old), Side.from_arrow("new", reader), key=["id"], distributions=True)
+        diff(
+            Side.from_arrow("old", old),
+            Side.from_arrow("new", reader),
+            key=["id"],
+            distributions=True,
+        )
 
 
 # ---- HTML -------------------------------------------------------------------------
 
 
-def test_html_is_self_contained_and_has_a_chart_per_changed_column(repo_dir: Path, tmp_path: Path) -> None:
+def test_html_is_self_contained_and_has_a_chart_per_changed_column(
+    repo_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "review.html"
     policy = _policy_file(tmp_path, POLICY)
     code, _, err = invoke(
-        "--repo", str(repo_dir), "diff", "t@v1", "t@v2", "--abs-tol", "0.01", "--policy", policy,
-        "--format", "html", "-o", str(out),
+        "--repo",
+        str(repo_dir),
+        "diff",
+        "t@v1",
+        "t@v2",
+        "--abs-tol",
+        "0.01",
+        "--policy",
+        policy,
+        "--format",
+        "html",
+        "-o",
+        str(out),
     )
     assert code == 1 and "3 breach(es)" in err
     page = out.read_text()
@@ -323,10 +377,23 @@ def test_html_stays_small_and_escapes_everything(monkeypatch: pytest.MonkeyPatch
     hostile = '<script>alert("x")</script>'
     cols: dict[str, Any] = {"id": np.arange(n)}
     for i in range(60):
-        cols[f"{hostile}{i}"] = pa.array([f"{'long value ' * 300}{v}" for v in rng.integers(0, 9, n)])
+        cols[f"{hostile}{i}"] = pa.array(
+            [f"{'long value ' * 300}{v}" for v in rng.integers(0, 9, n)]
+        )
     old = pa.table(cols)
-    new = pa.table({k: (v if k == "id" else pa.array([s + "!" for s in v.to_pylist()])) for k, v in cols.items()})
-    d = diff(Side.from_arrow("old", old), Side.from_arrow("new", new), key=["id"], limit=n, distributions=True)
+    new = pa.table(
+        {
+            k: (v if k == "id" else pa.array([s + "!" for s in v.to_pylist()]))
+            for k, v in cols.items()
+        }
+    )
+    d = diff(
+        Side.from_arrow("old", old),
+        Side.from_arrow("new", new),
+        key=["id"],
+        limit=n,
+        distributions=True,
+    )
     page = d.render("html")
     assert len(page.encode()) < 2_000_000
     assert "<script>" not in page and "&lt;script&gt;" in page
@@ -343,7 +410,9 @@ def test_validate_html(tmp_path: Path) -> None:
         "    checks:\n      in_range: {min_value: 1, max_value: 12}\n"
     )
     out = tmp_path / "v.html"
-    code, _, err = invoke("validate", str(data), "--schema", str(schema), "--format", "html", "-o", str(out))
+    code, _, err = invoke(
+        "validate", str(data), "--schema", str(schema), "--format", "html", "-o", str(out)
+    )
     assert code == 1, err
     page = out.read_text()
     assert "failed" in page and "in_range" in page and page.count("<svg") == 1
@@ -371,9 +440,16 @@ def test_every_arrow_type_profiles_and_renders() -> None:
         }
     )
     new = old.set_column(1, "flag", pa.array([None if i < 10 else i % 3 == 0 for i in range(n)]))
-    new = new.set_column(4, "money", pa.array([decimal.Decimal(f"{i}.26") for i in range(n)], pa.decimal128(10, 2)))
-    d = diff(Side.from_arrow("old", old), Side.from_arrow("new", new), key=["id"],
-             distributions=True, tolerance=ToleranceSpec(abs=0.02))
+    new = new.set_column(
+        4, "money", pa.array([decimal.Decimal(f"{i}.26") for i in range(n)], pa.decimal128(10, 2))
+    )
+    d = diff(
+        Side.from_arrow("old", old),
+        Side.from_arrow("new", new),
+        key=["id"],
+        distributions=True,
+        tolerance=ToleranceSpec(abs=0.02),
+    )
     assert d.comparison["money"].changed == 0 and d.comparison["money"].within_tolerance == n
     assert d.comparison["flag"].null_diff == 10
     assert d.drift is not None and set(d.drift.columns) == set(old.schema.names)

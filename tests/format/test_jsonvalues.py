@@ -40,7 +40,10 @@ UTC = dt.UTC
         (dt.datetime(2024, 1, 1, 0, 0, 0, 1000), "2024-01-01T00:00:00.001"),
         (dt.datetime(2024, 1, 1, 0, 0, 0, 1), "2024-01-01T00:00:00.000001"),
         (dt.datetime(2024, 1, 1, tzinfo=UTC), "2024-01-01T00:00:00+00:00"),
-        (dt.datetime(2024, 1, 1, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))), "2024-01-01T00:00:00-03:30"),
+        (
+            dt.datetime(2024, 1, 1, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))),
+            "2024-01-01T00:00:00-03:30",
+        ),
         (pd.Timestamp(1, unit="ns", tz="Europe/Berlin"), "1970-01-01T01:00:00.000000001+01:00"),
         (dt.time(23, 59, 59, 999000), "23:59:59.999"),
         (dt.time(0, 0), "00:00:00"),
@@ -71,11 +74,20 @@ def test_json_value(value: object, want: object) -> None:
         (pa.array([0, 1, -(10**9) - 1], pa.duration("ns")), ["0", "0.000000001", "-1.000000001"]),
         (pa.array([0, 1, None], pa.time64("ns")), ["00:00:00", "00:00:00.000000001", None]),
         (pa.array([1000], pa.time32("ms")), ["00:00:01"]),
-        (pa.array([0, 10**6 + 1], pa.timestamp("us", "UTC")), ["1970-01-01T00:00:00+00:00", "1970-01-01T00:00:01.000001+00:00"]),
-        (pa.array([2**62, 0], pa.timestamp("ms")), ["4611686018427387904ms since 1970-01-01T00:00:00", "1970-01-01T00:00:00"]),
+        (
+            pa.array([0, 10**6 + 1], pa.timestamp("us", "UTC")),
+            ["1970-01-01T00:00:00+00:00", "1970-01-01T00:00:01.000001+00:00"],
+        ),
+        (
+            pa.array([2**62, 0], pa.timestamp("ms")),
+            ["4611686018427387904ms since 1970-01-01T00:00:00", "1970-01-01T00:00:00"],
+        ),
         (pa.array([D("0")], pa.decimal128(5, 2)), ["0.00"]),
         (pa.array([[1, 2], None, [3]]).slice(1), [None, [3]]),
-        (pa.array([[("k", 1)], [], None], pa.map_(pa.string(), pa.int64())), [[["k", 1]], [], None]),
+        (
+            pa.array([[("k", 1)], [], None], pa.map_(pa.string(), pa.int64())),
+            [[["k", 1]], [], None],
+        ),
         (pa.array([[1, 2], None, [3, 4]], pa.list_(pa.int64(), 2)).slice(1), [None, [3, 4]]),
         (pa.array([{"a": 1, "b": None}, None]).slice(1), [None]),
         (pa.chunked_array([[1], [2, None]]), [1, 2, None]),
@@ -99,15 +111,24 @@ def test_arrow_and_python_give_one_form() -> None:
         pa.array([dt.date(2020, 1, 1)]),
     ):
         assert encode_array(arr) == [json_value(v) for v in arr.to_pylist()]
-    assert encode_scalar(pa.scalar(-0.0)) == -0.0 and math.copysign(1, encode_scalar(pa.scalar(-0.0))) < 0
+    assert (
+        encode_scalar(pa.scalar(-0.0)) == -0.0
+        and math.copysign(1, encode_scalar(pa.scalar(-0.0))) < 0
+    )
 
 
 def test_python_values_are_exact_or_exact_text() -> None:
     ns = python_values(pa.array([1, None], pa.timestamp("ns", "UTC")))
     assert ns == ["1970-01-01T00:00:00.000000001+00:00", None] and isinstance(ns[0], Exact)
     assert python_values(pa.array([1], pa.duration("ns"))) == ["0.000000001"]
-    assert python_values(pa.array([5], pa.timestamp("ms"))) == [dt.datetime(1970, 1, 1, 0, 0, 0, 5000)]
-    assert python_values(pa.array([2**62], pa.timestamp("ms"))) == ["4611686018427387904ms since 1970-01-01T00:00:00"]
+    assert python_values(pa.array([5], pa.timestamp("ms"))) == [
+        dt.datetime(1970, 1, 1, 0, 0, 0, 5000)
+    ]
+    assert python_values(pa.array([2**62], pa.timestamp("ms"))) == [
+        "4611686018427387904ms since 1970-01-01T00:00:00"
+    ]
     assert python_values(pa.array([[1]], pa.list_(pa.time64("ns")))) == [["00:00:00.000000001"]]
-    assert python_values(pa.array([[5]], pa.list_(pa.timestamp("ms")))) == [[dt.datetime(1970, 1, 1, 0, 0, 0, 5000)]]
+    assert python_values(pa.array([[5]], pa.list_(pa.timestamp("ms")))) == [
+        [dt.datetime(1970, 1, 1, 0, 0, 0, 5000)]
+    ]
     assert python_values(pa.array([1, None])) == [1, None]

@@ -16,7 +16,9 @@ from dvtool.format.layout import check_name, utc_now
 def test_two_dots_are_refused_anywhere_in_a_name(name: str) -> None:
     with pytest.raises(UsageError) as info:
         check_name(name)
-    assert str(info.value).endswith("(starting with a letter or digit, no '..', at most 128 characters)")
+    assert str(info.value).endswith(
+        "(starting with a letter or digit, no '..', at most 128 characters)"
+    )
 
 
 def test_a_long_bad_name_is_shown_cut() -> None:

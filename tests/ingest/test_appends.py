@@ -129,10 +129,15 @@ def test_small_appends_leave_tiny_chunks_until_they_add_up_then_merge_once(
         if chunk.rows >= min_rows:
             break
         tail_run += chunk.rows
-    assert tail_run - last.chunks[-1].rows < min_rows  # a run past min_rows is merged by the next version
-    assert last.fingerprint == dvtool.Repo.init(str(tmp_path / "alone")).snapshot(
-        rows.slice(0, end), dataset="f", key=key
-    ).snapshot.manifest.fingerprint
+    assert (
+        tail_run - last.chunks[-1].rows < min_rows
+    )  # a run past min_rows is merged by the next version
+    assert (
+        last.fingerprint
+        == dvtool.Repo.init(str(tmp_path / "alone"))
+        .snapshot(rows.slice(0, end), dataset="f", key=key)
+        .snapshot.manifest.fingerprint
+    )
 
 
 def _covering(chunks: Sequence[ChunkInfo], keys: Sequence[tuple[object, ...]]) -> set[str]:
@@ -155,7 +160,9 @@ def test_edits_in_the_middle_change_only_the_chunks_around_them_across_versions(
 
     def table(keys: np.ndarray) -> pa.Table:
         keys = np.sort(keys)
-        return pa.table({"id": keys, "v": (keys * 7919) % 1000, "s": pa.array([f"s{k % 977}" for k in keys])})
+        return pa.table(
+            {"id": keys, "v": (keys * 7919) % 1000, "s": pa.array([f"s{k % 977}" for k in keys])}
+        )
 
     repo = dvtool.Repo.init(str(tmp_path / "repo"))
     v1 = repo.snapshot(table(ids), dataset="d", key=["id"]).snapshot.manifest
@@ -170,7 +177,9 @@ def test_edits_in_the_middle_change_only_the_chunks_around_them_across_versions(
     touched: list[tuple[object, ...]] = []
     previous = v1
     for kind, keys in edits:
-        current = np.concatenate([current, keys]) if kind == "insert" else np.setdiff1d(current, keys)
+        current = (
+            np.concatenate([current, keys]) if kind == "insert" else np.setdiff1d(current, keys)
+        )
         result = repo.snapshot(table(current), dataset="d", key=["id"])
         m = result.snapshot.manifest
         edited = [(int(keys[0]),), (int(keys[-1]),)]
@@ -187,7 +196,9 @@ def test_edits_in_the_middle_change_only_the_chunks_around_them_across_versions(
     assert untouched <= {c.object for c in previous.chunks}
 
 
-def test_stored_size_is_at_most_pyarrows_default_write_table_on_the_wide_shape(tmp_path: Path) -> None:
+def test_stored_size_is_at_most_pyarrows_default_write_table_on_the_wide_shape(
+    tmp_path: Path,
+) -> None:
     # Default chunk sizes: ~65k rows a chunk on this shape.
     rows = pa.Table.from_batches(list(datagen.wide_months(200_000)))
     repo = dvtool.Repo.init(str(tmp_path / "repo"))
@@ -195,5 +206,8 @@ def test_stored_size_is_at_most_pyarrows_default_write_table_on_the_wide_shape(t
     assert len(snap.chunks) >= 2
     sink = io.BytesIO()
     pq.write_table(rows.sort_by([(k, "ascending") for k in KEY]), sink)
-    assert snap.manifest.bytes <= 1.0 * len(sink.getvalue()), (snap.manifest.bytes, len(sink.getvalue()))
+    assert snap.manifest.bytes <= 1.0 * len(sink.getvalue()), (
+        snap.manifest.bytes,
+        len(sink.getvalue()),
+    )
     assert snap.to_arrow().equals(rows)

@@ -64,7 +64,12 @@ def test_insert_thousand_rows_in_the_middle_rewrites_only_the_chunk_around_it(
     before = {c.object for c in repo2_base.snapshot.chunks}
     new = [c for c in result.snapshot.chunks if c.object not in before]
     # Only the parent chunk whose key range holds the insert is rewritten (split in two at most).
-    assert 1 <= len(new) <= 2 and len(result.snapshot.chunks) - len(new) == len(repo2_base.snapshot.chunks) - 1
+    assert (
+        1 <= len(new) <= 2
+        and len(result.snapshot.chunks) - len(new) == len(repo2_base.snapshot.chunks) - 1
+    )
     assert all(c.key_min is not None and c.key_max is not None for c in new)
-    assert min(c.key_min[0] for c in new) <= middle[0] and max(c.key_max[0] for c in new) >= middle[-1]
+    assert (
+        min(c.key_min[0] for c in new) <= middle[0] and max(c.key_max[0] for c in new) >= middle[-1]
+    )
     assert result.bytes_written <= 0.25 * stored, (result.bytes_written, stored)

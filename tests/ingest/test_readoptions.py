@@ -16,15 +16,7 @@ from dvtool.errors import UsageError
 from dvtool.ingest.readoptions import DEFAULT_NULL_VALUES
 
 # Every spelling of "missing" a user meets, bare and quoted, in a text and a numeric column.
-MESSY = (
-    "id,carrier,delay\n"
-    "1,NA,NA\n"
-    "2,N/A,N/A\n"
-    "3,,\n"
-    "4,NULL,NULL\n"
-    '5,"NA",7\n'
-    "6,UA,12\n"
-)
+MESSY = 'id,carrier,delay\n1,NA,NA\n2,N/A,N/A\n3,,\n4,NULL,NULL\n5,"NA",7\n6,UA,12\n'
 
 
 @pytest.fixture
@@ -44,7 +36,9 @@ def test_default_null_values_are_pandas_own_list() -> None:
     assert set(DEFAULT_NULL_VALUES) == set(STR_NA_VALUES)
 
 
-def test_na_na_empty_and_null_cells_are_nulls_by_default_in_text_columns_too(tmp_path: Path, messy: Path) -> None:
+def test_na_na_empty_and_null_cells_are_nulls_by_default_in_text_columns_too(
+    tmp_path: Path, messy: Path
+) -> None:
     repo = dvtool.Repo.init(tmp_path / "repo")
     snap = repo.snapshot(str(messy), dataset="flights", key=["id"]).snapshot
     assert str(snap.schema.field("delay").type) == "int64"
@@ -76,7 +70,9 @@ def test_quoted_cells_can_stay_literal(tmp_path: Path, messy: Path) -> None:
     assert [r["carrier"] for r in rows(repo, "flights")] == [None, None, None, None, "NA", "UA"]
 
 
-def test_other_null_values_are_other_data_even_from_an_untouched_file(tmp_path: Path, messy: Path) -> None:
+def test_other_null_values_are_other_data_even_from_an_untouched_file(
+    tmp_path: Path, messy: Path
+) -> None:
     """The stat cache knows the read options: another reading of the same bytes is read again."""
     repo = dvtool.Repo.init(tmp_path / "repo")
     assert repo.snapshot(str(messy), dataset="f", key=["id"]).version == 1
@@ -114,14 +110,18 @@ def test_tsv_keeps_its_tab_and_a_tab_can_be_spelled(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("a\tb\n1\tx\n")
     repo = dvtool.Repo.init(tmp_path / "repo")
     one = repo.snapshot(str(tmp_path / "a.tsv"), dataset="t").snapshot
-    two = repo.snapshot(str(tmp_path / "a.csv"), dataset="c", read=dvtool.ReadOptions.build(delimiter="\\t")).snapshot
+    two = repo.snapshot(
+        str(tmp_path / "a.csv"), dataset="c", read=dvtool.ReadOptions.build(delimiter="\\t")
+    ).snapshot
     assert one.schema.names == two.schema.names == ["a", "b"]
     assert one.manifest.fingerprint == two.manifest.fingerprint
 
 
 def test_column_types_cast_parquet_and_json_lines(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": [1, 2], "amount": [1.5, 2.25]}), tmp_path / "p.parquet")
-    (tmp_path / "e.jsonl").write_text('{"id": 1, "ts": "2024-01-02 03:04:05"}\n{"id": 2, "ts": null}\n')
+    (tmp_path / "e.jsonl").write_text(
+        '{"id": 1, "ts": "2024-01-02 03:04:05"}\n{"id": 2, "ts": null}\n'
+    )
     repo = dvtool.Repo.init(tmp_path / "repo")
     read = dvtool.ReadOptions.build(column_types={"amount": "decimal128(10, 2)"})
     snap = repo.snapshot(str(tmp_path / "p.parquet"), dataset="p", read=read).snapshot
@@ -136,7 +136,10 @@ def test_column_types_cast_parquet_and_json_lines(tmp_path: Path) -> None:
     [
         ({"options": {"block_size": "1"}}, "--read-option block_size cannot be set"),
         ({"options": {"delimiter": ";"}}, "use --delimiter"),
-        ({"options": {"quoted_string_can_be_null": "x"}}, "did you mean 'quoted_strings_can_be_null'"),
+        (
+            {"options": {"quoted_string_can_be_null": "x"}},
+            "did you mean 'quoted_strings_can_be_null'",
+        ),
         ({"options": {"strings_can_be_null": "maybe"}}, "expects true or false"),
         ({"column_types": {"id": "intt"}}, "'intt' is not a type"),
         ({"delimiter": ";;"}, "--delimiter must be one character"),
@@ -151,18 +154,29 @@ def test_bad_read_options_are_refused_up_front(kwargs: dict[str, object], messag
 def test_options_that_would_be_ignored_are_refused(tmp_path: Path, messy: Path) -> None:
     pq.write_table(pa.table({"id": [1]}), tmp_path / "p.parquet")
     repo = dvtool.Repo.init(tmp_path / "repo")
-    with pytest.raises(UsageError, match=r"--null-values applies to CSV files; .*p.parquet is parquet"):
-        repo.snapshot(str(tmp_path / "p.parquet"), dataset="p", read=dvtool.ReadOptions.build(null_values="x"))
+    with pytest.raises(
+        UsageError, match=r"--null-values applies to CSV files; .*p.parquet is parquet"
+    ):
+        repo.snapshot(
+            str(tmp_path / "p.parquet"), dataset="p", read=dvtool.ReadOptions.build(null_values="x")
+        )
     with pytest.raises(UsageError, match="column 'nope' in --column-type is not in"):
-        repo.snapshot(str(messy), dataset="f", read=dvtool.ReadOptions.build(column_types={"nope": "int64"}))
+        repo.snapshot(
+            str(messy), dataset="f", read=dvtool.ReadOptions.build(column_types={"nope": "int64"})
+        )
     with pytest.raises(UsageError, match="apply to files; a DataFrame already has its types"):
-        repo.snapshot(pd.DataFrame({"a": [1]}), dataset="df", read=dvtool.ReadOptions.build(skip_rows=1))
+        repo.snapshot(
+            pd.DataFrame({"a": [1]}), dataset="df", read=dvtool.ReadOptions.build(skip_rows=1)
+        )
     assert repo.dataset_names() == []
 
 
 def test_read_options_round_trip_their_canonical_form() -> None:
     read = dvtool.ReadOptions.build(
-        null_values="NA,,NA", delimiter="tab", encoding="LATIN-1", column_types={"b": "int", "a": "string"},
+        null_values="NA,,NA",
+        delimiter="tab",
+        encoding="LATIN-1",
+        column_types={"b": "int", "a": "string"},
         options={"true_values": "y,Y"},
     )
     assert read.to_dict() == {
@@ -184,7 +198,9 @@ def test_read_options_round_trip_their_canonical_form() -> None:
 
 
 @pytest.fixture
-def cli_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Path:
+def cli_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVTOOL_REPO", raising=False)
     assert run(capsys, "init").exit_code == 0
@@ -208,7 +224,11 @@ def test_cli_snapshot_with_and_without_null_values(
     assert nulls(capsys) == {"id": 0, "carrier": 5, "delay": 4}
     r = run(capsys, "snapshot", str(messy), "-d", "f", "--key", "id", "--null-values", "NULL")
     assert r.exit_code == 0 and "v2" in r.stdout
-    assert nulls(capsys) == {"id": 0, "carrier": 1, "delay": 1}  # only NULL is null now; the empty cells are text
+    assert nulls(capsys) == {
+        "id": 0,
+        "carrier": 1,
+        "delay": 1,
+    }  # only NULL is null now; the empty cells are text
 
 
 def test_cli_bad_read_option_is_one_line_and_leaves_the_repo(
@@ -222,7 +242,9 @@ def test_cli_bad_read_option_is_one_line_and_leaves_the_repo(
         ("--read-option", "nonsense=1"),
     ):
         r = run(capsys, "snapshot", str(messy), "-d", "f", *args)
-        assert r.exit_code == 2 and r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1, r.stderr
+        assert r.exit_code == 2 and r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1, (
+            r.stderr
+        )
     assert tree_digest(cli_repo) == before
 
 
@@ -254,5 +276,16 @@ def test_cli_diff_two_files_with_read_options(
     other.write_text(MESSY.replace("1,NA,NA", "1,-,NA"))
     r = run(capsys, "diff", str(messy), str(other), "--key", "id", "--format", "json")
     assert json.loads(r.stdout)["rows"]["changed"] == 1
-    r = run(capsys, "diff", str(messy), str(other), "--key", "id", "--null-values", "NA,N/A,,NULL,-", "--format", "json")
+    r = run(
+        capsys,
+        "diff",
+        str(messy),
+        str(other),
+        "--key",
+        "id",
+        "--null-values",
+        "NA,N/A,,NULL,-",
+        "--format",
+        "json",
+    )
     assert json.loads(r.stdout)["rows"]["changed"] == 0

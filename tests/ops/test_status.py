@@ -78,13 +78,17 @@ def test_same_source_reuses_recorded_read_options_other_source_does_not(tmp_path
     repo.snapshot(str(data), dataset="a", read=dvtool.ReadOptions.build(null_values=""))
     data.write_text(CSV + "4,NA,1\n")
     second = repo.snapshot(str(data), dataset="a")
-    assert second.read_from == "a@v1" and second.read is not None and second.read.null_values == ("",)
+    assert (
+        second.read_from == "a@v1" and second.read is not None and second.read.null_values == ("",)
+    )
     assert second.snapshot.to_arrow().column("name").to_pylist()[-1] == "NA"
     copy = tmp_path / "b.csv"
     copy.write_text(CSV)
     third = repo.snapshot(str(copy), dataset="a")
     assert third.read_from is None and third.read == dvtool.ReadOptions()
-    with pytest.raises(UsageError, match="name a SOURCE to snapshot: df@v1 was not snapshotted from files"):
+    with pytest.raises(
+        UsageError, match="name a SOURCE to snapshot: df@v1 was not snapshotted from files"
+    ):
         repo.snapshot(pd.DataFrame({"x": [1]}), dataset="df") and repo.snapshot(None, dataset="df")
 
 
@@ -110,7 +114,9 @@ def test_memory_source(tmp_path: Path) -> None:
     record = repo.get("f").manifest.source
     assert record is not None and record.args == (url,) and record.files[0].mtime is not None
     assert states(repo) == {"f": "unchanged"}
-    fs.pipe(url, CSV.replace("2,b,5", "2,c,5").encode())  # same size: told apart by its modification time
+    fs.pipe(
+        url, CSV.replace("2,b,5", "2,c,5").encode()
+    )  # same size: told apart by its modification time
     assert states(repo) == {"f": "changed"}
     fs.rm(url)
     assert states(repo) == {"f": "missing"}
@@ -159,7 +165,12 @@ def test_cli_status_text_json_and_exit_code(
     data = tmp_path / "flights.csv"
     data.write_text(CSV)
     assert run(capsys, "init").exit_code == 0
-    assert run(capsys, "snapshot", str(data), "-d", "flights", "--key", "id", "--null-values", "NA").exit_code == 0
+    assert (
+        run(
+            capsys, "snapshot", str(data), "-d", "flights", "--key", "id", "--null-values", "NA"
+        ).exit_code
+        == 0
+    )
     assert run(capsys, "tag", "flights", "jan").exit_code == 0
     r = run(capsys, "status", "--exit-code")
     assert r.exit_code == 0
@@ -170,12 +181,18 @@ def test_cli_status_text_json_and_exit_code(
     data.write_text(CSV + "4,d,9\n")
     r = run(capsys, "status", "--exit-code")
     assert r.exit_code == 1 and f"{data}: 34 → 40 bytes" in r.stdout
-    assert r.stdout.rstrip().endswith("changed: flights; snapshot again with: dvtool snapshot -d NAME")
+    assert r.stdout.rstrip().endswith(
+        "changed: flights; snapshot again with: dvtool snapshot -d NAME"
+    )
     doc = json.loads(run(capsys, "status", "--json").stdout)
-    assert doc["changed"] == ["flights"] and doc["datasets"][0]["source"]["read_options"] == {"null_values": ["NA"]}
+    assert doc["changed"] == ["flights"] and doc["datasets"][0]["source"]["read_options"] == {
+        "null_values": ["NA"]
+    }
     assert run(capsys, "status").exit_code == 0  # without --exit-code a change is not an error
     r = run(capsys, "snapshot", "-d", "flights")
-    assert r.exit_code == 0 and "(read with --null-values NA, as recorded in flights@v1)" in r.stdout
+    assert (
+        r.exit_code == 0 and "(read with --null-values NA, as recorded in flights@v1)" in r.stdout
+    )
     assert run(capsys, "status", "--exit-code").exit_code == 0
     r = run(capsys, "status", "nope")
     assert r.exit_code == 2 and r.stderr.startswith("Error: unknown dataset 'nope'")
@@ -186,4 +203,8 @@ def test_snapshot_result_repr_is_one_line(tmp_path: Path) -> None:
     data.write_text(CSV)
     result = dvtool.Repo.init(tmp_path / "repo").snapshot(str(data), dataset="flights")
     text = repr(result)
-    assert "\n" not in text and text.startswith("<SnapshotResult flights@v1 xxh128:") and len(text) < 200
+    assert (
+        "\n" not in text
+        and text.startswith("<SnapshotResult flights@v1 xxh128:")
+        and len(text) < 200
+    )

@@ -92,7 +92,9 @@ def test_push_copies_history_and_then_only_new_chunks(local_pair: tuple[Store, S
     assert again.up_to_date and again.objects == 0 and again.datasets[0].versions == ()
 
 
-def test_push_to_an_empty_target_counts_nothing_as_already_there(local_pair: tuple[Store, Store]) -> None:
+def test_push_to_an_empty_target_counts_nothing_as_already_there(
+    local_pair: tuple[Store, Store],
+) -> None:
     """Chunks shared by several versions travel once and are not 'already there' in an empty target."""
     src, dst = local_pair
     shared = [b"chunk-1" * 100, b"chunk-2" * 100]

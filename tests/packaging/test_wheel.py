@@ -24,12 +24,22 @@ pytestmark = [pytest.mark.packaging, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 NOT_SHIPPED = {"test", "dev"}  # extras for working on dvtool itself
 # What each runtime extra promises to make importable.
-PROMISES = {"s3": ["s3fs"], "gcs": ["gcsfs"], "azure": ["adlfs"], "spark": ["pyspark"], "report": ["altair", "vl_convert"]}
+PROMISES = {
+    "s3": ["s3fs"],
+    "gcs": ["gcsfs"],
+    "azure": ["adlfs"],
+    "spark": ["pyspark"],
+    "report": ["altair", "vl_convert"],
+}
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900) -> str:
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    done = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    )
     return done.stdout
 
 
@@ -37,7 +47,10 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: 
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     _run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], cwd=out)
-    _run([sys.executable, "-m", "twine", "check", "--strict", *map(str, sorted(out.iterdir()))], cwd=out)
+    _run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, sorted(out.iterdir()))],
+        cwd=out,
+    )
     return out
 
 
@@ -55,17 +68,28 @@ def test_wheel_holds_every_package_file(dist: Path) -> None:
 
 
 def test_installed_wheel_runs_a_day_of_work(dist: Path, tmp_path: Path) -> None:
-    extras = sorted(set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]) - NOT_SHIPPED)
+    extras = sorted(
+        set(
+            tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+        )
+        - NOT_SHIPPED
+    )
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     py = env_dir / "bin" / "python"
     wheel = next(dist.glob("dvtool-*.whl"))
     spec = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
-    _run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", spec], cwd=tmp_path, timeout=1500)
+    _run(
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", spec],
+        cwd=tmp_path,
+        timeout=1500,
+    )
 
     work = tmp_path / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DVTOOL_REPO", "VIRTUAL_ENV")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DVTOOL_REPO", "VIRTUAL_ENV")
+    }
     env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
 
     def dvtool(*args: str) -> str:
@@ -74,12 +98,18 @@ def test_installed_wheel_runs_a_day_of_work(dist: Path, tmp_path: Path) -> None:
     # dvtool is the installed one, not this checkout
     where = _run([str(py), "-c", "import dvtool, sys; print(dvtool.__file__)"], cwd=work, env=env)
     assert str(env_dir) in where and str(ROOT) not in where
-    version = _run([str(py), "-c", "import dvtool; print(dvtool.__version__)"], cwd=work, env=env).strip()
+    version = _run(
+        [str(py), "-c", "import dvtool; print(dvtool.__version__)"], cwd=work, env=env
+    ).strip()
     assert dvtool("--version").startswith(f"dvtool, version {version} (repository format ")
-    assert f"Version: {version}" in _run([str(py), "-m", "pip", "show", "dvtool"], cwd=work, env=env)
+    assert f"Version: {version}" in _run(
+        [str(py), "-m", "pip", "show", "dvtool"], cwd=work, env=env
+    )
 
     (work / "orders.csv").write_text("id,amount,status\n1,10.5,new\n2,3.0,paid\n3,7.25,new\n")
-    (work / "orders2.csv").write_text("id,amount,status\n1,10.5,new\n2,4.0,paid\n3,7.25,new\n4,1.0,new\n")
+    (work / "orders2.csv").write_text(
+        "id,amount,status\n1,10.5,new\n2,4.0,paid\n3,7.25,new\n4,1.0,new\n"
+    )
     (work / "orders.schema.yaml").write_text(
         "schema_type: dataframe\nversion: 0.35.0\ncolumns:\n"
         "  id: {dtype: int64, nullable: false, unique: true}\n"
@@ -88,7 +118,9 @@ def test_installed_wheel_runs_a_day_of_work(dist: Path, tmp_path: Path) -> None:
     )
     dvtool("init")
     assert "orders@v1" in dvtool("snapshot", "orders.csv", "-d", "orders", "--key", "id")
-    assert "orders@v2" in dvtool("snapshot", "orders2.csv", "-d", "orders", "--key", "id", "--schema", "orders.schema.yaml")
+    assert "orders@v2" in dvtool(
+        "snapshot", "orders2.csv", "-d", "orders", "--key", "id", "--schema", "orders.schema.yaml"
+    )
     assert dvtool("validate", "orders", "--schema", "orders.schema.yaml").startswith("PASSED")
     assert '"changed": 1' in dvtool("diff", "orders", "--format", "json")
     assert '"n": 4' in dvtool("query", "select count(*) as n from orders", "--format", "json")

@@ -55,7 +55,9 @@ def local(tmp_path: Path) -> Setup:
     other = tmp_path / "elsewhere.parquet"
     pq.write_table(pa.table({"secret": ["outside"]}), other)
     (chunk,) = [p for p in repo.rglob("objects/*/*.parquet")]
-    return Setup(options, str(chunk), str(repo / "dvtool.json"), str(other), lambda: tree_digest(repo))
+    return Setup(
+        options, str(chunk), str(repo / "dvtool.json"), str(other), lambda: tree_digest(repo)
+    )
 
 
 @pytest.fixture
@@ -80,7 +82,13 @@ def remote(s3_bucket: S3Bucket, tmp_path: Path) -> Iterator[Setup]:
             for k in fs.find(s3_bucket.name) + fs.find(other_bucket)
         }
 
-    yield Setup(options, f"s3://{chunk}", f"{url}/dvtool.json", f"s3://{other_bucket}/elsewhere.parquet", digest)
+    yield Setup(
+        options,
+        f"s3://{chunk}",
+        f"{url}/dvtool.json",
+        f"s3://{other_bucket}/elsewhere.parquet",
+        digest,
+    )
 
 
 def _forbidden(s: Setup, scratch: Path) -> dict[str, str]:
@@ -130,18 +138,28 @@ def _check_refused(s: Setup, tmp_path: Path) -> None:
         assert code == 2 and (not hostname or hostname.encode() not in out)
 
 
-def test_every_forbidden_statement_is_refused_on_a_local_repository(local: Setup, tmp_path: Path) -> None:
+def test_every_forbidden_statement_is_refused_on_a_local_repository(
+    local: Setup, tmp_path: Path
+) -> None:
     _check_refused(local, tmp_path)
 
 
 @pytest.mark.s3
-def test_every_forbidden_statement_is_refused_on_an_s3_repository(remote: Setup, tmp_path: Path) -> None:
+def test_every_forbidden_statement_is_refused_on_an_s3_repository(
+    remote: Setup, tmp_path: Path
+) -> None:
     _check_refused(remote, tmp_path)
 
 
 @pytest.mark.s3
 def test_s3_query_still_reads_the_named_snapshot(remote: Setup) -> None:
-    code, out, err = invoke(*remote.options, "query", "select sum(amount) as s from orders where order_id > 1", "--format", "csv")
+    code, out, err = invoke(
+        *remote.options,
+        "query",
+        "select sum(amount) as s from orders where order_id > 1",
+        "--format",
+        "csv",
+    )
     assert (code, out.decode().splitlines()) == (0, ['"s"', "27.25"]), err
 
 
@@ -151,7 +169,10 @@ def test_reading_statements_still_work(local: Setup) -> None:
         'from "orders@v1" select max(order_id) as m': ['"m"', "3"],
         "with t as (select * from orders) select count(*) as n from t": ['"n"', "3"],
         "values (1), (2)": ['"col0"', "1", "2"],
-        "pivot (select order_id from orders) on order_id in (1, 2, 3) using count(*)": ['"1","2","3"', "1,1,1"],
+        "pivot (select order_id from orders) on order_id in (1, 2, 3) using count(*)": [
+            '"1","2","3"',
+            "1,1,1",
+        ],
     }.items():
         code, out, err = invoke(*local.options, "query", text, "--format", "csv")
         assert (code, out.decode().splitlines()) == (0, expected), f"{text}: {err}"
@@ -162,7 +183,9 @@ def test_reading_statements_still_work(local: Setup) -> None:
 
 def test_the_output_file_is_written_by_dvtool(local: Setup, tmp_path: Path) -> None:
     target = tmp_path / "out.parquet"
-    code, _, err = invoke(*local.options, "query", "select * from orders", "--format", "parquet", "-o", str(target))
+    code, _, err = invoke(
+        *local.options, "query", "select * from orders", "--format", "parquet", "-o", str(target)
+    )
     assert code == 0, err
     assert pq.read_table(target).column("order_id").to_pylist() == [1, 2, 3]
 

@@ -26,7 +26,9 @@ def repo(tmp_path: Path) -> Path:
     for n in (1, 2):
         src = tmp_path / f"v{n}.csv"
         src.write_text("id,x\n" + "".join(f"{i},{'v' * n}{i}\n" for i in range(n * 100)))
-        code, _, err = invoke("--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id")
+        code, _, err = invoke(
+            "--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id"
+        )
         assert code == 0, err
     return root
 
@@ -61,7 +63,10 @@ def test_reads_refuse_the_damaged_entry(repo: Path, tmp_path: Path) -> None:
     ):
         code, out, err = invoke("--repo", str(repo), *args)
         assert code == 2, (args, out, err)
-        assert err.startswith("Error: ") and err.count("\n") == 1 and "orders@v1" in err, (args, err)
+        assert err.startswith("Error: ") and err.count("\n") == 1 and "orders@v1" in err, (
+            args,
+            err,
+        )
     assert not (tmp_path / "out.parquet").exists()
     # v1 itself is intact and still served.
     assert invoke("--repo", str(repo), "show", "orders@v1")[0] == 0
@@ -80,7 +85,9 @@ def test_gc_deletes_nothing_because_of_it(repo: Path) -> None:
     _age_everything(repo)
     before = tree_digest(repo)
     for dry in ([], ["--yes"]):
-        code, _, err = invoke("--repo", str(repo), "-q", "gc", "--older-than", "1d", "--allow-short-grace", *dry)
+        code, _, err = invoke(
+            "--repo", str(repo), "-q", "gc", "--older-than", "1d", "--allow-short-grace", *dry
+        )
         assert code == 2 and "nothing was deleted" in err and err.count("\n") == 1, err
     assert {k: v for k, v in tree_digest(repo).items() if not k.startswith("tmp/")} == {
         k: v for k, v in before.items() if not k.startswith("tmp/")

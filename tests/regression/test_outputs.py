@@ -34,9 +34,14 @@ def repo(tmp_path: Path) -> Path:
     src = tmp_path / "orders.csv"
     src.write_text("id,x\n" + "".join(f"{i},v{i}\n" for i in range(3000)))
     assert invoke("--repo", str(root), "init")[0] == 0
-    assert invoke("--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id")[0] == 0
+    assert (
+        invoke("--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id")[0]
+        == 0
+    )
     schema = tmp_path / "s.yaml"
-    schema.write_text("schema_type: dataframe\nversion: 0.35.0\ncolumns:\n  id:\n    dtype: int64\n")
+    schema.write_text(
+        "schema_type: dataframe\nversion: 0.35.0\ncolumns:\n  id:\n    dtype: int64\n"
+    )
     return root
 
 
@@ -118,7 +123,9 @@ def test_export_into_a_non_empty_folder(repo: Path, tmp_path: Path) -> None:
     assert all(p.read_bytes() != b"stale" for p in parts), "a stale part survived"
     assert sum(pq.read_metadata(p).num_rows for p in parts) == 3000
     # The folder snapshots back as the same data.
-    code, out_text, err = invoke("--repo", str(repo), "-q", "snapshot", str(out), "-d", "orders", "--key", "id")
+    code, out_text, err = invoke(
+        "--repo", str(repo), "-q", "snapshot", str(out), "-d", "orders", "--key", "id"
+    )
     assert code == 0 and "unchanged" in out_text.decode(), (out_text, err)
     # A folder with a file dvtool did not write is not touched, even with --force.
     (out / "notes.txt").write_text("mine")
@@ -128,7 +135,9 @@ def test_export_into_a_non_empty_folder(repo: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv"])
-def test_csv_export_of_nested_columns_names_the_column(repo: Path, tmp_path: Path, fmt: str) -> None:
+def test_csv_export_of_nested_columns_names_the_column(
+    repo: Path, tmp_path: Path, fmt: str
+) -> None:
     src = tmp_path / "nested.parquet"
     pq.write_table(NESTED, src)
     assert invoke("--repo", str(repo), "-q", "snapshot", str(src), "-d", "nested")[0] == 0
@@ -149,10 +158,19 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-@pytest.mark.parametrize("args", [["export", "orders", "-"], ["query", "select * from orders", "--format", "csv"], ["log", "orders"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "orders", "-"],
+        ["query", "select * from orders", "--format", "csv"],
+        ["log", "orders"],
+    ],
+)
 def test_a_closed_pipe_ends_quietly_with_exit_0(repo: Path, args: list[str]) -> None:
     """Like `dvtool export orders - | head -1`."""
-    proc = subprocess.Popen(_console(repo, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    proc = subprocess.Popen(
+        _console(repo, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.readline()
     proc.stdout.close()  # the reader goes away
@@ -162,11 +180,15 @@ def test_a_closed_pipe_ends_quietly_with_exit_0(repo: Path, args: list[str]) -> 
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("args", [["export", "orders", "-"], ["query", "select * from orders", "--format", "json"]])
+@pytest.mark.parametrize(
+    "args", [["export", "orders", "-"], ["query", "select * from orders", "--format", "json"]]
+)
 def test_a_full_disk_is_exit_2_with_one_line(repo: Path, args: list[str]) -> None:
     before = tree_digest(repo)
     with open("/dev/full", "wb") as full:
-        proc = subprocess.run(_console(repo, *args), stdout=full, stderr=subprocess.PIPE, env=_env(), timeout=120)
+        proc = subprocess.run(
+            _console(repo, *args), stdout=full, stderr=subprocess.PIPE, env=_env(), timeout=120
+        )
     err = proc.stderr.decode()
     assert proc.returncode == 2 and _one_line(err) and "no space left" in err, err
     assert tree_digest(repo) == before

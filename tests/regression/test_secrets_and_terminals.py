@@ -22,7 +22,10 @@ def repo(tmp_path: Path) -> Path:
     src = tmp_path / "orders.csv"
     src.write_text("id,x\n1,a\n2,b\n")
     assert invoke("--repo", str(root), "init")[0] == 0
-    assert invoke("--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id")[0] == 0
+    assert (
+        invoke("--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id")[0]
+        == 0
+    )
     return root
 
 
@@ -31,14 +34,27 @@ def repo(tmp_path: Path) -> Path:
     [
         ["validate", "{csv}", "--schema", f"s3://AKIAKEY:{SECRET}@bucket/s.yaml"],
         ["validate", "{csv}", "--schema", f"s3://AKIAKEY:{SECRET}@bucket/s.py:Orders"],
-        ["-q", "snapshot", "{csv}", "-d", "orders", "--schema", f"s3://AKIAKEY:{SECRET}@bucket/s.yaml"],
+        [
+            "-q",
+            "snapshot",
+            "{csv}",
+            "-d",
+            "orders",
+            "--schema",
+            f"s3://AKIAKEY:{SECRET}@bucket/s.yaml",
+        ],
         ["-q", "snapshot", f"s3://AKIAKEY:{SECRET}@bucket/data.csv", "-d", "orders"],
         ["export", "orders", f"s3://AKIAKEY:{SECRET}@bucket/out.parquet"],
         ["-q", "push", "orders", f"s3://AKIAKEY:{SECRET}@bucket/repo"],
         ["-q", "pull", f"gs://user:{SECRET}@bucket/repo", "orders"],
         ["diff", "orders", f"https://user:{SECRET}@example.invalid/x.csv"],
         ["schema", "infer", f"az://acct:{SECRET}@container/x.csv"],
-        ["validate", "{csv}", "--schema", f"https://example.invalid/s.yaml?X-Amz-Signature={SECRET}&x=1"],
+        [
+            "validate",
+            "{csv}",
+            "--schema",
+            f"https://example.invalid/s.yaml?X-Amz-Signature={SECRET}&x=1",
+        ],
     ],
 )
 def test_no_message_shows_a_url_credential(repo: Path, tmp_path: Path, args: list[str]) -> None:
@@ -53,14 +69,28 @@ def test_redact_text_finds_urls_anywhere() -> None:
     text = f"cannot read 's3://K:{SECRET}@b/x' nor (https://u:{SECRET}@h/p?sig={SECRET}&a=1) in s3://plain/x@v1"
     out = redact_text(text)
     assert SECRET not in out
-    assert "s3://***@b/x" in out and "https://***@h/p?sig=***&a=1" in out and "s3://plain/x@v1" in out
+    assert (
+        "s3://***@b/x" in out and "https://***@h/p?sig=***&a=1" in out and "s3://plain/x@v1" in out
+    )
 
 
 def test_log_and_show_escape_control_characters(repo: Path, tmp_path: Path) -> None:
     message = "line one\nline two\x1b[31m red\x07 bell \u202eevil\r"
     src = tmp_path / "v2.csv"
     src.write_text("id,x\n1,a\n2,b\n3,c\n")
-    code, _, err = invoke("--repo", str(repo), "-q", "snapshot", str(src), "-d", "orders", "-m", message, "--meta", "k\x1b=v\n2")
+    code, _, err = invoke(
+        "--repo",
+        str(repo),
+        "-q",
+        "snapshot",
+        str(src),
+        "-d",
+        "orders",
+        "-m",
+        message,
+        "--meta",
+        "k\x1b=v\n2",
+    )
     assert code == 0, err
     for args in (["log", "orders"], ["show", "orders"]):
         code, out, err = invoke("--repo", str(repo), *args)
@@ -74,12 +104,16 @@ def test_log_and_show_escape_control_characters(repo: Path, tmp_path: Path) -> N
 
 
 def test_error_lines_escape_control_characters(repo: Path, tmp_path: Path) -> None:
-    code, _, err = invoke("--repo", str(repo), "-q", "snapshot", str(tmp_path / "no\nsuch\x1b[2J.csv"), "-d", "orders")
+    code, _, err = invoke(
+        "--repo", str(repo), "-q", "snapshot", str(tmp_path / "no\nsuch\x1b[2J.csv"), "-d", "orders"
+    )
     assert code == 2 and err.count("\n") == 1 and "\x1b" not in err, err
     assert "no\\nsuch\\x1b[2J.csv" in err
 
 
-def test_junit_with_control_characters_in_a_column_name_is_well_formed(repo: Path, tmp_path: Path) -> None:
+def test_junit_with_control_characters_in_a_column_name_is_well_formed(
+    repo: Path, tmp_path: Path
+) -> None:
     src = tmp_path / "odd.csv"
     src.write_text('"a\x01b","c\x1bd"\n1,x\n-5,y\n')
     schema = tmp_path / "s.yaml"
@@ -89,7 +123,18 @@ def test_junit_with_control_characters_in_a_column_name_is_well_formed(repo: Pat
         '  "c\\x1bd":\n    dtype: str\n'
     )
     report = tmp_path / "report.xml"
-    code, _, err = invoke("--repo", str(repo), "validate", str(src), "--schema", str(schema), "--format", "junit", "-o", str(report))
+    code, _, err = invoke(
+        "--repo",
+        str(repo),
+        "validate",
+        str(src),
+        "--schema",
+        str(schema),
+        "--format",
+        "junit",
+        "-o",
+        str(report),
+    )
     assert code == 1, err
     root = ET.fromstring(report.read_bytes())
     names = [c.get("classname") for c in root.iter("testcase")]

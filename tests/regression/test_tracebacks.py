@@ -32,7 +32,10 @@ def repo(tmp_path: Path) -> Path:
     src = tmp_path / "orders.csv"
     src.write_text("id,x\n1,a\n2,b\n")
     assert invoke("--repo", str(root), "init")[0] == 0
-    assert invoke("--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id")[0] == 0
+    assert (
+        invoke("--repo", str(root), "-q", "snapshot", str(src), "-d", "orders", "--key", "id")[0]
+        == 0
+    )
     return root
 
 
@@ -48,7 +51,9 @@ def test_key_on_a_nested_column(tmp_path: Path, repo: Path, column: str) -> None
     src = tmp_path / "nested.parquet"
     pq.write_table(NESTED, src)
     before = tree_digest(repo)
-    code, _, err = invoke("--repo", str(repo), "-q", "snapshot", str(src), "-d", "nested", "--key", column)
+    code, _, err = invoke(
+        "--repo", str(repo), "-q", "snapshot", str(src), "-d", "nested", "--key", column
+    )
     assert code == 2 and _one_error_line(err) and f"column '{column}' in --key" in err, err
     assert tree_digest(repo) == before
 
@@ -81,17 +86,23 @@ def test_push_and_pull_when_only_a_tag_is_new(tmp_path: Path, repo: Path, direct
 def test_debug_shows_the_traceback_and_keeps_the_exit_code(repo: Path) -> None:
     code, _, err = invoke("--repo", str(repo), "--debug", "show", "nope")
     assert code == 2
-    assert "Traceback" in err and err.rstrip("\n").splitlines()[-1].startswith("Error: unknown dataset 'nope'")
+    assert "Traceback" in err and err.rstrip("\n").splitlines()[-1].startswith(
+        "Error: unknown dataset 'nope'"
+    )
     code, _, err = invoke("--repo", str(repo), "show", "nope")
     assert code == 2 and _one_error_line(err)
 
 
-def test_validate_of_a_pandas_frame_with_a_mixed_type_column_is_a_data_failure(tmp_path: Path, repo: Path) -> None:
+def test_validate_of_a_pandas_frame_with_a_mixed_type_column_is_a_data_failure(
+    tmp_path: Path, repo: Path
+) -> None:
     schema = tmp_path / "s.yaml"
     schema.write_text(
         "schema_type: dataframe\nversion: 0.35.0\ncolumns:\n  a:\n    dtype: int64\n    nullable: true\n"
     )
-    frame = pd.DataFrame({"a": pd.Series([1, "x", 2, None, "y"], dtype=object), "b": [1, 2, 3, 4, 5]})
+    frame = pd.DataFrame(
+        {"a": pd.Series([1, "x", 2, None, "y"], dtype=object), "b": [1, 2, 3, 4, 5]}
+    )
     report = Repo.open(str(repo)).validate(frame, schema=str(schema))
     assert not report.ok and report.exit_code() == 1
     (failure,) = report.errors

@@ -182,7 +182,9 @@ class FaultyFS(AbstractFileSystem):  # type: ignore[misc]
 
     # -- reads ----------------------------------------------------------------------
 
-    def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
+    def cat_file(
+        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+    ) -> bytes:
         path = self._strip_protocol(path)
         self._fault("read", path)
         data: bytes = self.target.cat_file(path, start=start, end=end)
@@ -200,7 +202,14 @@ class FaultyFS(AbstractFileSystem):  # type: ignore[misc]
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> Any:
         return self.target.ls(self._strip_protocol(path), detail=detail)
 
-    def find(self, path: str, maxdepth: int | None = None, withdirs: bool = False, detail: bool = False, **kwargs: Any) -> Any:
+    def find(
+        self,
+        path: str,
+        maxdepth: int | None = None,
+        withdirs: bool = False,
+        detail: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         path = self._strip_protocol(path)
         self._fault("list", path)
         found = self.target.find(path, maxdepth=maxdepth, withdirs=withdirs, detail=True)

@@ -25,7 +25,9 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
-def dvtool_run(repo: Path, *args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess[str]:
+def dvtool_run(
+    repo: Path, *args: str, timeout: float = 60, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     """``dvtool --repo REPO ARGS`` in a fresh process."""
     return subprocess.run(
         [*DVTOOL, "--repo", str(repo), *args],

@@ -53,7 +53,9 @@ def test_snapshot_killed_at_each_point(tmp_path: Path, point: str, how: str) -> 
     result = repo.snapshot(csv, dataset="orders", key=["id"])
     assert result.version == 2
     assert result.unchanged == (point in COMMITTED_AFTER)
-    assert repo.get("orders@v2").to_arrow().select(["id", "label"]).equals(v2.select(["id", "label"]))
+    assert (
+        repo.get("orders@v2").to_arrow().select(["id", "label"]).equals(v2.select(["id", "label"]))
+    )
     # Leftovers of the killed writer are garbage: gc removes them, fsck stays clean.
     repo.gc(older_than="0s", allow_short_grace=True, dry_run=False)
     after = repo.fsck()
@@ -118,7 +120,9 @@ def test_gc_killed_at_each_point(tmp_path: Path, point: str, how: str) -> None:
     assert finish.returncode == 0, finish.stderr
     assert not lock.exists()
     after = repo.fsck()
-    assert after.ok and not [d for d in after.dangling if d.kind in ("object", "manifest")], after.to_text()
+    assert after.ok and not [d for d in after.dangling if d.kind in ("object", "manifest")], (
+        after.to_text()
+    )
     # and the next snapshot works
     assert repo.snapshot(table(50, tag="next"), dataset="orders").version == 5
 

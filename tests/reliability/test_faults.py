@@ -71,7 +71,9 @@ def test_torn_chunk_write_is_detected_and_repaired_by_the_retry() -> None:
     faults.enabled = False
     damaged = repo.fsck()
     assert [p.kind for p in damaged.problems] == ["corrupt"]  # a half object under its final key
-    result = repo.snapshot(table(60), dataset="d")  # dedup hit on the torn copy: re-verified, rewritten
+    result = repo.snapshot(
+        table(60), dataset="d"
+    )  # dedup hit on the torn copy: re-verified, rewritten
     assert result.version == 1
     assert repo.fsck().ok
     assert repo.get("d").to_arrow().equals(table(60))
@@ -112,7 +114,9 @@ def test_gc_aborts_without_deleting_when_roots_are_unreadable() -> None:
 
 
 def test_gc_interrupted_by_delete_faults_finishes_on_the_next_run() -> None:
-    faults = Faults(enabled=False, before=0.3, after=0.3, ops=frozenset({"delete"}), only=("/objects/",), seed=7)
+    faults = Faults(
+        enabled=False, before=0.3, after=0.3, ops=frozenset({"delete"}), only=("/objects/",), seed=7
+    )
     repo = _repo(faults)
     for i in range(4):
         repo.snapshot(table(40, start=i * 100, tag=str(i)), dataset="d")

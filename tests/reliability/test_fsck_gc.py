@@ -58,7 +58,9 @@ def test_flipped_byte_in_any_chunk_is_named_by_fsck_and_export(
         assert f"corrupt  {key}: {object_id} is corrupt" in check.stdout
         as_json = json.loads(dvtool_run(root, "fsck", "--json").stdout)
         assert as_json["ok"] is False
-        assert [(p["kind"], p["key"], p["id"]) for p in as_json["problems"]] == [("corrupt", key, object_id)]
+        assert [(p["kind"], p["key"], p["id"]) for p in as_json["problems"]] == [
+            ("corrupt", key, object_id)
+        ]
 
         users = _users(dvtool.Repo.open(root), object_id)
         assert users
@@ -74,7 +76,9 @@ def test_flipped_byte_in_any_chunk_is_named_by_fsck_and_export(
             assert to_stdout.returncode == 2 and object_id in to_stdout.stderr
 
 
-def test_fsck_reports_missing_chunk_manifest_and_version_gap(three_versions: tuple[Path, list[object]]) -> None:
+def test_fsck_reports_missing_chunk_manifest_and_version_gap(
+    three_versions: tuple[Path, list[object]],
+) -> None:
     root, _ = three_versions
     repo = dvtool.Repo.open(root)
     assert repo.fsck().ok
@@ -95,7 +99,9 @@ def test_fsck_reports_missing_chunk_manifest_and_version_gap(three_versions: tup
 def test_fsck_dangling_leftovers_are_not_damage(three_versions: tuple[Path, list[object]]) -> None:
     root, _ = three_versions
     repo = dvtool.Repo.open(root)
-    repo.store.create("objects/ab/" + "c" * 30 + ".parquet", b"not referenced")  # hash mismatch though
+    repo.store.create(
+        "objects/ab/" + "c" * 30 + ".parquet", b"not referenced"
+    )  # hash mismatch though
     stray = b"an unreferenced leftover"
     from dvtool.format.hashing import hash_bytes
 
@@ -140,7 +146,9 @@ def test_prune_keeps_tagged_and_latest_and_history_shows_it(
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: prune needs exactly one")
 
 
-def test_gc_deletes_only_unreferenced_old_keys_after_prune(three_versions: tuple[Path, list[object]]) -> None:
+def test_gc_deletes_only_unreferenced_old_keys_after_prune(
+    three_versions: tuple[Path, list[object]],
+) -> None:
     root, tables = three_versions
     repo = dvtool.Repo.open(root)
     v1_only = {c.object for c in repo.get("orders@v1").chunks} - {
@@ -156,7 +164,9 @@ def test_gc_deletes_only_unreferenced_old_keys_after_prune(three_versions: tuple
     assert tree_digest(root) == before
     listed_keys = {i.key for i in listed.items}
     assert {object_key(o) for o in v1_only} <= listed_keys
-    assert not any(k.startswith(("datasets/", "manifests/")) for k in listed_keys)  # manifests of pruned stay
+    assert not any(
+        k.startswith(("datasets/", "manifests/")) for k in listed_keys
+    )  # manifests of pruned stay
     done = repo.gc(dry_run=False)
     assert {i.key for i in done.items} == listed_keys and done.deleted == len(listed_keys)
     assert repo.fsck().ok
@@ -164,7 +174,9 @@ def test_gc_deletes_only_unreferenced_old_keys_after_prune(three_versions: tuple
     assert repo.gc(dry_run=False).items == ()  # idempotent
 
 
-def test_gc_grace_rules(three_versions: tuple[Path, list[object]], capsys: pytest.CaptureFixture[str]) -> None:
+def test_gc_grace_rules(
+    three_versions: tuple[Path, list[object]], capsys: pytest.CaptureFixture[str]
+) -> None:
     root, _ = three_versions
     with pytest.raises(UsageError, match="allow-short-grace"):
         dvtool.Repo.open(root).gc(older_than="1d")
@@ -229,14 +241,27 @@ def test_gc_during_paused_snapshot_keeps_its_new_objects(tmp_path: Path) -> None
 
     write_csv(csv, table(2000, tag="v2"))
     paused = start_paused(
-        root, "snapshot.before_version_entry", "snapshot", str(csv), "-d", "orders", "--key", "id", workdir=tmp_path
+        root,
+        "snapshot.before_version_entry",
+        "snapshot",
+        str(csv),
+        "-d",
+        "orders",
+        "--key",
+        "id",
+        workdir=tmp_path,
     )
     result = repo.gc(dry_run=False)
     assert result.deleted == 0 and result.young > 0
     code, _out, err = paused.resume()
     assert code == 0, err
     assert repo.fsck().ok
-    assert repo.get("orders@v2").to_arrow().select(["id", "label"]).equals(table(2000, tag="v2").select(["id", "label"]))
+    assert (
+        repo.get("orders@v2")
+        .to_arrow()
+        .select(["id", "label"])
+        .equals(table(2000, tag="v2").select(["id", "label"]))
+    )
 
 
 def test_gc_deleting_an_old_chunk_a_paused_writer_deduplicated(tmp_path: Path) -> None:
@@ -255,13 +280,23 @@ def test_gc_deleting_an_old_chunk_a_paused_writer_deduplicated(tmp_path: Path) -
     import pyarrow.parquet as pq
 
     pq.write_table(a, src)
-    paused = start_paused(root, "snapshot.after_objects_published", "snapshot", str(src), "-d", "two", workdir=tmp_path)
+    paused = start_paused(
+        root,
+        "snapshot.after_objects_published",
+        "snapshot",
+        str(src),
+        "-d",
+        "two",
+        workdir=tmp_path,
+    )
     swept = repo.gc(dry_run=False)
     code, _out, err = paused.resume()
     assert code == 0, err
     snap = repo.get("two")
     needed = {object_key(c.object) for c in snap.chunks}
-    assert needed & {i.key for i in swept.items}, "the writer should have deduplicated a swept chunk"
+    assert needed & {i.key for i in swept.items}, (
+        "the writer should have deduplicated a swept chunk"
+    )
     assert repo.fsck().ok
     assert snap.to_arrow().equals(a)
 

@@ -17,7 +17,20 @@ from hypothesis import strategies as st
 import dvtool
 from clitools import run, tree_digest
 
-BAD_NAMES = ["../x", "a/b", "-rf", "..", "a..b", ".hidden", "a b", "x" * 129, "ü", "a\x00b", "a;rm -rf /", "$(id)"]
+BAD_NAMES = [
+    "../x",
+    "a/b",
+    "-rf",
+    "..",
+    "a..b",
+    ".hidden",
+    "a b",
+    "x" * 129,
+    "ü",
+    "a\x00b",
+    "a;rm -rf /",
+    "$(id)",
+]
 SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY"
 
 
@@ -54,7 +67,9 @@ def test_bad_dataset_and_tag_names(
     assert not (tmp_path / "x").exists() and not (repo_root.parent / "x").exists()
 
 
-def test_yaml_schema_that_would_run_code(repo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_yaml_schema_that_would_run_code(
+    repo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     witness = tmp_path / "PWNED"
     schema = tmp_path / "evil.yaml"
     schema.write_text(f'!!python/object/apply:os.system ["touch {witness}"]\n')
@@ -63,9 +78,13 @@ def test_yaml_schema_that_would_run_code(repo_root: Path, tmp_path: Path, capsys
     _refused(capsys, repo_root, "validate", "orders", "--schema", str(schema))
     assert not witness.exists()
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
-    ))
+    bomb.write_text(
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+    )
     _refused(capsys, repo_root, "validate", "orders", "--schema", str(bomb))
 
 
@@ -115,40 +134,80 @@ def _fuzz_one(capsys: pytest.CaptureFixture[str], data: bytes, suffix: str) -> N
         shutil.rmtree(work, ignore_errors=True)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     edits=st.lists(
-        st.tuples(st.integers(min_value=1, max_value=64), st.integers(min_value=0, max_value=255)), min_size=1, max_size=4
+        st.tuples(st.integers(min_value=1, max_value=64), st.integers(min_value=0, max_value=255)),
+        min_size=1,
+        max_size=4,
     ),
     cut=st.integers(min_value=0, max_value=8),
 )
-def test_fuzzed_parquet_footer(capsys: pytest.CaptureFixture[str], edits: list[tuple[int, int]], cut: int) -> None:
+def test_fuzzed_parquet_footer(
+    capsys: pytest.CaptureFixture[str], edits: list[tuple[int, int]], cut: int
+) -> None:
     data = bytearray(PARQUET)
     for back, value in edits:  # the footer (metadata, length, magic) is at the end
         data[len(data) - back] = value
     _fuzz_one(capsys, bytes(data[: len(data) - cut]), ".parquet")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.binary(max_size=200) | st.builds(lambda i, b: CSV[:i] + b + CSV[i:], st.integers(0, len(CSV)), st.binary(max_size=20)))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.binary(max_size=200)
+    | st.builds(
+        lambda i, b: CSV[:i] + b + CSV[i:], st.integers(0, len(CSV)), st.binary(max_size=20)
+    )
+)
 def test_fuzzed_csv(capsys: pytest.CaptureFixture[str], data: bytes) -> None:
     _fuzz_one(capsys, data, ".csv")
 
 
-def test_sql_looking_column_names_are_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sql_looking_column_names_are_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "repo"
     dvtool.Repo.init(root)
     evil = 'a"; DROP TABLE t; --'
-    t1 = pa.table({"id": [1, 2, 3], evil: ["x", "y", "z"], "sp ace": [1.0, 2.0, 3.0], "ünï": ["q", "'", '"']})
-    t2 = pa.table({"id": [1, 2, 4], evil: ["x", "Y", "w"], "sp ace": [1.0, 2.0, 4.0], "ünï": ["q", "'", "n"]})
+    t1 = pa.table(
+        {"id": [1, 2, 3], evil: ["x", "y", "z"], "sp ace": [1.0, 2.0, 3.0], "ünï": ["q", "'", '"']}
+    )
+    t2 = pa.table(
+        {"id": [1, 2, 4], evil: ["x", "Y", "w"], "sp ace": [1.0, 2.0, 4.0], "ünï": ["q", "'", "n"]}
+    )
     pq.write_table(t1, tmp_path / "t1.parquet")
     pq.write_table(t2, tmp_path / "t2.parquet")
     for f in ("t1", "t2"):
-        assert run(capsys, "--repo", str(root), "snapshot", str(tmp_path / f"{f}.parquet"), "-d", "t", "--key", "id").exit_code == 0
+        assert (
+            run(
+                capsys,
+                "--repo",
+                str(root),
+                "snapshot",
+                str(tmp_path / f"{f}.parquet"),
+                "-d",
+                "t",
+                "--key",
+                "id",
+            ).exit_code
+            == 0
+        )
     out = tmp_path / "out.parquet"
     assert run(capsys, "--repo", str(root), "export", "t@v1", str(out)).exit_code == 0
     assert pq.read_table(out).equals(t1)
-    query = run(capsys, "--repo", str(root), "query", f'select count(*) as n from t where "{evil.replace(chr(34), chr(34) * 2)}" = \'Y\'', "--format", "json")
+    query = run(
+        capsys,
+        "--repo",
+        str(root),
+        "query",
+        f"select count(*) as n from t where \"{evil.replace(chr(34), chr(34) * 2)}\" = 'Y'",
+        "--format",
+        "json",
+    )
     assert query.exit_code == 0 and '"n": 1' in query.stdout.replace('"n":1', '"n": 1')
     diff = run(capsys, "--repo", str(root), "diff", "t@v1", "t@v2", "--format", "json")
     assert diff.exit_code == 0, diff.stderr

@@ -34,7 +34,9 @@ class RepoModel(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="dvtool-model-"))
         self.repo = dvtool.Repo.init(self.dir / "repo")
-        self.versions: dict[str, list[list[int]]] = {d: [] for d in DATASETS}  # model: rows per version
+        self.versions: dict[str, list[list[int]]] = {
+            d: [] for d in DATASETS
+        }  # model: rows per version
         self.pruned: dict[str, set[int]] = {d: set() for d in DATASETS}
         self.tags: dict[str, tuple[str, int]] = {}
 
@@ -54,7 +56,11 @@ class RepoModel(RuleBasedStateMachine):
             self.versions[dataset].append(values)
             assert result.version == len(self.versions[dataset])
 
-    @rule(dataset=st.sampled_from(DATASETS), values=rows_strategy, point=st.sampled_from(POINTS["snapshot"]))
+    @rule(
+        dataset=st.sampled_from(DATASETS),
+        values=rows_strategy,
+        point=st.sampled_from(POINTS["snapshot"]),
+    )
     def crash_during_snapshot(self, dataset: str, values: list[int], point: str) -> None:
         expect_new = self._commit_expected(dataset, values)
         with arm(point):
@@ -72,7 +78,9 @@ class RepoModel(RuleBasedStateMachine):
     @rule(data=st.data())
     def tag(self, data: st.DataObject) -> None:
         dataset = data.draw(st.sampled_from([d for d in DATASETS if self.versions[d]]))
-        live = [v for v in range(1, len(self.versions[dataset]) + 1) if v not in self.pruned[dataset]]
+        live = [
+            v for v in range(1, len(self.versions[dataset]) + 1) if v not in self.pruned[dataset]
+        ]
         version = data.draw(st.sampled_from(live))
         name = f"t{len(self.tags)}"
         self.repo.tag(f"{dataset}@v{version}", name)
@@ -119,7 +127,11 @@ class RepoModel(RuleBasedStateMachine):
                     continue
                 assert self.repo.get(f"{dataset}@v{version}").to_arrow().equals(_table(values))
         for name, (dataset, version) in self.tags.items():
-            assert self.repo.get(f"{dataset}@{name}").to_arrow().equals(_table(self.versions[dataset][version - 1]))
+            assert (
+                self.repo.get(f"{dataset}@{name}")
+                .to_arrow()
+                .equals(_table(self.versions[dataset][version - 1]))
+            )
 
 
 RepoModel.TestCase.settings = settings(

@@ -19,7 +19,9 @@ import dvtool
 from dvtool.crashpoints import CRASH_EXIT_CODE, POINTS
 
 N = 3000
-SMALL = {"DVTOOL_CHUNK_BYTES": "8000"}  # many chunks from a few thousand rows (a dataset keeps its first sizes)
+SMALL = {
+    "DVTOOL_CHUNK_BYTES": "8000"
+}  # many chunks from a few thousand rows (a dataset keeps its first sizes)
 
 
 def rows(edit: int = 0) -> pa.Table:
@@ -34,8 +36,20 @@ def rows(edit: int = 0) -> pa.Table:
         extra = np.sort(rng.choice(N, 10, replace=False)) * 4 + 1
     else:
         extra = np.zeros(0, np.int64)
-    t = pa.table({"id": ids[keep], "v": value[keep], "s": pa.array([f"r{i}" for i in ids[keep]], pa.string())})
-    added = pa.table({"id": pa.array(extra, pa.int64()), "v": np.full(len(extra), -1.0), "s": pa.array([f"n{i}" for i in extra], pa.string())})
+    t = pa.table(
+        {
+            "id": ids[keep],
+            "v": value[keep],
+            "s": pa.array([f"r{i}" for i in ids[keep]], pa.string()),
+        }
+    )
+    added = pa.table(
+        {
+            "id": pa.array(extra, pa.int64()),
+            "v": np.full(len(extra), -1.0),
+            "s": pa.array([f"n{i}" for i in extra], pa.string()),
+        }
+    )
     return pa.concat_tables([t, added]).sort_by("id")
 
 
@@ -64,11 +78,20 @@ def _clean(repo: dvtool.Repo) -> None:
 @pytest.mark.parametrize(
     ("point", "how"),
     [
-        *((p, "exit") for p in (*POINTS["patch"], "snapshot.after_objects_published", "snapshot.before_version_entry")),
+        *(
+            (p, "exit")
+            for p in (
+                *POINTS["patch"],
+                "snapshot.after_objects_published",
+                "snapshot.before_version_entry",
+            )
+        ),
         (POINTS["patch"][0], "sigkill"),
     ],
 )
-def test_killed_while_writing_a_patch(tmp_path: Path, point: str, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_while_writing_a_patch(
+    tmp_path: Path, point: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "repo"
     _patched_repo(root, monkeypatch)
     source = tmp_path / "v3.parquet"
@@ -85,17 +108,28 @@ def test_killed_while_writing_a_patch(tmp_path: Path, point: str, how: str, monk
     repo.gc(older_than="0s", allow_short_grace=True, dry_run=False)
     after = repo.fsck()
     assert after.ok and not [d for d in after.dangling if d.kind != "temp"], after.to_text()
-    assert repo.get("t@v2").to_arrow().equals(rows(1)) and repo.get("t@v3").to_arrow().equals(rows(2))
+    assert repo.get("t@v2").to_arrow().equals(rows(1)) and repo.get("t@v3").to_arrow().equals(
+        rows(2)
+    )
 
 
 @pytest.mark.parametrize(
     ("point", "how"),
     [
-        *((p, "exit") for p in (*POINTS["compact"], "snapshot.before_version_entry", "snapshot.after_version_entry")),
+        *(
+            (p, "exit")
+            for p in (
+                *POINTS["compact"],
+                "snapshot.before_version_entry",
+                "snapshot.after_version_entry",
+            )
+        ),
         (POINTS["compact"][1], "sigkill"),
     ],
 )
-def test_killed_while_compacting(tmp_path: Path, point: str, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_while_compacting(
+    tmp_path: Path, point: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "repo"
     _patched_repo(root, monkeypatch)
     _kill(root, point, how, tmp_path, "compact", "t")
@@ -114,7 +148,9 @@ def test_killed_while_compacting(tmp_path: Path, point: str, how: str, monkeypat
     _clean(repo)
 
 
-def test_gc_keeps_the_patches_and_bases_it_must(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gc_keeps_the_patches_and_bases_it_must(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "repo"
     repo = _patched_repo(root, monkeypatch)
     patch = repo.get("t@v2").manifest.patch
@@ -126,7 +162,10 @@ def test_gc_keeps_the_patches_and_bases_it_must(tmp_path: Path, monkeypatch: pyt
     repo.gc(older_than="7d", dry_run=False)
     _clean(repo)
     assert repo.get("t").to_arrow().equals(rows(2))
-    assert not any((root / "objects" / o.object[7:9] / f"{o.object[9:]}.parquet").exists() for o in patch.objects)
+    assert not any(
+        (root / "objects" / o.object[7:9] / f"{o.object[9:]}.parquet").exists()
+        for o in patch.objects
+    )
     # A tagged patched version keeps its patch and its base through gc.
     root2 = tmp_path / "tagged"
     repo2 = _patched_repo(root2, monkeypatch)
@@ -141,7 +180,9 @@ def test_gc_keeps_the_patches_and_bases_it_must(tmp_path: Path, monkeypatch: pyt
 
 
 @pytest.mark.parametrize("point", POINTS["push"])
-def test_push_of_patched_versions_killed_at_each_point(tmp_path: Path, point: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_push_of_patched_versions_killed_at_each_point(
+    tmp_path: Path, point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src_root, dst_root = tmp_path / "src", tmp_path / "dst"
     src = _patched_repo(src_root, monkeypatch)
     src.snapshot(rows(2), dataset="t", key=["id"])
@@ -164,5 +205,7 @@ def test_push_of_patched_versions_killed_at_each_point(tmp_path: Path, point: st
     # and back: pull into a fresh repository
     back = dvtool.Repo.init(tmp_path / "back")
     back.pull(str(dst_root), ["t"])
-    assert back.get("t@v2").to_arrow().equals(rows(1)) and back.get("t@v3").to_arrow().equals(rows(2))
+    assert back.get("t@v2").to_arrow().equals(rows(1)) and back.get("t@v3").to_arrow().equals(
+        rows(2)
+    )
     _clean(back)

@@ -43,9 +43,15 @@ class PatchModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="dvtool-patch-model-"))
-        url = str(self.dir / "repo") if self.backend == "folder" else f"memory://patch-model-{uuid.uuid4().hex}"
+        url = (
+            str(self.dir / "repo")
+            if self.backend == "folder"
+            else f"memory://patch-model-{uuid.uuid4().hex}"
+        )
         self.repo = dvtool.Repo.init(url)
-        self.rows: dict[int, tuple[str, float]] = {2 * i: (f"s{i}", float(i)) for i in range(START_ROWS)}
+        self.rows: dict[int, tuple[str, float]] = {
+            2 * i: (f"s{i}", float(i)) for i in range(START_ROWS)
+        }
         self.versions: list[dict[int, tuple[str, float]]] = []
         self.patched = 0
         self._commit()

@@ -26,7 +26,11 @@ def spark() -> Iterator[Any]:
     session = build_session(
         SparkSettings(
             master="local[2]",
-            conf=(("spark.sql.shuffle.partitions", "4"), ("spark.default.parallelism", "2"), ("spark.ui.enabled", "false")),
+            conf=(
+                ("spark.sql.shuffle.partitions", "4"),
+                ("spark.default.parallelism", "2"),
+                ("spark.ui.enabled", "false"),
+            ),
         )
     )
     yield session

@@ -12,7 +12,9 @@ from tests.test_engines_doc import PAGE, ROOT, titled_blocks
 pytestmark = pytest.mark.spark
 
 
-def test_engines_page_with_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark: Any) -> None:
+def test_engines_page_with_spark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark: Any
+) -> None:
     (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVTOOL_REPO", raising=False)

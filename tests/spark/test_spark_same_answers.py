@@ -42,7 +42,9 @@ unique: [tier, city]
 def orders(tmp_path_factory: pytest.TempPathFactory) -> dvtool.Repo:
     repo = dvtool.Repo.init(tmp_path_factory.mktemp("orders") / ".dvtool")
     for v in (1, 2, 3):
-        repo.snapshot(str(FIXTURES / "orders" / f"orders_v{v}.csv"), dataset="orders", key=["order_id"])
+        repo.snapshot(
+            str(FIXTURES / "orders" / f"orders_v{v}.csv"), dataset="orders", key=["order_id"]
+        )
     repo.snapshot(str(FIXTURES / "faults" / "orders_bad.csv"), dataset="bad")  # dates as text
     # The planted faults without the unparseable dates: negative amounts, bad
     # statuses, null customer_ids, duplicate order_ids.
@@ -51,7 +53,9 @@ def orders(tmp_path_factory: pytest.TempPathFactory) -> dvtool.Repo:
 
     bad = pacsv.read_csv(FIXTURES / "faults" / "orders_bad.csv")
     dates = pc.strptime(bad["order_date"], format="%Y-%m-%d", unit="s", error_is_null=True)
-    bad = bad.filter(pc.is_valid(dates)).set_column(2, "order_date", pc.cast(dates.filter(pc.is_valid(dates)), pa.date32()))
+    bad = bad.filter(pc.is_valid(dates)).set_column(
+        2, "order_date", pc.cast(dates.filter(pc.is_valid(dates)), pa.date32())
+    )
     repo.snapshot(bad, dataset="faulty")
     return repo
 
@@ -89,7 +93,9 @@ def test_query_same_rows(orders: dvtool.Repo, spark: Any) -> None:
         'join "orders@v2" n on o.order_id = n.order_id where o.amount <> n.amount order by 1 limit 5',
         "select currency, avg(amount) as mean from orders where note is null group by currency order by 1",
     ):
-        assert same(orders.query(sql, engine="spark", spark=spark).to_pylist()) == same(orders.query(sql).to_pylist()), sql
+        assert same(orders.query(sql, engine="spark", spark=spark).to_pylist()) == same(
+            orders.query(sql).to_pylist()
+        ), sql
 
 
 def test_query_cli_json(orders: dvtool.Repo, spark: Any) -> None:
@@ -111,9 +117,13 @@ def test_query_cli_json(orders: dvtool.Repo, spark: Any) -> None:
         ("set spark.sql.ansi.enabled=false", "SetCommand"),
     ],
 )
-def test_query_is_read_only(orders: dvtool.Repo, spark: Any, tmp_path: Path, sql: str, why: str) -> None:
+def test_query_is_read_only(
+    orders: dvtool.Repo, spark: Any, tmp_path: Path, sql: str, why: str
+) -> None:
     before = tree_digest(Path(orders.store.url))
-    code, out, err = invoke("--repo", orders.store.url, "query", sql.format(tmp=tmp_path), "--engine", "spark")
+    code, out, err = invoke(
+        "--repo", orders.store.url, "query", sql.format(tmp=tmp_path), "--engine", "spark"
+    )
     assert code == 2 and out == b""
     assert err.startswith("Error: query failed: only read-only queries run here") and why in err
     assert len(err.strip().splitlines()) == 1
@@ -126,11 +136,17 @@ def test_query_is_read_only(orders: dvtool.Repo, spark: Any, tmp_path: Path, sql
         ("orders@v1", "orders@v2", None),  # keyed, chunks skipped, key-range groups
         ("orders@v2", "orders@v3", None),  # a column added
         ("orders@v1", "orders@v3", ()),  # keyless: whole rows as a multiset
-        ("orders@v1", "orders@v2", ("customer_id", "order_date", "order_id")),  # another key: checked
+        (
+            "orders@v1",
+            "orders@v2",
+            ("customer_id", "order_date", "order_id"),
+        ),  # another key: checked
         ("orders", None, None),  # latest against its parent
     ],
 )
-def test_diff_same_json(orders: dvtool.Repo, spark: Any, old: str, new: str | None, key: Any) -> None:
+def test_diff_same_json(
+    orders: dvtool.Repo, spark: Any, old: str, new: str | None, key: Any
+) -> None:
     local = orders.diff(old, new, key=key, limit=7)
     remote = orders.diff(old, new, key=key, limit=7, engine="spark", spark=spark)
     assert same(json.loads(remote.to_json())) == same(json.loads(local.to_json()))
@@ -168,7 +184,11 @@ def test_validate_pandas_schema_same_json(orders: dvtool.Repo, spark: Any, ref: 
 def test_validate_polars_schema_with_failures(tmp_path: Path, spark: Any) -> None:
     repo = dvtool.Repo.init(tmp_path / ".dvtool")
     repo.snapshot(_messy(), dataset="messy")  # keyless: 'id' has a duplicate
-    repo.snapshot(_messy().drop_columns(["id"]).append_column("id", pa.array(range(40), pa.int64())), dataset="keyed", key=["id"])
+    repo.snapshot(
+        _messy().drop_columns(["id"]).append_column("id", pa.array(range(40), pa.int64())),
+        dataset="keyed",
+        key=["id"],
+    )
     schema = tmp_path / "s.yaml"
     schema.write_text(POLARS_SCHEMA)
     for ref in ("messy", "keyed"):
@@ -179,16 +199,47 @@ def test_validate_polars_schema_with_failures(tmp_path: Path, spark: Any) -> Non
 
 
 def test_validate_cli_exit_codes(orders: dvtool.Repo, spark: Any) -> None:
-    base = ["--repo", orders.store.url, "validate", "faulty", "--schema", str(ORDERS_SCHEMA), "--format", "json", "--no-cache"]
+    base = [
+        "--repo",
+        orders.store.url,
+        "validate",
+        "faulty",
+        "--schema",
+        str(ORDERS_SCHEMA),
+        "--format",
+        "json",
+        "--no-cache",
+    ]
     code, out, err = invoke(*base, "--engine", "spark")
     assert code == 1 and json.loads(out) == json.loads(invoke(*base)[1])
     assert json.loads(out)["errors"][0]["failure_count"] > 0
-    code, out, _ = invoke("--repo", orders.store.url, "validate", "orders@v1", "--schema", str(ORDERS_SCHEMA), "--engine", "spark")
+    code, out, _ = invoke(
+        "--repo",
+        orders.store.url,
+        "validate",
+        "orders@v1",
+        "--schema",
+        str(ORDERS_SCHEMA),
+        "--engine",
+        "spark",
+    )
     assert code == 0
     # Text that pandas would parse as dates (or not) is a coercion the spark engine cannot count: refused.
-    code, out, err = invoke("--repo", orders.store.url, "validate", "bad", "--schema", str(ORDERS_SCHEMA), "--engine", "spark")
+    code, out, err = invoke(
+        "--repo",
+        orders.store.url,
+        "validate",
+        "bad",
+        "--schema",
+        str(ORDERS_SCHEMA),
+        "--engine",
+        "spark",
+    )
     assert code == 2 and out == b""
-    assert "coercing column 'order_date' from string to datetime64[ns] is not supported by the spark engine" in err
+    assert (
+        "coercing column 'order_date' from string to datetime64[ns] is not supported by the spark engine"
+        in err
+    )
 
 
 def test_unsupported_check_exit_2(orders: dvtool.Repo, spark: Any, tmp_path: Path) -> None:
@@ -198,13 +249,33 @@ def test_unsupported_check_exit_2(orders: dvtool.Repo, spark: Any, tmp_path: Pat
         "Orders = pa.DataFrameSchema({'amount': pa.Column(float, pa.Check(lambda s: s > 0, name='positive'))})\n"
     )
     before = tree_digest(Path(orders.store.url))
-    code, out, err = invoke("--repo", orders.store.url, "validate", "orders", "--schema", f"{schema}:Orders", "--engine", "spark")
+    code, out, err = invoke(
+        "--repo",
+        orders.store.url,
+        "validate",
+        "orders",
+        "--schema",
+        f"{schema}:Orders",
+        "--engine",
+        "spark",
+    )
     assert code == 2 and out == b""
-    assert err.startswith("Error: schema ") and "(positive) cannot be expressed by the spark engine" in err
+    assert (
+        err.startswith("Error: schema ")
+        and "(positive) cannot be expressed by the spark engine" in err
+    )
     assert "--engine duckdb" in err and len(err.strip().splitlines()) == 1
     assert tree_digest(Path(orders.store.url)) == before
 
 
 def test_spark_refuses_a_source(orders: dvtool.Repo, spark: Any) -> None:
-    code, _, err = invoke("--repo", orders.store.url, "diff", "orders", str(FIXTURES / "orders" / "orders_v3.csv"), "--engine", "spark")
+    code, _, err = invoke(
+        "--repo",
+        orders.store.url,
+        "diff",
+        "orders",
+        str(FIXTURES / "orders" / "orders_v3.csv"),
+        "--engine",
+        "spark",
+    )
     assert code == 2 and "works on snapshots (REFs)" in err

@@ -35,7 +35,9 @@ def test_same_fingerprint_both_ways(tmp_path: Path, spark: Any) -> None:
         assert remote.get("orders").to_arrow().equals(local.get("orders").to_arrow())
         # The same rows again, the other way round: nothing to commit.
         assert remote.snapshot(path, dataset="orders", key=["order_id"]).unchanged
-        assert local.snapshot(path, dataset="orders", key=["order_id"], engine="spark", spark=spark).unchanged
+        assert local.snapshot(
+            path, dataset="orders", key=["order_id"], engine="spark", spark=spark
+        ).unchanged
     assert [e.version for e in remote.log("orders")] == [2, 1]
     assert remote.fsck().ok
 
@@ -44,26 +46,50 @@ def test_snapshot_of_a_spark_dataframe(tmp_path: Path, spark: Any) -> None:
     repo = dvtool.Repo.init(tmp_path / ".dvtool")
     table = pacsv.read_csv(FIXTURES / "customers" / "customers.csv")
     frame = spark.createDataFrame(table.to_pandas()).repartition(3)  # rows in no particular order
-    result = repo.snapshot(frame, dataset="customers", key=["customer_id"], message="from Spark", tag="first")
+    result = repo.snapshot(
+        frame, dataset="customers", key=["customer_id"], message="from Spark", tag="first"
+    )
     assert result.to_json()["rows"] == 500 and result.tag == "first"
     # What Spark had, as Arrow: the same rows give the same fingerprint locally.
     same = frame.toArrow().sort_by("customer_id")
-    check = dvtool.Repo.init(tmp_path / "check" / ".dvtool").snapshot(same, dataset="customers", key=["customer_id"])
+    check = dvtool.Repo.init(tmp_path / "check" / ".dvtool").snapshot(
+        same, dataset="customers", key=["customer_id"]
+    )
     assert check.snapshot.manifest.fingerprint == result.snapshot.manifest.fingerprint
     assert repo.snapshot(same, dataset="customers", key=["customer_id"]).unchanged
-    keyless = repo.snapshot(spark.createDataFrame(table.slice(0, 100).to_pandas()), dataset="ordered")
+    keyless = repo.snapshot(
+        spark.createDataFrame(table.slice(0, 100).to_pandas()), dataset="ordered"
+    )
     assert keyless.snapshot.to_arrow().column("customer_id").to_pylist() == list(range(1, 101))
 
 
 def test_cli_snapshot_engine_spark(tmp_path: Path, spark: Any) -> None:
     root = str(tmp_path / ".dvtool")
     assert invoke("init", root)[0] == 0
-    code, out, err = invoke("--repo", root, "snapshot", ORDERS[0], "-d", "orders", "--key", "order_id", "--engine", "spark", "--json")
+    code, out, err = invoke(
+        "--repo",
+        root,
+        "snapshot",
+        ORDERS[0],
+        "-d",
+        "orders",
+        "--key",
+        "order_id",
+        "--engine",
+        "spark",
+        "--json",
+    )
     assert code == 0, err
     made = json.loads(out)
     assert (made["rows"], made["version"], made["unchanged"]) == (2000, 1, False)
-    code, out, _ = invoke("--repo", root, "snapshot", ORDERS[0], "-d", "orders", "--key", "order_id", "--json")
-    assert code == 0 and json.loads(out)["unchanged"] is True and json.loads(out)["fingerprint"] == made["fingerprint"]
+    code, out, _ = invoke(
+        "--repo", root, "snapshot", ORDERS[0], "-d", "orders", "--key", "order_id", "--json"
+    )
+    assert (
+        code == 0
+        and json.loads(out)["unchanged"] is True
+        and json.loads(out)["fingerprint"] == made["fingerprint"]
+    )
 
 
 def test_duplicate_key_writes_nothing(tmp_path: Path, spark: Any) -> None:
@@ -71,7 +97,18 @@ def test_duplicate_key_writes_nothing(tmp_path: Path, spark: Any) -> None:
     dvtool.Repo.init(root)
     before = tree_digest(root)
     bad = str(FIXTURES / "faults" / "orders_bad.csv")
-    code, out, err = invoke("--repo", str(root), "snapshot", bad, "-d", "orders", "--key", "order_id", "--engine", "spark")
+    code, out, err = invoke(
+        "--repo",
+        str(root),
+        "snapshot",
+        bad,
+        "-d",
+        "orders",
+        "--key",
+        "order_id",
+        "--engine",
+        "spark",
+    )
     local = invoke("--repo", str(root), "snapshot", bad, "-d", "orders", "--key", "order_id")
     assert (code, out) == (1, b"") and err == local[2]
     assert "is not unique: 3 duplicate rows (e.g. 500011, 500401, 500701)" in err
@@ -82,17 +119,41 @@ def test_repository_on_s3(s3_bucket: Any, spark: Any, tmp_path: Path) -> None:
     opts = s3_bucket.storage_options
     repo = dvtool.Repo.init(s3_bucket.url, storage_options=opts)
     repo.snapshot(ORDERS[0], dataset="orders", key=["order_id"])
-    written = repo.snapshot(ORDERS[1], dataset="orders", key=["order_id"], engine="spark", spark=spark)
-    assert written.snapshot.manifest.fingerprint == dvtool.Repo.init(tmp_path / ".dvtool").snapshot(ORDERS[1], dataset="o", key=["order_id"]).snapshot.manifest.fingerprint
+    written = repo.snapshot(
+        ORDERS[1], dataset="orders", key=["order_id"], engine="spark", spark=spark
+    )
+    assert (
+        written.snapshot.manifest.fingerprint
+        == dvtool.Repo.init(tmp_path / ".dvtool")
+        .snapshot(ORDERS[1], dataset="o", key=["order_id"])
+        .snapshot.manifest.fingerprint
+    )
     sql = 'select status, count(*) as n, round(sum(amount), 2) as total from "orders@v2" group by status order by status'
     assert repo.query(sql, engine="spark", spark=spark).to_pylist() == repo.query(sql).to_pylist()
     remote = repo.diff("orders@v1", "orders@v2", engine="spark", spark=spark)
     local = repo.diff("orders@v1", "orders@v2")
-    assert (remote.rows, remote.columns, remote.samples) == (local.rows, local.columns, local.samples)
+    assert (remote.rows, remote.columns, remote.samples) == (
+        local.rows,
+        local.columns,
+        local.samples,
+    )
     local = repo.validate("orders", schema=SCHEMA, use_cache=False)
-    assert repo.validate("orders", schema=SCHEMA, engine="spark", spark=spark).to_json() == local.to_json()
+    assert (
+        repo.validate("orders", schema=SCHEMA, engine="spark", spark=spark).to_json()
+        == local.to_json()
+    )
     # The same through the command line, credentials from --storage-option.
-    code, out, err = invoke("--repo", s3_bucket.url, *s3_bucket.cli_options(), "query", sql, "--engine", "spark", "--format", "json")
+    code, out, err = invoke(
+        "--repo",
+        s3_bucket.url,
+        *s3_bucket.cli_options(),
+        "query",
+        sql,
+        "--engine",
+        "spark",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     assert json.loads(out) == [dict(r) for r in repo.query(sql).to_pylist()]
 
@@ -125,6 +186,8 @@ def test_in_memory_table_is_refused_with_spark(tmp_path: Path, spark: Any) -> No
     root = tmp_path / ".dvtool"
     repo = dvtool.Repo.init(root)
     before = tree_digest(root)
-    with pytest.raises(dvtool.UsageError, match="snapshots a Spark DataFrame or files, not a Table"):
+    with pytest.raises(
+        dvtool.UsageError, match="snapshots a Spark DataFrame or files, not a Table"
+    ):
         repo.snapshot(pa.table({"a": [1]}), dataset="t", engine="spark", spark=spark)
     assert tree_digest(root) == before

@@ -235,12 +235,17 @@ def test_an_io_error_that_mentions_412_is_not_already_exists() -> None:
     """Object keys are hex: a path with "412" in it must not read as HTTP 412 (seed 223 of the fault storm)."""
     from dvtool.storage.remote import _is_precondition_failure
 
-    plain = OSError("injected write failure before the side effect on /r/manifests/4a/5343bbe83afc4063697b4127f4ebf3.json")
+    plain = OSError(
+        "injected write failure before the side effect on /r/manifests/4a/5343bbe83afc4063697b4127f4ebf3.json"
+    )
     assert not _is_precondition_failure(plain)
 
     class ClientError(Exception):
         def __init__(self, message: str) -> None:
             super().__init__(message)
-            self.response = {"Error": {"Code": "PreconditionFailed"}, "ResponseMetadata": {"HTTPStatusCode": 412}}
+            self.response = {
+                "Error": {"Code": "PreconditionFailed"},
+                "ResponseMetadata": {"HTTPStatusCode": 412},
+            }
 
     assert _is_precondition_failure(ClientError("An error occurred when calling PutObject"))

@@ -68,7 +68,12 @@ def _env() -> dict[str, str]:
 
 def _dvtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dvtool", *args], capture_output=True, text=True, env=_env(), cwd=cwd, timeout=LIMIT
+        [sys.executable, "-m", "dvtool", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=cwd,
+        timeout=LIMIT,
     )
 
 
@@ -77,24 +82,71 @@ def test_every_remote_command_gives_up_with_exit_2(silent_server: str, tmp_path:
     src = tmp_path / "orders.csv"
     src.write_text("id,x\n1,a\n2,b\n")
     assert _dvtool("--repo", str(local), "init", cwd=tmp_path).returncode == 0
-    assert _dvtool("--repo", str(local), "-q", "snapshot", str(src), "-d", "orders", cwd=tmp_path).returncode == 0
+    assert (
+        _dvtool(
+            "--repo", str(local), "-q", "snapshot", str(src), "-d", "orders", cwd=tmp_path
+        ).returncode
+        == 0
+    )
     remote = [
-        "--storage-option", f"endpoint_url={silent_server}",
-        "--storage-option", "key=k", "--storage-option", "secret=s",
-        "--storage-option", "timeout=1",
+        "--storage-option",
+        f"endpoint_url={silent_server}",
+        "--storage-option",
+        "key=k",
+        "--storage-option",
+        "secret=s",
+        "--storage-option",
+        "timeout=1",
     ]
     commands = [
         [*remote, "--repo", "s3://bucket/team", "ls"],  # the repository
-        [*remote, "--repo", str(local), "-q", "push", "orders", "s3://bucket/team"],  # a push target
-        [*remote, "--repo", str(local), "-q", "snapshot", "s3://bucket/new.csv", "-d", "other"],  # a SOURCE
-        [*remote, "--repo", str(local), "-q", "export", "orders", "s3://bucket/out.parquet"],  # an export
-        [*remote, "--repo", str(local), "validate", f"{silent_server}/x.csv", "--schema", str(src)],  # https
+        [
+            *remote,
+            "--repo",
+            str(local),
+            "-q",
+            "push",
+            "orders",
+            "s3://bucket/team",
+        ],  # a push target
+        [
+            *remote,
+            "--repo",
+            str(local),
+            "-q",
+            "snapshot",
+            "s3://bucket/new.csv",
+            "-d",
+            "other",
+        ],  # a SOURCE
+        [
+            *remote,
+            "--repo",
+            str(local),
+            "-q",
+            "export",
+            "orders",
+            "s3://bucket/out.parquet",
+        ],  # an export
+        [
+            *remote,
+            "--repo",
+            str(local),
+            "validate",
+            f"{silent_server}/x.csv",
+            "--schema",
+            str(src),
+        ],  # https
     ]
     # All at once: each mostly waits on the silent server.
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "dvtool", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            cwd=tmp_path,
         )
         for args in commands
     ]
@@ -113,7 +165,10 @@ def test_every_remote_command_gives_up_with_exit_2(silent_server: str, tmp_path:
 def test_the_timeout_option() -> None:
     options, timeout = backend_options("s3://b/x", {"endpoint_url": "http://h", "timeout": "2.5"})
     assert timeout == 2.5 and "timeout" not in options
-    assert options["config_kwargs"]["read_timeout"] == 2.5 and options["config_kwargs"]["connect_timeout"] == 2.5
+    assert (
+        options["config_kwargs"]["read_timeout"] == 2.5
+        and options["config_kwargs"]["connect_timeout"] == 2.5
+    )
     assert backend_options("s3://b/x", {})[1] == DEFAULT_TIMEOUT
     assert backend_options("memory://x", {"timeout": "3"}) == ({}, 3.0)
     for bad in ("0", "-1", "soon", "nan", "inf"):

@@ -105,7 +105,9 @@ def test_whole_column_checks_see_every_row_and_are_cached_per_snapshot(
     ("mode", "rows"),
     [("exclude_first", [4, 5, 6, 7]), ("exclude_last", [0, 1, 2, 3]), ("all", [0, 1, 2, 3, 4])],
 )
-def test_report_duplicates_examples_are_pandera_rows(tmp_path: Path, mode: str, rows: list[int]) -> None:
+def test_report_duplicates_examples_are_pandera_rows(
+    tmp_path: Path, mode: str, rows: list[int]
+) -> None:
     """report_duplicates was ignored in the examples (rows 0,1,2,4,5 where pandera said 4,5,6,7)."""
     df = pd.DataFrame({"k": [1, 2, 3, 4, 1, 2, 3, 4, 9]})
     path = tmp_path / "d.parquet"
@@ -125,7 +127,9 @@ def test_polars_regex_columns_named_by_the_matched_column(tmp_path: Path) -> Non
     frame = pl.DataFrame({"var_1": [1.0, 2.0], "var_3": [-1.0, 3.0]})
     path = tmp_path / "d.parquet"
     frame.write_parquet(path)
-    schema = pa_pl.DataFrameSchema({"var_.+": pa_pl.Column(pl.Float64, pa_pl.Check.ge(0), regex=True)})
+    schema = pa_pl.DataFrameSchema(
+        {"var_.+": pa_pl.Column(pl.Float64, pa_pl.Check.ge(0), regex=True)}
+    )
     with pytest.raises(SchemaErrors) as exc:
         schema.validate(pl.read_parquet(path), lazy=True)
     # pandera's error names var_3 (its failure_cases table only the pattern).
@@ -152,7 +156,9 @@ def test_unique_list_of_lists_and_a_missing_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """unique: [[a, b], [b, c]] crashed (exit 1, traceback); a missing column hid the duplicates."""
-    pd.DataFrame({"a": [1, 1, 2], "b": [5, 5, 6], "c": [0, 1, 2]}).to_csv(tmp_path / "d.csv", index=False)
+    pd.DataFrame({"a": [1, 1, 2], "b": [5, 5, 6], "c": [0, 1, 2]}).to_csv(
+        tmp_path / "d.csv", index=False
+    )
     lists = write(
         tmp_path,
         "lists.yaml",
@@ -178,7 +184,9 @@ def test_older_check_form_loads_and_options_pandera_drops_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     head = "schema_type: dataframe\ncolumns:\n  a:\n    dtype: int64\n    greater_than: "
-    ok = write(tmp_path, "ok.yaml", head + "{value: 0, options: {raise_warning: false, ignore_na: true}}\n")
+    ok = write(
+        tmp_path, "ok.yaml", head + "{value: 0, options: {raise_warning: false, ignore_na: true}}\n"
+    )
     assert load_schema(ok).schema.columns["a"].checks[0].statistics == {"min_value": 0}
     dropped = write(tmp_path, "drop.yaml", head + "{value: 0, options: {raise_warning: true}}\n")
     with pytest.raises(UsageError, match=r"pandera ignores .*raise_warning"):
@@ -203,7 +211,9 @@ def test_schema_objects_with_lambda_checks_never_share_cached_verdicts(tmp_path:
     assert not repo.validate("d", schema=failing).ok
 
 
-def test_categorical_types_are_kept_and_their_fingerprint_is_format_independent(tmp_path: Path) -> None:
+def test_categorical_types_are_kept_and_their_fingerprint_is_format_independent(
+    tmp_path: Path,
+) -> None:
     """A pandas category column failed dtype('category'): the snapshot stored plain strings."""
     from dvtool.ingest.fingerprint import table_fingerprint
     from dvtool.ingest.sources import normalise_schema
@@ -221,7 +231,11 @@ def test_categorical_types_are_kept_and_their_fingerprint_is_format_independent(
     values = ["x", "y", "x", None]
     a = pa.table({"c": pa.array(values).dictionary_encode()})
     b = pa.table(
-        {"c": pa.DictionaryArray.from_arrays(pa.array([1, 0, 1, None], pa.int8()), pa.array(["y", "x"]))}
+        {
+            "c": pa.DictionaryArray.from_arrays(
+                pa.array([1, 0, 1, None], pa.int8()), pa.array(["y", "x"])
+            )
+        }
     )
 
     def fingerprint(t: pa.Table) -> str:
@@ -236,12 +250,16 @@ def test_empty_and_na_text_cells_are_nulls_as_pandas_reads_them(tmp_path: Path) 
     """Empty CSV text cells were read as '', so nullable: false never fired on them."""
     path = tmp_path / "d.csv"
     path.write_text("id,name\n1,ann\n2,\n3,NA\n4,N/A\n5,NULL\n6,bob\n", encoding="utf-8")
-    schema = pa_pd.DataFrameSchema({"id": pa_pd.Column(int), "name": pa_pd.Column(str, nullable=False)})
+    schema = pa_pd.DataFrameSchema(
+        {"id": pa_pd.Column(int), "name": pa_pd.Column(str, nullable=False)}
+    )
     fc = pandera_failures(schema, pd.read_csv(path))
     expected = len(fc[fc["check"] == "not_nullable"])
     assert expected == 4
     report = Repo.init(str(tmp_path / "r")).validate(str(path), schema=schema)
-    assert [(f.column, f.check, f.failure_count) for f in report.errors] == [("name", "not_nullable", 4)]
+    assert [(f.column, f.check, f.failure_count) for f in report.errors] == [
+        ("name", "not_nullable", 4)
+    ]
 
 
 def test_a_chunk_verdict_is_not_reused_where_nulls_elsewhere_change_its_pandas_types(
@@ -249,13 +267,19 @@ def test_a_chunk_verdict_is_not_reused_where_nulls_elsewhere_change_its_pandas_t
 ) -> None:
     """pandas reads an int column with a null anywhere as float64: so must every chunk."""
     repo = Repo.init(str(tmp_path / "r"))
-    first = pa.table({"id": pa.array(range(100), pa.int64()), "n": pa.array(range(100), pa.int64())})
+    first = pa.table(
+        {"id": pa.array(range(100), pa.int64()), "n": pa.array(range(100), pa.int64())}
+    )
     repo.snapshot(first, dataset="d", key=["id"])
     later = pa.concat_tables(
         [first, pa.table({"id": pa.array([100], pa.int64()), "n": pa.array([None], pa.int64())})]
     )
     repo.snapshot(later, dataset="d", key=["id"])
-    schema = write(tmp_path, "s.yaml", "schema_type: dataframe\ncolumns:\n  n: {dtype: int64, nullable: true}\n")
+    schema = write(
+        tmp_path,
+        "s.yaml",
+        "schema_type: dataframe\ncolumns:\n  n: {dtype: int64, nullable: true}\n",
+    )
     assert repo.validate("d@v1", schema=schema).ok
     with pytest.raises(SchemaErrors) as exc:
         load_schema(schema).schema.validate(later.to_pandas(), lazy=True)

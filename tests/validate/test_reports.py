@@ -48,7 +48,9 @@ def test_planted_faults_each_once_with_every_distinct_value_count_and_row() -> N
     assert all(x["count"] == 1 and x["value"] < 0 for x in amount["examples"])
     dup = by_column["order_id"]
     assert dup["failure_count"] == 6
-    assert sorted(x["row"] for x in dup["examples"])[:5] == sorted(rows_of("duplicate_order_id"))[:5]
+    assert (
+        sorted(x["row"] for x in dup["examples"])[:5] == sorted(rows_of("duplicate_order_id"))[:5]
+    )
 
 
 def test_distinct_failing_values_most_frequent_first(tmp_path: Path) -> None:
@@ -60,15 +62,24 @@ def test_distinct_failing_values_most_frequent_first(tmp_path: Path) -> None:
     data = tmp_path / "flights.csv"
     data.write_text("\n".join(lines) + "\n")
     schema = tmp_path / "s.yaml"
-    schema.write_text("schema_type: dataframe\ncolumns:\n  minutes:\n    dtype: float64\n    nullable: true\ncoerce: true\n")
+    schema.write_text(
+        "schema_type: dataframe\ncolumns:\n  minutes:\n    dtype: float64\n    nullable: true\ncoerce: true\n"
+    )
     # read as text ('NA' is a value here): every distinct value that is not a number, counted
-    report = dvtool.validate_source(str(data), schema=str(schema), read=dvtool.ReadOptions.build(null_values=""))
+    report = dvtool.validate_source(
+        str(data), schema=str(schema), read=dvtool.ReadOptions.build(null_values="")
+    )
     (error,) = report.to_json()["errors"]
     assert error["failure_count"] == 302 - 2
     assert [(x["value"], x["count"], x["row"]) for x in error["examples"]] == [
-        ("NA", 297, 1), ("abc", 2, 40), ("12min", 1, 50)
+        ("NA", 297, 1),
+        ("abc", 2, 40),
+        ("12min", 1, 50),
     ]
-    assert "3 distinct values: 'NA' ×297 (first row 1); 'abc' ×2 (first row 40); '12min' ×1 (row 50)" in report.to_text()
+    assert (
+        "3 distinct values: 'NA' ×297 (first row 1); 'abc' ×2 (first row 40); '12min' ×1 (row 50)"
+        in report.to_text()
+    )
     # by default NA is a null: only the two real culprits are left
     (error,) = dvtool.validate_source(str(data), schema=str(schema)).to_json()["errors"]
     assert [(x["value"], x["count"]) for x in error["examples"]] == [("abc", 2), ("12min", 1)]
@@ -86,7 +97,11 @@ def test_a_check_that_raises_is_a_check_error_not_a_data_failure(tmp_path: Path)
     doc = report.to_json()
     assert [(e["column"], e["check"]) for e in doc["errors"]] == [("code", "not_nullable")]
     (raised,) = doc["check_errors"]
-    assert raised["column"] == "code" and raised["check"] == "in_range(0, 9)" and "Error(" in raised["error"]
+    assert (
+        raised["column"] == "code"
+        and raised["check"] == "in_range(0, 9)"
+        and "Error(" in raised["error"]
+    )
     assert doc["counts"] == {"errors": 1, "warnings": 0, "check_errors": 1} and not doc["ok"]
     suite = ET.fromstring(report.render("junit")).find("testsuite")
     assert suite is not None and (suite.get("failures"), suite.get("errors")) == ("1", "1")
@@ -95,21 +110,39 @@ def test_a_check_that_raises_is_a_check_error_not_a_data_failure(tmp_path: Path)
     assert "raised  code: in_range(0, 9): " in report.to_text()
 
 
-def test_a_null_key_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_null_key_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVTOOL_REPO", raising=False)
     data = tmp_path / "d.csv"
     data.write_text("id,v\n1,a\n,b\n3,c\n,d\n")
     schema = tmp_path / "s.yaml"
-    schema.write_text("schema_type: dataframe\ncolumns:\n  id:\n    dtype: float64\n    nullable: false\n    unique: true\n")
+    schema.write_text(
+        "schema_type: dataframe\ncolumns:\n  id:\n    dtype: float64\n    nullable: false\n    unique: true\n"
+    )
     assert run(capsys, "init").exit_code == 0
-    r = run(capsys, "snapshot", str(data), "-d", "t", "--key", "id", "--schema", str(schema),
-            "--report", "r.json", "--report-format", "json")
+    r = run(
+        capsys,
+        "snapshot",
+        str(data),
+        "-d",
+        "t",
+        "--key",
+        "id",
+        "--schema",
+        str(schema),
+        "--report",
+        "r.json",
+        "--report-format",
+        "json",
+    )
     assert r.exit_code == 1
     (error,) = json.loads((tmp_path / "r.json").read_text())["errors"]
     assert (error["column"], error["check"], error["failure_count"]) == ("id", "not_nullable", 2)
-    assert error["examples"] == [{"value": None, "count": 2, "row": 2, "key": {"id": None}}]  # input row 2
+    assert error["examples"] == [
+        {"value": None, "count": 2, "row": 2, "key": {"id": None}}
+    ]  # input row 2
 
 
 def test_dtype_and_coerce_and_nulls_merge_by_rule() -> None:
@@ -117,13 +150,15 @@ def test_dtype_and_coerce_and_nulls_merge_by_rule() -> None:
     from dvtool.validate.report import CheckFailure, Example
 
     nulls = (Example(None, 4, count=2),)
-    merged = one_per_fault([
-        CheckFailure("id", "not_nullable", 2, nulls),
-        CheckFailure("id", "field_uniqueness", 2, nulls),
-        CheckFailure("d", "coerce_dtype('int64')", 3, (Example("x", 1, count=3),)),
-        CheckFailure("d", "dtype('int64')", 1, (Example("object"),)),
-        CheckFailure("e", "dtype('int64')", 1, (Example("object"),)),
-    ])
+    merged = one_per_fault(
+        [
+            CheckFailure("id", "not_nullable", 2, nulls),
+            CheckFailure("id", "field_uniqueness", 2, nulls),
+            CheckFailure("d", "coerce_dtype('int64')", 3, (Example("x", 1, count=3),)),
+            CheckFailure("d", "dtype('int64')", 1, (Example("object"),)),
+            CheckFailure("e", "dtype('int64')", 1, (Example("object"),)),
+        ]
+    )
     assert [(f.column, f.checks, f.failure_count) for f in merged] == [
         ("id", ("not_nullable", "field_uniqueness"), 2),
         ("d", ("dtype('int64')", "coerce_dtype('int64')"), 3),
@@ -159,15 +194,34 @@ def test_snapshot_schema_report_file_in_every_format(
     assert run(capsys, "init").exit_code == 0
     before = tree_digest(tmp_path / ".dvtool")
     out = tmp_path / f"report.{fmt}"
-    r = run(capsys, "snapshot", BAD, "-d", "orders", "--key", "order_id", "--schema", SCHEMA,
-            "--report", str(out), "--report-format", fmt)
+    r = run(
+        capsys,
+        "snapshot",
+        BAD,
+        "-d",
+        "orders",
+        "--key",
+        "order_id",
+        "--schema",
+        SCHEMA,
+        "--report",
+        str(out),
+        "--report-format",
+        fmt,
+    )
     assert r.exit_code == 1 and tree_digest(tmp_path / ".dvtool") == before
     text = out.read_text()
     if fmt == "junit":
         root = ET.fromstring(text)
         assert root.get("failures") == "6"  # 5 faults; the date fault fails two checks
-        assert {c.get("classname") for c in root.iter("testcase") if c.find("failure") is not None} == {
-            "orders.order_id", "orders.customer_id", "orders.order_date", "orders.amount", "orders.status"
+        assert {
+            c.get("classname") for c in root.iter("testcase") if c.find("failure") is not None
+        } == {
+            "orders.order_id",
+            "orders.customer_id",
+            "orders.order_date",
+            "orders.amount",
+            "orders.status",
         }
     elif fmt == "json":
         doc = json.loads(text)
@@ -190,7 +244,19 @@ def test_snapshot_report_of_a_passing_gate_and_refused_without_schema(
     monkeypatch.delenv("DVTOOL_REPO", raising=False)
     assert run(capsys, "init").exit_code == 0
     good = str(FAULTS.parent / "orders" / "orders_v1.csv")
-    r = run(capsys, "snapshot", good, "-d", "orders", "--schema", SCHEMA, "--report", "ok.xml", "--report-format", "junit")
+    r = run(
+        capsys,
+        "snapshot",
+        good,
+        "-d",
+        "orders",
+        "--schema",
+        SCHEMA,
+        "--report",
+        "ok.xml",
+        "--report-format",
+        "junit",
+    )
     assert r.exit_code == 0
     assert ET.fromstring((tmp_path / "ok.xml").read_text()).get("failures") == "0"
     r = run(capsys, "snapshot", good, "-d", "orders", "--report", "x.json")

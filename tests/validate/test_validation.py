@@ -321,9 +321,11 @@ def test_every_format(
     assert doc["ok"] is False and doc["rows_checked"] == N
     for e in doc["errors"]:
         optional = {"checks", "distinct_values", "all_values_listed"}
-        assert {"column", "check", "failure_count", "examples"} <= set(e) <= {
-            "column", "check", "failure_count", "examples", *optional
-        }
+        assert (
+            {"column", "check", "failure_count", "examples"}
+            <= set(e)
+            <= {"column", "check", "failure_count", "examples", *optional}
+        )
         assert len(e["examples"]) <= 100
 
     r = run(capsys, "validate", "data.csv", "--schema", schema, "--format", "junit", "-o", "r.xml")
@@ -415,7 +417,9 @@ columns:
 """
 
 
-def test_incremental_verdicts_check_only_new_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_incremental_verdicts_check_only_new_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DVTOOL_CHUNK_BYTES", str(256 << 10))  # small chunks: many in 200k rows
     repo = Repo.init(str(tmp_path / ".dvtool"))
     schema = write(tmp_path, "s.yaml", SCORE_YAML)
@@ -549,7 +553,9 @@ def test_infer_then_validate_passes(tmp_path: Path, data: st.DataObject) -> None
 
 
 @pytest.mark.parametrize("values", [[float("nan")], [float("nan"), 1.5], [float("nan"), None]])
-def test_infer_makes_a_float_column_with_nan_nullable(tmp_path: Path, values: list[float | None]) -> None:
+def test_infer_makes_a_float_column_with_nan_nullable(
+    tmp_path: Path, values: list[float | None]
+) -> None:
     # pandera counts NaN as missing in a nullable check: a column holding NaN is inferred nullable
     table = pa.table({"f": pa.array(values, pa.float64())})
     path = write(tmp_path, "inferred.yaml", infer_schema(table))
@@ -567,7 +573,9 @@ def test_infer_on_a_snapshot_adds_the_key(tmp_path: Path) -> None:
     assert os.path.getsize(path) < 2000
 
 
-def test_snapshot_with_schema_reports_duplicate_keys_with_every_other_failure(tmp_path: Path) -> None:
+def test_snapshot_with_schema_reports_duplicate_keys_with_every_other_failure(
+    tmp_path: Path,
+) -> None:
     """With --schema, a duplicate key is one line of the full report, not a lone key error."""
     from dvtool.errors import ValidationFailed
 
@@ -576,7 +584,9 @@ def test_snapshot_with_schema_reports_duplicate_keys_with_every_other_failure(tm
     before = sorted(repo.store.list(""))
     with pytest.raises(ValidationFailed) as info:
         repo.snapshot(
-            str(fixtures / "orders_bad.csv"), dataset="orders", key=["order_id"],
+            str(fixtures / "orders_bad.csv"),
+            dataset="orders",
+            key=["order_id"],
             schema=str(fixtures / "orders.schema.yaml"),
         )
     columns = {e.column for e in info.value.report.errors}
@@ -621,4 +631,6 @@ def test_dataframe_level_checks_see_all_rows_not_one_chunk(tmp_path: Path) -> No
         assert report.ok, (name, report.to_text())
     failed = repo.validate("d", schema=f"{schema_file}:too_many")
     assert not failed.ok
-    assert [(e.column, e.check, e.failure_count) for e in failed.errors] == [(None, "at_least_310k_rows", 1)]
+    assert [(e.column, e.check, e.failure_count) for e in failed.errors] == [
+        (None, "at_least_310k_rows", 1)
+    ]

@@ -31,7 +31,9 @@ SCHEMA = textwrap.dedent(
 )
 
 
-def _repo_with_cached_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+def _repo_with_cached_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, Path]:
     repo, schema, data = tmp_path / "repo", tmp_path / "s.yaml", tmp_path / "d.parquet"
     schema.write_text(SCHEMA)
     pq.write_table(pa.table({"v": [1, 2, 3]}), data)
@@ -47,7 +49,8 @@ def _repo_with_cached_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def _chunk_verdicts(repo: Path) -> list[Path]:
     """The cached per-chunk verdicts (not the per-snapshot ones of checks over all rows)."""
     return [
-        p for p in sorted((repo / "validation").rglob("*.json"))
+        p
+        for p in sorted((repo / "validation").rglob("*.json"))
         if json.loads(p.read_bytes())["kind"] == "validation-verdict"
     ]
 
@@ -57,7 +60,9 @@ def _chunk(repo: Path) -> Path:
     return path
 
 
-def test_cached_verdict_of_a_corrupt_chunk_is_not_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cached_verdict_of_a_corrupt_chunk_is_not_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo, schema = _repo_with_cached_verdict(tmp_path, capsys)
     chunk = _chunk(repo)
     data = bytearray(chunk.read_bytes())
@@ -70,7 +75,9 @@ def test_cached_verdict_of_a_corrupt_chunk_is_not_used(tmp_path: Path, capsys: p
     assert "corrupt" in res.stderr
 
 
-def test_cached_verdict_of_a_missing_chunk_is_not_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cached_verdict_of_a_missing_chunk_is_not_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo, schema = _repo_with_cached_verdict(tmp_path, capsys)
     _chunk(repo).unlink()
     res = run(capsys, "--repo", str(repo), "validate", "d", "--schema", str(schema))
@@ -173,7 +180,14 @@ def test_edited_verdict_is_ignored_by_validate_and_reported_by_fsck(
     (verdict,) = _chunk_verdicts(repo)
     body = json.loads(verdict.read_bytes())
     body["failures"] = [
-        {"column": "v", "check": "greater_than(0)", "severity": "error", "count": 3, "examples": [], "cases": []}
+        {
+            "column": "v",
+            "check": "greater_than(0)",
+            "severity": "error",
+            "count": 3,
+            "examples": [],
+            "cases": [],
+        }
     ]
     verdict.chmod(0o644)
     verdict.write_text(json.dumps(body))
@@ -184,7 +198,9 @@ def test_edited_verdict_is_ignored_by_validate_and_reported_by_fsck(
     assert run(capsys, "--repo", str(repo), "fsck").exit_code == 0  # and it was replaced
 
 
-def test_verdict_copied_under_another_chunks_name_is_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verdict_copied_under_another_chunks_name_is_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo, schema, data = tmp_path / "repo", tmp_path / "s.yaml", tmp_path / "d.parquet"
     schema.write_text(SCHEMA)
     run(capsys, "--repo", str(repo), "init")
@@ -192,16 +208,26 @@ def test_verdict_copied_under_another_chunks_name_is_ignored(tmp_path: Path, cap
     run(capsys, "--repo", str(repo), "snapshot", str(data), "-d", "good")
     pq.write_table(pa.table({"v": [-1, -2]}), data)
     run(capsys, "--repo", str(repo), "snapshot", str(data), "-d", "bad")
-    assert run(capsys, "--repo", str(repo), "validate", "good", "--schema", str(schema)).exit_code == 0
-    assert run(capsys, "--repo", str(repo), "validate", "bad", "--schema", str(schema)).exit_code == 1
-    files = sorted(_chunk_verdicts(repo), key=lambda p: json.loads(p.read_bytes())["failures"] != [])
+    assert (
+        run(capsys, "--repo", str(repo), "validate", "good", "--schema", str(schema)).exit_code == 0
+    )
+    assert (
+        run(capsys, "--repo", str(repo), "validate", "bad", "--schema", str(schema)).exit_code == 1
+    )
+    files = sorted(
+        _chunk_verdicts(repo), key=lambda p: json.loads(p.read_bytes())["failures"] != []
+    )
     passing, failing = files
     failing.chmod(0o644)
     failing.write_bytes(passing.read_bytes())  # a PASS verdict under the failing chunk's name
-    assert run(capsys, "--repo", str(repo), "validate", "bad", "--schema", str(schema)).exit_code == 1
+    assert (
+        run(capsys, "--repo", str(repo), "validate", "bad", "--schema", str(schema)).exit_code == 1
+    )
 
 
-def test_verdicts_edited_to_say_pass_do_not_pass_failing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verdicts_edited_to_say_pass_do_not_pass_failing_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Every cached verdict (per chunk, and per snapshot for checks over all rows) is bound to its content."""
     repo, schema, data = tmp_path / "repo", tmp_path / "s.yaml", tmp_path / "d.parquet"
     schema.write_text(SCHEMA + "    unique: true\n")
@@ -210,7 +236,10 @@ def test_verdicts_edited_to_say_pass_do_not_pass_failing_data(tmp_path: Path, ca
     run(capsys, "--repo", str(repo), "snapshot", str(data), "-d", "d")
     assert run(capsys, "--repo", str(repo), "validate", "d", "--schema", str(schema)).exit_code == 1
     verdicts = sorted((repo / "validation").rglob("*.json"))
-    assert {json.loads(p.read_bytes())["kind"] for p in verdicts} == {"validation-verdict", "validation-snapshot-verdict"}
+    assert {json.loads(p.read_bytes())["kind"] for p in verdicts} == {
+        "validation-verdict",
+        "validation-snapshot-verdict",
+    }
     edited = 0
     for path in verdicts:
         body = json.loads(path.read_bytes())

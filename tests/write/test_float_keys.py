@@ -28,7 +28,9 @@ SCHEMA_YAML = "schema_type: dataframe\ncolumns:\n  v:\n    dtype: int64\n"
     ids=["two-nan", "one-nan", "minus-zero-and-zero", "minus-zero", "negative-nan"],
 )
 @pytest.mark.parametrize("typ", [pa.float64(), pa.float32()], ids=str)
-def test_snapshot_refuses_nan_and_negative_zero_keys(tmp_path: Path, keys: list[float], typ: pa.DataType) -> None:
+def test_snapshot_refuses_nan_and_negative_zero_keys(
+    tmp_path: Path, keys: list[float], typ: pa.DataType
+) -> None:
     repo = Repo.init(str(tmp_path / "repo"))
     table = pa.table({"k": pa.array(keys, typ), "v": [1, 2]})
     with pytest.raises(DataError, match=r"NaN or -0\.0"):
@@ -44,7 +46,9 @@ def test_snapshot_keeps_zero_and_negative_zero_as_values(tmp_path: Path) -> None
     assert [math.copysign(1, v) for v in snap.to_arrow().column("x").to_pylist()[:2]] == [-1, 1]
 
 
-def test_cli_snapshot_of_nan_keys_is_exit_1_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_snapshot_of_nan_keys_is_exit_1_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = tmp_path / "repo"
     run(capsys, "--repo", str(repo), "init")
     path = tmp_path / "nan.parquet"

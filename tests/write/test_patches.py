@@ -28,7 +28,9 @@ N = 6000
 
 @pytest.fixture(autouse=True)
 def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DVTOOL_CHUNK_BYTES", "8000")  # ~256-row chunks: many chunks from a few thousand rows
+    monkeypatch.setenv(
+        "DVTOOL_CHUNK_BYTES", "8000"
+    )  # ~256-row chunks: many chunks from a few thousand rows
 
 
 def base_table(n: int = N) -> pa.Table:
@@ -43,7 +45,9 @@ def base_table(n: int = N) -> pa.Table:
     )
 
 
-def edited(t: pa.Table, *, seed: int = 1, changed: int = 30, deleted: int = 20, inserted: int = 10) -> pa.Table:
+def edited(
+    t: pa.Table, *, seed: int = 1, changed: int = 30, deleted: int = 20, inserted: int = 10
+) -> pa.Table:
     """Scattered edits: some prices changed, some rows deleted, odd ids inserted, ids appended."""
     rng = np.random.default_rng(seed)
     n = t.num_rows
@@ -57,7 +61,9 @@ def edited(t: pa.Table, *, seed: int = 1, changed: int = 30, deleted: int = 20, 
     ids = ids[~pc.is_in(pa.array(ids), out.column("id")).to_numpy(zero_copy_only=False)]
     extra = pa.table(
         {
-            "id": pa.array(np.concatenate([ids, [int(pc.max(t.column("id")).as_py()) + 2]]), pa.int64()),
+            "id": pa.array(
+                np.concatenate([ids, [int(pc.max(t.column("id")).as_py()) + 2]]), pa.int64()
+            ),
             "price": pa.array(np.full(len(ids) + 1, 7.0)),
             "city": pa.array(["new"] * (len(ids) + 1)),
             "qty": pa.array([1] * (len(ids) + 1), pa.int32()),
@@ -73,14 +79,18 @@ def repo(request: pytest.FixtureRequest, tmp_path: Path) -> dvtool.Repo:
     return dvtool.Repo.init(f"memory://patches-{uuid.uuid4().hex}")
 
 
-def test_scattered_edits_write_a_patch_that_every_reader_applies(repo: dvtool.Repo, tmp_path: Path) -> None:
+def test_scattered_edits_write_a_patch_that_every_reader_applies(
+    repo: dvtool.Repo, tmp_path: Path
+) -> None:
     v1 = base_table()
     first = repo.snapshot(v1, dataset="t", key=["id"])
     v2 = edited(v1)
     second = repo.snapshot(v2, dataset="t", key=["id"])
     m = second.snapshot.manifest
     assert m.format == 2 and m.patch is not None
-    assert [c.object for c in m.chunks] == [c.object for c in first.snapshot.manifest.chunks]  # base kept by id
+    assert [c.object for c in m.chunks] == [
+        c.object for c in first.snapshot.manifest.chunks
+    ]  # base kept by id
     assert m.patch.bytes < 0.2 * sum(c.bytes for c in m.chunks)
     assert second.bytes_written < 0.5 * first.bytes_written  # the patch and the manifest, no chunk
     assert second.new_chunks == 2
@@ -88,7 +98,9 @@ def test_scattered_edits_write_a_patch_that_every_reader_applies(repo: dvtool.Re
 
     snap = repo.get("t@v2")
     assert snap.to_arrow().equals(v2)
-    assert pa.Table.from_batches(list(snap.scan(["price", "id"]))).equals(v2.select(["price", "id"]))
+    assert pa.Table.from_batches(list(snap.scan(["price", "id"]))).equals(
+        v2.select(["price", "id"])
+    )
     assert snap.to_pandas().equals(v2.to_pandas())
     assert sum(c.rows for c in snap.chunks) == v2.num_rows
     assert pa.concat_tables([snap.read_chunk(c) for c in snap.chunks]).equals(v2)
@@ -109,7 +121,9 @@ def test_scattered_edits_write_a_patch_that_every_reader_applies(repo: dvtool.Re
     want = v2.group_by("city").aggregate([("id", "count"), ("qty", "sum")]).sort_by("city")
     assert got.to_pylist() == [
         {"city": c, "n": n, "q": q}
-        for c, n, q in zip(*(want.column(x).to_pylist() for x in ("city", "id_count", "qty_sum")), strict=True)
+        for c, n, q in zip(
+            *(want.column(x).to_pylist() for x in ("city", "id_count", "qty_sum")), strict=True
+        )
     ]
     assert repo.query('SELECT count(*) AS n FROM "t@v1"').to_pylist() == [{"n": N}]
 
@@ -130,10 +144,14 @@ def test_scattered_edits_write_a_patch_that_every_reader_applies(repo: dvtool.Re
     assert plan.patched and len(plan.files) == len(m.chunks)
     if repo.store.local_path("dvtool.json") is not None:
         files = ", ".join(f"'{f}'" for f in plan.files)
-        merged = duckdb.connect().sql(
-            f"SELECT b.* FROM read_parquet([{files}]) AS b ANTI JOIN read_parquet('{plan.removed}') AS r USING (id) "
-            f"UNION ALL SELECT * FROM read_parquet('{plan.upserts}') ORDER BY id"
-        ).to_arrow_table()
+        merged = (
+            duckdb.connect()
+            .sql(
+                f"SELECT b.* FROM read_parquet([{files}]) AS b ANTI JOIN read_parquet('{plan.removed}') AS r USING (id) "
+                f"UNION ALL SELECT * FROM read_parquet('{plan.upserts}') ORDER BY id"
+            )
+            .to_arrow_table()
+        )
         assert merged.equals(v2)
 
     assert repo.fsck().ok
@@ -157,12 +175,16 @@ def test_identity_patched_compacted_and_fresh_are_one_content(repo: dvtool.Repo)
     assert repo.compact("t").unchanged  # nothing left to compact
     # A fresh repository of the same rows has the same fingerprint.
     fresh = dvtool.Repo.init(f"memory://fresh-{uuid.uuid4().hex}")
-    assert fresh.snapshot(v2, dataset="t", key=["id"]).snapshot.manifest.fingerprint == m3.fingerprint
+    assert (
+        fresh.snapshot(v2, dataset="t", key=["id"]).snapshot.manifest.fingerprint == m3.fingerprint
+    )
     assert repo.diff("t@v2", "t@v3").rows.changed == 0
     assert repo.fsck().ok
 
 
-def test_patches_accumulate_against_one_base_and_compact_past_the_threshold(repo: dvtool.Repo) -> None:
+def test_patches_accumulate_against_one_base_and_compact_past_the_threshold(
+    repo: dvtool.Repo,
+) -> None:
     table = base_table()
     repo.snapshot(table, dataset="t", key=["id"])
     base_ids = [c.object for c in repo.get("t").manifest.chunks]
@@ -176,7 +198,9 @@ def test_patches_accumulate_against_one_base_and_compact_past_the_threshold(repo
     for i, expected in enumerate(history, start=1):
         assert repo.get(f"t@v{i}").to_arrow().equals(expected)
         if i > 1:
-            assert repo.diff(f"t@v{i}").rows == dvtool_full_diff(repo, f"t@v{i - 1}", f"t@v{i}").rows
+            assert (
+                repo.diff(f"t@v{i}").rows == dvtool_full_diff(repo, f"t@v{i - 1}", f"t@v{i}").rows
+            )
     # A large edit passes the threshold: the touched chunks are rewritten in the same commit.
     big = edited(table, seed=9, changed=N // 3, deleted=10, inserted=10)
     snap = repo.snapshot(big, dataset="t", key=["id"]).snapshot
@@ -200,7 +224,9 @@ def test_keyless_and_unpatched_versions_stay_format_1(tmp_path: Path) -> None:
     for snap in (second, first_keyed, repo.get("keyless@v1")):
         raw = json.loads(repo.store.read(f"manifests/{snap.id[7:9]}/{snap.id[9:]}.json"))
         assert raw["format"] == 1 and "patch" not in raw
-        entry = json.loads(repo.store.read(f"datasets/{snap.dataset}/versions/{snap.version:020d}.json"))
+        entry = json.loads(
+            repo.store.read(f"datasets/{snap.dataset}/versions/{snap.version:020d}.json")
+        )
         assert entry["format"] == 1
 
 
@@ -235,7 +261,9 @@ def test_multi_column_key_and_validation_of_patched_rows(tmp_path: Path) -> None
     assert repo.diff("m@v2").rows.changed == 3 and repo.diff("m@v2").rows.removed == 1
 
 
-def test_an_older_dvtool_refuses_a_patched_manifest(repo: dvtool.Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_older_dvtool_refuses_a_patched_manifest(
+    repo: dvtool.Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     v1 = base_table()
     repo.snapshot(v1, dataset="t", key=["id"])
     snap = repo.snapshot(edited(v1), dataset="t", key=["id"]).snapshot
@@ -308,7 +336,12 @@ def test_patch_check_catches_rows_that_disagree_with_the_manifest(tmp_path: Path
         m,
         patch=dataclasses.replace(
             m.patch,
-            ranges=(dataclasses.replace(r, logical=dataclasses.replace(r.logical, rows=r.logical.rows + 1)), *m.patch.ranges[1:]),
+            ranges=(
+                dataclasses.replace(
+                    r, logical=dataclasses.replace(r.logical, rows=r.logical.rows + 1)
+                ),
+                *m.patch.ranges[1:],
+            ),
         ),
     )
     assert check_patch(repo.store, lying)

@@ -44,7 +44,9 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DVTOOL_CHUNK_BYTES", str(32 << 10))  # ~1k-row chunks
 
 
-def full_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[Path], key: list[str]) -> dvtool.Snapshot:
+def full_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[Path], key: list[str]
+) -> dvtool.Snapshot:
     """The same versions made without the stat cache (every row decoded)."""
     with monkeypatch.context() as m:
         m.setenv("DVTOOL_NO_STAT_CACHE", "1")
@@ -70,7 +72,9 @@ def test_append_resumes_after_the_parents_rows_and_equals_a_full_read(
         src = open_source(str(f))
         point = resume.find(src, parent.manifest, key, resume.input_row_groups(src))
         assert point is not None  # the parent's snapshot left a resume point for these row groups
-        assert parent.rows - parent.chunks[-1].rows - 2_000 <= point.at < parent.rows  # only the tail is read
+        assert (
+            parent.rows - parent.chunks[-1].rows - 2_000 <= point.at < parent.rows
+        )  # only the tail is read
         seen: list[int] = []
         result = repo.snapshot(str(f), dataset="d", key=key, progress=seen.append)
         assert seen[0] == point.at  # reported at once: those rows were not decoded
@@ -86,7 +90,9 @@ def test_append_resumes_after_the_parents_rows_and_equals_a_full_read(
     assert parent.to_arrow().equals(pa.concat_tables(months))
 
 
-def test_a_folder_with_one_more_file_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None) -> None:
+def test_a_folder_with_one_more_file_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     for m in (1, 2, 3):
@@ -98,7 +104,9 @@ def test_a_folder_with_one_more_file_resumes(tmp_path: Path, monkeypatch: pytest
     point = resume.find(src, parent.manifest, ["id"], resume.input_row_groups(src))
     assert point is not None and point.at > 6_000
     snap = repo.snapshot(str(folder), dataset="d", key=["id"]).snapshot
-    assert snap.manifest.fingerprint == table_fingerprint(snap.schema, [pa.concat_tables([month(m) for m in (1, 2, 3, 4)])])
+    assert snap.manifest.fingerprint == table_fingerprint(
+        snap.schema, [pa.concat_tables([month(m) for m in (1, 2, 3, 4)])]
+    )
     assert repo.diff("d@v1", "d@v2").rows.added == 3000
 
 
@@ -112,7 +120,9 @@ def test_a_changed_early_row_group_is_read_in_full(tmp_path: Path, small_chunks:
     src = open_source(str(tmp_path / "b.parquet"))
     assert resume.find(src, parent.manifest, ["id"], resume.input_row_groups(src)) is None
     snap = repo.snapshot(str(tmp_path / "b.parquet"), dataset="d", key=["id"]).snapshot
-    assert snap.manifest.fingerprint == table_fingerprint(snap.schema, [pa.concat_tables([edited, *months[1:4]])])
+    assert snap.manifest.fingerprint == table_fingerprint(
+        snap.schema, [pa.concat_tables([edited, *months[1:4]])]
+    )
     rows = repo.diff("d@v1", "d@v2").rows
     assert (rows.added, rows.changed) == (3000, int(np.sum(months[0].column("v").to_numpy() != 7)))
 
@@ -130,7 +140,9 @@ def test_new_rows_out_of_order_fall_back_to_the_sort(tmp_path: Path, small_chunk
     assert snap.manifest.fingerprint == table_fingerprint(snap.schema, [expected])
 
 
-def test_a_last_row_group_that_grew_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None) -> None:
+def test_a_last_row_group_that_grew_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None
+) -> None:
     months = [month(m) for m in range(1, 6)]
     files = [tmp_path / "partial.parquet", tmp_path / "full.parquet"]
     write_months(files[0], [*months[:3], months[3].slice(0, 1200)])  # month 4 half written
@@ -146,12 +158,16 @@ def test_a_last_row_group_that_grew_is_read_again(tmp_path: Path, monkeypatch: p
     assert [c.object for c in full.chunks] == [c.object for c in snap.chunks]
 
 
-def test_the_same_files_in_two_repositories_keep_their_own_resume_points(tmp_path: Path, small_chunks: None) -> None:
+def test_the_same_files_in_two_repositories_keep_their_own_resume_points(
+    tmp_path: Path, small_chunks: None
+) -> None:
     months = [month(m) for m in range(1, 5)]
     write_months(tmp_path / "a.parquet", months[:3])
     write_months(tmp_path / "b.parquet", months)
     first = dvtool.Repo.init(str(tmp_path / "one"))
     parent = first.snapshot(str(tmp_path / "a.parquet"), dataset="d", key=["id"]).snapshot
-    dvtool.Repo.init(str(tmp_path / "two")).snapshot(str(tmp_path / "a.parquet"), dataset="d", key=["id"])
+    dvtool.Repo.init(str(tmp_path / "two")).snapshot(
+        str(tmp_path / "a.parquet"), dataset="d", key=["id"]
+    )
     src = open_source(str(tmp_path / "b.parquet"))
     assert resume.find(src, parent.manifest, ["id"], resume.input_row_groups(src)) is not None

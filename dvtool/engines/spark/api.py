@@ -25,7 +25,15 @@ from dvtool.query import QueryResult
 if TYPE_CHECKING:
     from dvtool.engines.spark.diff import SparkDiffEngine
 
-__all__ = ["SparkSnapshot", "diff_engine", "source_frame", "spark_open_query", "spark_query", "spark_snapshot", "spark_validate"]
+__all__ = [
+    "SparkSnapshot",
+    "diff_engine",
+    "source_frame",
+    "spark_open_query",
+    "spark_query",
+    "spark_snapshot",
+    "spark_validate",
+]
 
 
 def _refs_only(repo: Any, args: Sequence[Any], what: str) -> None:
@@ -55,7 +63,11 @@ def spark_query(repo: Any, text: str, settings: SparkSettings) -> pa.Table:
                 if at:
                     raise NotFoundError(
                         f"query names {table!r}, but there is no dataset {name!r}"
-                        + (f" (datasets: {', '.join(names[:20])})" if names else " (the repository is empty)")
+                        + (
+                            f" (datasets: {', '.join(names[:20])})"
+                            if names
+                            else " (the repository is empty)"
+                        )
                     )
                 return None
             name = candidates[0]
@@ -85,7 +97,9 @@ def diff_engine(repo: Any, settings: SparkSettings) -> Callable[..., SparkDiffEn
     """
     from dvtool.engines.spark.diff import SparkDiffEngine
 
-    def make(old: Any, new: Any, key: tuple[str, ...], limit: int, tolerances: Any) -> SparkDiffEngine:
+    def make(
+        old: Any, new: Any, key: tuple[str, ...], limit: int, tolerances: Any
+    ) -> SparkDiffEngine:
         snaps = []
         for side in (old, new):
             if not side.chunked:
@@ -96,7 +110,16 @@ def diff_engine(repo: Any, settings: SparkSettings) -> Callable[..., SparkDiffEn
             snap = repo.get(side.label)  # a snapshot side is labelled NAME@vN
             store_location(snap.store, repo.storage_options)
             snaps.append(snap)
-        return SparkDiffEngine(get_session(settings), (snaps[0], snaps[1]), repo.storage_options, old, new, key, limit, tolerances)
+        return SparkDiffEngine(
+            get_session(settings),
+            (snaps[0], snaps[1]),
+            repo.storage_options,
+            old,
+            new,
+            key,
+            limit,
+            tolerances,
+        )
 
     return make
 
@@ -116,7 +139,9 @@ def spark_validate(repo: Any, target: Any, loaded: Any, settings: SparkSettings)
     )  # fmt: skip
 
 
-def source_frame(spark: Any, sources: Any, *, format: str | None, storage_options: Mapping[str, str]) -> Any:
+def source_frame(
+    spark: Any, sources: Any, *, format: str | None, storage_options: Mapping[str, str]
+) -> Any:
     """A SOURCE (files, folder, glob, URL) as a DataFrame, each file read by dvtool's own reader on an executor.
 
     The same parser as a local snapshot, so the same columns, types and values,
@@ -204,17 +229,25 @@ def spark_snapshot(
             "'dvtool validate NAME --schema FILE --engine spark'"
         )
     if read is not None:
-        raise UsageError("read options (--null-values, --delimiter, …) are not supported with --engine spark yet")
+        raise UsageError(
+            "read options (--null-values, --delimiter, …) are not supported with --engine spark yet"
+        )
     if tag is not None and repo.store.exists(tag_key(dataset, tag)):
         raise UsageError(f"tag '{tag}' already exists in {dataset}; tags are immutable")
     url, options = store_location(repo.store, repo.storage_options)
-    frame = source if is_spark_frame(source) else source_frame(get_session(settings), source, format=format, storage_options=options)
+    frame = (
+        source
+        if is_spark_frame(source)
+        else source_frame(get_session(settings), source, format=format, storage_options=options)
+    )
     schema = arrow_schema_of(frame)
     if not schema.names:
         raise UsageError("the DataFrame has no columns")
     missing = [k for k in key if k not in schema.names]
     if missing:
-        raise UsageError(f"column '{missing[0]}' in --key is not in the input (columns: {', '.join(schema.names[:20])})")
+        raise UsageError(
+            f"column '{missing[0]}' in --key is not in the input (columns: {', '.join(schema.names[:20])})"
+        )
     if len(set(schema.names)) != len(schema.names):
         dup = next(n for n in schema.names if schema.names.count(n) > 1)
         raise UsageError(f"the input has two columns named '{dup}'")
@@ -226,7 +259,9 @@ def spark_snapshot(
     parent = repo.catalog.manifest_of(head) if head else None
     # Commits rely on create-only writes: refuse a store that ignores them before executors write.
     repo.store.check_create_only()
-    draft = build_spark_draft(frame, store=repo.store, url=url, options=options, dataset=dataset, key=key, parent=parent)
+    draft = build_spark_draft(
+        frame, store=repo.store, url=url, options=options, dataset=dataset, key=key, parent=parent
+    )
     if parent is not None and same_data(parent, draft.manifest):
         if tag is not None:
             repo.tag(f"{dataset}@v{parent.version}", tag)
@@ -238,11 +273,19 @@ def spark_snapshot(
 
         for chunk in draft.manifest.chunks:
             if not repo.store.exists(object_key(chunk.object)):
-                raise StorageError(f"chunk {chunk.object} written by Spark is gone (a concurrent gc?); nothing was committed")
+                raise StorageError(
+                    f"chunk {chunk.object} written by Spark is gone (a concurrent gc?); nothing was committed"
+                )
 
-    committed = commit_version(repo.store, dataset, draft.manifest, message=message, meta=meta, before_entry=still_there)
+    committed = commit_version(
+        repo.store, dataset, draft.manifest, message=message, meta=meta, before_entry=still_there
+    )
     if tag is not None:
         repo.tag(f"{dataset}@v{committed.manifest.version}", tag)
     return SparkSnapshot(
-        dataset, committed.manifest.version, False, draft.new_chunks, draft.bytes_written + committed.bytes_written
+        dataset,
+        committed.manifest.version,
+        False,
+        draft.new_chunks,
+        draft.bytes_written + committed.bytes_written,
     )

@@ -21,7 +21,14 @@ import pyarrow as pa
 from dvtool.engines.spark.sqltext import ident
 from dvtool.errors import UsageError
 
-__all__ = ["SUPPORTED", "ColumnPlan", "coercion", "fail_expr", "not_null_expr", "refuse_unsupported"]
+__all__ = [
+    "SUPPORTED",
+    "ColumnPlan",
+    "coercion",
+    "fail_expr",
+    "not_null_expr",
+    "refuse_unsupported",
+]
 
 SUPPORTED = frozenset(
     {
@@ -58,12 +65,18 @@ def refuse_unsupported(plan: Any, loaded: Any) -> None:
             f"cannot be expressed by the spark engine{hint}"
         )
     if plan.regexes:
-        raise UsageError(f"schema {loaded.name}: regex column {plan.regexes[0]!r} is not supported by the spark engine{hint}")
+        raise UsageError(
+            f"schema {loaded.name}: regex column {plan.regexes[0]!r} is not supported by the spark engine{hint}"
+        )
     if getattr(plan.local, "index", None) is not None:
-        raise UsageError(f"schema {loaded.name}: an index is not supported by the spark engine{hint}")
+        raise UsageError(
+            f"schema {loaded.name}: an index is not supported by the spark engine{hint}"
+        )
     for name, col in plan.local.columns.items():
         if col.regex:
-            raise UsageError(f"schema {loaded.name}: regex column {name!r} is not supported by the spark engine{hint}")
+            raise UsageError(
+                f"schema {loaded.name}: regex column {name!r} is not supported by the spark engine{hint}"
+            )
         for check in col.checks:
             label = str(check.error or check.name)
             if check.name not in SUPPORTED:
@@ -72,9 +85,13 @@ def refuse_unsupported(plan: Any, loaded: Any) -> None:
                     f"pandera's pyspark backend{hint}"
                 )
             if check.groupby is not None or getattr(check, "groups", None):
-                raise UsageError(f"schema {loaded.name}: groupby check {label} on {_where(str(name))} is not supported by the spark engine{hint}")
+                raise UsageError(
+                    f"schema {loaded.name}: groupby check {label} on {_where(str(name))} is not supported by the spark engine{hint}"
+                )
             if not check.ignore_na:
-                raise UsageError(f"schema {loaded.name}: ignore_na: false on {label} ({_where(str(name))}) is not supported by the spark engine{hint}")
+                raise UsageError(
+                    f"schema {loaded.name}: ignore_na: false on {label} ({_where(str(name))}) is not supported by the spark engine{hint}"
+                )
 
 
 def _family(dtype_text: str) -> str:

@@ -75,7 +75,9 @@ class SparkDiffEngine:
         self.spark, self.snaps, self.options = spark, snaps, storage_options
         self.old, self.new, self.key, self.limit = old, new, key, limit
         common = [f.name for f in old.schema if f.name in set(new.schema.names)]
-        self.cast = {c: not _same_family(old.schema.field(c).type, new.schema.field(c).type) for c in common}
+        self.cast = {
+            c: not _same_family(old.schema.field(c).type, new.schema.field(c).type) for c in common
+        }
         self.compared = [c for c in common if c not in key]
         self.added = self.removed = self.changed = self.unchanged = 0
         self.per_column = dict.fromkeys(self.compared, 0)
@@ -85,7 +87,8 @@ class SparkDiffEngine:
         # Column comparison (dvtool.diff.columns): the same tolerances and sums as DuckDB's engine.
         self.tolerances = {c: (tolerances or {}).get(c, Tolerance()) for c in self.compared}
         self.numeric = {
-            c: is_numeric(old.schema.field(c).type) and is_numeric(new.schema.field(c).type) for c in self.compared
+            c: is_numeric(old.schema.field(c).type) and is_numeric(new.schema.field(c).type)
+            for c in self.compared
         }
         self.tallies = {c: ColumnTally() for c in self.compared}
         self._cached: list[Any] = []
@@ -117,7 +120,9 @@ class SparkDiffEngine:
             nulls = cond if nulls is None else nulls | cond
         found = frame.filter(nulls).count()
         if found:
-            raise DataError(f"key ({', '.join(self.key)}) has {found} null value(s) in {side.label}")
+            raise DataError(
+                f"key ({', '.join(self.key)}) has {found} null value(s) in {side.label}"
+            )
         cols = [F.col(ident(k)) for k in self.key]
         dups = (
             frame.groupBy(*cols).count().filter(F.col("count") > 1)
@@ -137,7 +142,10 @@ class SparkDiffEngine:
         return f"CAST({ref} AS STRING)" if self.cast[column] else ref
 
     def keyed_group(
-        self, old_chunks: Sequence[ChunkInfo], new_chunks: Sequence[ChunkInfo], trusted: tuple[bool, bool]
+        self,
+        old_chunks: Sequence[ChunkInfo],
+        new_chunks: Sequence[ChunkInfo],
+        trusted: tuple[bool, bool],
     ) -> None:
         """The DuckDB engine's comparison in Spark SQL: full outer join on the key, tolerances, sums."""
         from pyspark.storagelevel import StorageLevel
@@ -153,12 +161,17 @@ class SparkDiffEngine:
             o.createOrReplaceTempView(vo)
             n.createOrReplaceTempView(vn)
             k0 = ident(self.key[0])
-            on = " AND ".join(f"{self._sql_expr('o', k)} = {self._sql_expr('n', k)}" for k in self.key)
+            on = " AND ".join(
+                f"{self._sql_expr('o', k)} = {self._sql_expr('n', k)}" for k in self.key
+            )
             exact = [
-                f"({self._sql_expr('o', c)} IS DISTINCT FROM {self._sql_expr('n', c)})" for c in self.compared
+                f"({self._sql_expr('o', c)} IS DISTINCT FROM {self._sql_expr('n', c)})"
+                for c in self.compared
             ]
             flags = [
-                beyond_expr(e, f"o.{ident(c)}", f"n.{ident(c)}", self.tolerances[c]) if self.numeric[c] else e
+                beyond_expr(e, f"o.{ident(c)}", f"n.{ident(c)}", self.tolerances[c])
+                if self.numeric[c]
+                else e
                 for e, c in zip(exact, self.compared, strict=True)
             ]
             beyond = " OR ".join(flags) or "false"
@@ -167,7 +180,8 @@ class SparkDiffEngine:
                 f"WHEN {beyond} THEN 'c' ELSE 'w' END AS dv_kind"
             ]
             select += [
-                f"COALESCE({self._sql_expr('n', k)}, {self._sql_expr('o', k)}) AS k{i}" for i, k in enumerate(self.key)
+                f"COALESCE({self._sql_expr('n', k)}, {self._sql_expr('o', k)}) AS k{i}"
+                for i, k in enumerate(self.key)
             ]
             select += [f"{f} AS f{i}" for i, f in enumerate(flags)]
             select += [f"{e} AS e{i}" for i, e in enumerate(exact)]
@@ -180,7 +194,9 @@ class SparkDiffEngine:
             self._cached.append(delta)
             delta.createOrReplaceTempView(vd)
             counts = [f"count(*) FILTER (WHERE dv_kind = '{k}')" for k in ("a", "r", "c")]
-            counts += [f"count(*) FILTER (WHERE dv_kind = 'c' AND f{i})" for i in range(len(self.compared))]
+            counts += [
+                f"count(*) FILTER (WHERE dv_kind = 'c' AND f{i})" for i in range(len(self.compared))
+            ]
             row = list(self.spark.sql(f"SELECT {', '.join(counts)} FROM {vd}").collect()[0])
             added, removed, changed = int(row[0]), int(row[1]), int(row[2])
             for c, v in zip(self.compared, row[3:], strict=True):
@@ -190,7 +206,10 @@ class SparkDiffEngine:
             tally(
                 _SqlConnection(self.spark),
                 vd,
-                [(c, f"f{i}", f"e{i}", f"ox{oi[c]}", f"nx{ni[c]}", self.numeric[c]) for i, c in enumerate(self.compared)],
+                [
+                    (c, f"f{i}", f"e{i}", f"ox{oi[c]}", f"nx{ni[c]}", self.numeric[c])
+                    for i, c in enumerate(self.compared)
+                ],
                 self.tallies,
             )
             self.added += added
@@ -212,18 +231,32 @@ class SparkDiffEngine:
 
         order = [F.col(f"k{i}").asc_nulls_last() for i in range(len(self.key))]
         old_names, new_names = self.old.schema.names, self.new.schema.names
-        for kind, names, prefix, out in (("a", new_names, "nx", self.s_added), ("r", old_names, "ox", self.s_removed)):
+        for kind, names, prefix, out in (
+            ("a", new_names, "nx", self.s_added),
+            ("r", old_names, "ox", self.s_removed),
+        ):
             if self.need(out):
                 cols = [f"{prefix}{i}" for i in range(len(names))]
-                rows = delta.where(F.col("dv_kind") == kind).orderBy(*order).limit(self.need(out)).select(*cols)
-                out.extend(dict(zip(names, r.values(), strict=True)) for r in rows.toArrow().to_pylist())
+                rows = (
+                    delta.where(F.col("dv_kind") == kind)
+                    .orderBy(*order)
+                    .limit(self.need(out))
+                    .select(*cols)
+                )
+                out.extend(
+                    dict(zip(names, r.values(), strict=True)) for r in rows.toArrow().to_pylist()
+                )
         if self.need(self.s_changed):
             oi = {c: i for i, c in enumerate(old_names)}
             ni = {c: i for i, c in enumerate(new_names)}
             picks = [f"k{i}" for i in range(len(self.key))]
             for j, c in enumerate(self.compared):
                 picks += [f"f{j}", f"ox{oi[c]}", f"nx{ni[c]}"]
-            frame = delta.where(F.col("dv_kind") == "c").orderBy(*order).limit(self.need(self.s_changed))
+            frame = (
+                delta.where(F.col("dv_kind") == "c")
+                .orderBy(*order)
+                .limit(self.need(self.s_changed))
+            )
             nk = len(self.key)
             for r in frame.select(*picks).toArrow().to_pylist():
                 values = list(r.values())
@@ -250,7 +283,10 @@ class SparkDiffEngine:
             assert side.load is not None
             table = _conform(side.load(chunk), side.schema, f"chunk {chunk.object} of {side.label}")
             read += 1
-            out.extend(dict(zip(names, r.values(), strict=True)) for r in table.slice(0, self.need(out)).to_pylist())
+            out.extend(
+                dict(zip(names, r.values(), strict=True))
+                for r in table.slice(0, self.need(out)).to_pylist()
+            )
         return read
 
     # -- keyless -------------------------------------------------------------
@@ -289,10 +325,16 @@ class SparkDiffEngine:
             self.removed += removed
             self.unchanged += old_rows - removed
             order = [F.col(g).asc_nulls_last() for g in group]
-            for cond, out in ((F.col("dv_n") > F.col("dv_o"), self.s_added), (F.col("dv_o") > F.col("dv_n"), self.s_removed)):
+            for cond, out in (
+                (F.col("dv_n") > F.col("dv_o"), self.s_added),
+                (F.col("dv_o") > F.col("dv_n"), self.s_removed),
+            ):
                 if self.need(out):
                     rows = delta.where(cond).orderBy(*order).limit(self.need(out)).select(*group)
-                    out.extend(dict(zip(common, r.values(), strict=True)) for r in rows.toArrow().to_pylist())
+                    out.extend(
+                        dict(zip(common, r.values(), strict=True))
+                        for r in rows.toArrow().to_pylist()
+                    )
         except Exception as exc:
             raise job_error(exc, "diff") from None
         finally:

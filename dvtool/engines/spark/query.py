@@ -38,7 +38,17 @@ QUERY_NODES = frozenset(
     }
 )  # fmt: skip
 _TABLE_FUNCTIONS = frozenset(
-    {"range", "explode", "explode_outer", "inline", "inline_outer", "posexplode", "posexplode_outer", "stack", "json_tuple"}
+    {
+        "range",
+        "explode",
+        "explode_outer",
+        "inline",
+        "inline_outer",
+        "posexplode",
+        "posexplode_outer",
+        "stack",
+        "json_tuple",
+    }
 )
 _REFUSED_FUNCTIONS = frozenset({"reflect", "java_method", "try_reflect"})
 
@@ -62,7 +72,9 @@ def tables_named(spark: Any, text: str) -> list[str]:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         message = message.split(": ", 1)[-1] if message.startswith("org.apache") else message
         raise UsageError(f"query failed: Parser Error: {message}") from None
-    subquery = jvm.java.lang.Class.forName("org.apache.spark.sql.catalyst.expressions.SubqueryExpression")
+    subquery = jvm.java.lang.Class.forName(
+        "org.apache.spark.sql.catalyst.expressions.SubqueryExpression"
+    )
     found: set[str] = set()
     ctes: set[str] = set()
 
@@ -114,7 +126,9 @@ def run_spark_query(
     for name in tables_named(spark, text):
         frame = frame_for(name)
         if frame is None:
-            hint = f" (datasets: {', '.join(known[:20])})" if known else " (the repository is empty)"
+            hint = (
+                f" (datasets: {', '.join(known[:20])})" if known else " (the repository is empty)"
+            )
             raise NotFoundError(f"query failed: table {name!r} does not exist{hint}")
         frame.createOrReplaceTempView(ident(name))
     try:

@@ -46,7 +46,9 @@ def spark_schema(schema: pa.Schema) -> Any:
     try:
         return from_arrow_schema(schema, prefer_timestamp_ntz=True)
     except Exception as exc:  # a type Spark has no counterpart for
-        raise UsageError(f"the spark engine cannot represent this schema: {str(exc).splitlines()[0]}") from None
+        raise UsageError(
+            f"the spark engine cannot represent this schema: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def store_location(store: Any, storage_options: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -63,7 +65,12 @@ def store_location(store: Any, storage_options: dict[str, str]) -> tuple[str, di
 class ChunkSource:
     """Which chunks of which snapshot, and how executors get at them."""
 
-    def __init__(self, snap: Snapshot, storage_options: dict[str, str], chunks: Sequence[ChunkInfo] | None = None) -> None:
+    def __init__(
+        self,
+        snap: Snapshot,
+        storage_options: dict[str, str],
+        chunks: Sequence[ChunkInfo] | None = None,
+    ) -> None:
         self.snap = snap
         self.chunks = tuple(snap.chunks if chunks is None else chunks)
         self.schema = snap.schema
@@ -77,7 +84,9 @@ class ChunkSource:
 
     @property
     def local(self) -> bool:
-        return all(self.snap.store.local_path(object_key(c.object)) is not None for c in self.chunks)
+        return all(
+            self.snap.store.local_path(object_key(c.object)) is not None for c in self.chunks
+        )
 
 
 def chunk_frame(spark: Any, source: ChunkSource, *, positions: bool = False) -> Any:
@@ -133,13 +142,18 @@ def _native(spark: Any, source: ChunkSource, schema: Any, positions: bool) -> An
         assert path is not None
         return path
 
-    with ThreadPoolExecutor(max_workers=_VERIFY_THREADS, thread_name_prefix="dvtool-spark-verify") as pool:
+    with ThreadPoolExecutor(
+        max_workers=_VERIFY_THREADS, thread_name_prefix="dvtool-spark-verify"
+    ) as pool:
         paths = list(pool.map(verified, source.chunks))
     df = spark.read.schema(schema).parquet(*paths)
     if not positions:
         return df
     # Chunk files are named by their object id, so the file name finds the chunk's offset.
-    names = {os.path.basename(p): source.offsets[c.object] for p, c in zip(paths, source.chunks, strict=True)}
+    names = {
+        os.path.basename(p): source.offsets[c.object]
+        for p, c in zip(paths, source.chunks, strict=True)
+    }
     mapping = F.create_map(*[x for name, off in names.items() for x in (F.lit(name), F.lit(off))])
     pos = (mapping[F.col("_metadata.file_name")] + F.col("_metadata.row_index")).cast("long")
     return df.select(*[F.col(f"`{n}`") for n in df.columns], pos.alias(POS))
@@ -194,7 +208,9 @@ def read_chunks(
     store = open_store(url, options)
     for batch in batches:
         tasks = zip(
-            batch.column("i").to_pylist(), batch.column("object").to_pylist(), batch.column("offset").to_pylist(),
+            batch.column("i").to_pylist(),
+            batch.column("object").to_pylist(),
+            batch.column("offset").to_pylist(),
             strict=True,
         )
         for i, obj, offset in tasks:
@@ -206,8 +222,12 @@ def read_chunks(
             if not table.schema.equals(schema):
                 table = table.select(schema.names).cast(schema)
             if patches and i in patches:
-                upserts, removed = (pa.ipc.open_stream(pa.py_buffer(b)).read_all() for b in patches[i])
+                upserts, removed = (
+                    pa.ipc.open_stream(pa.py_buffer(b)).read_all() for b in patches[i]
+                )
                 table = apply_patch(table, upserts.cast(schema), removed, key)
             if positions:
-                table = table.append_column(POS, pa.array(range(offset, offset + table.num_rows), pa.int64()))
+                table = table.append_column(
+                    POS, pa.array(range(offset, offset + table.num_rows), pa.int64())
+                )
             yield from table.to_batches(max_chunksize=65536)

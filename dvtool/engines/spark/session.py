@@ -36,7 +36,9 @@ def require_pyspark() -> None:
         import pyspark
         import pyspark.sql  # noqa: F401
     except ImportError as exc:
-        raise UsageError(f"the spark engine needs pyspark ({exc}); install it with {INSTALL_HINT}") from None
+        raise UsageError(
+            f"the spark engine needs pyspark ({exc}); install it with {INSTALL_HINT}"
+        ) from None
     import pandas
 
     if int(pandas.__version__.split(".")[0]) >= 3:
@@ -63,21 +65,33 @@ def check_java() -> str:
         "and put it on PATH or set JAVA_HOME"
     )
     if java is None:
-        where = f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java" if os.environ.get("JAVA_HOME") else "no 'java' on PATH"
+        where = (
+            f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java"
+            if os.environ.get("JAVA_HOME")
+            else "no 'java' on PATH"
+        )
         raise UsageError(f"the spark engine needs Java {MIN_JAVA} or newer, and {where}: {hint}")
     try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
+        out = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise UsageError(f"the spark engine needs Java {MIN_JAVA} or newer; {java} does not run ({exc}): {hint}") from None
+        raise UsageError(
+            f"the spark engine needs Java {MIN_JAVA} or newer; {java} does not run ({exc}): {hint}"
+        ) from None
     text = out.stderr + out.stdout
     found = re.search(r'version "(\d+)(?:\.(\d+))?', text)
     if out.returncode != 0 or found is None:
-        raise UsageError(f"the spark engine needs Java {MIN_JAVA} or newer; '{java} -version' failed: {hint}")
+        raise UsageError(
+            f"the spark engine needs Java {MIN_JAVA} or newer; '{java} -version' failed: {hint}"
+        )
     major = int(found.group(1))
     if major == 1 and found.group(2):  # "1.8.0" is Java 8
         major = int(found.group(2))
     if major < MIN_JAVA:
-        raise UsageError(f"the spark engine needs Java {MIN_JAVA} or newer, and {java} is Java {major}: {hint}")
+        raise UsageError(
+            f"the spark engine needs Java {MIN_JAVA} or newer, and {java} is Java {major}: {hint}"
+        )
     return f"Java {major}"
 
 

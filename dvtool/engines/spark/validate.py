@@ -71,7 +71,9 @@ def validate_frame(
     plan = plan_checks(loaded, schema.names, key)
     if key_guaranteed and key:
         keyset = set(key)
-        plan = dataclasses.replace(plan, uniques=tuple(u for u in plan.uniques if not keyset <= set(u.columns)))
+        plan = dataclasses.replace(
+            plan, uniques=tuple(u for u in plan.uniques if not keyset <= set(u.columns))
+        )
     refuse_unsupported(plan, loaded)
     pandas = loaded.backend == "pandas"
     results = _schema_level(plan, loaded, schema, chunks, key, target, n_examples)
@@ -121,7 +123,9 @@ def _schema_level(
     for c in chunks or ():
         nulls.update(name for name, stats in c.stats if stats.nulls)
     # pandas types an integer column with nulls anywhere as float (dvtool.validate.engine.to_frame).
-    context = frozenset(pandas_context(schema, nulls)) if loaded.backend == "pandas" else frozenset()
+    context = (
+        frozenset(pandas_context(schema, nulls)) if loaded.backend == "pandas" else frozenset()
+    )
     (verdict,) = check_group(plan, loaded, [schema.empty_table()], key, target, n_examples, context)
     out = []
     for f in verdict.failures:
@@ -142,7 +146,9 @@ def _column_checks(
 
     present = set(schema.names)
     coerce_all = bool(getattr(plan.local, "coerce", False))
-    flags: list[tuple[str, str, Severity, Any, Any]] = []  # column, label, severity, fail expr, pandera check
+    flags: list[
+        tuple[str, str, Severity, Any, Any]
+    ] = []  # column, label, severity, fail expr, pandera check
     casts: dict[str, str] = {}
     for name, col in plan.local.columns.items():
         name = str(name)
@@ -160,7 +166,9 @@ def _column_checks(
         for i, check in enumerate(col.checks):
             severity: Severity = "warning" if (name, i) in plan.warn else "error"
             label = str(check.error or check.name)
-            flags.append((name, label, severity, fail_expr(value, check, nan_is_null=nan_is_null), check))
+            flags.append(
+                (name, label, severity, fail_expr(value, check, nan_is_null=nan_is_null), check)
+            )
     aggs = [F.count(F.lit(1))] + [F.count_if(expr) for _, _, _, expr, _ in flags]
     counts = [int(v) for v in frame.agg(*aggs).collect()[0]]
     rows, counts = counts[0], counts[1:]
@@ -173,7 +181,9 @@ def _column_checks(
         # As the embedded engine reports them: the distinct failing values with their
         # counts and first rows (and that row's key), most frequent first.
         failing = frame.where(expr).select(
-            F.col(ident(name)).alias("v"), F.col(POS).alias("p"), *[F.col(ident(k)).alias(f"k{i}") for i, k in enumerate(keys)]
+            F.col(ident(name)).alias("v"),
+            F.col(POS).alias("p"),
+            *[F.col(ident(k)).alias(f"k{i}") for i, k in enumerate(keys)],
         )
         per_value = failing.groupBy("v").agg(
             F.count(F.lit(1)).alias("n"),
@@ -184,7 +194,9 @@ def _column_checks(
         examples = []
         for r in top.toArrow().to_pylist():
             kv = tuple((k, jsonable(r[f"k{i}"])) for i, k in enumerate(keys)) if keys else None
-            examples.append(Example(value=jsonable(r["v"]), row=int(r["first"]), key=kv, count=int(r["n"])))
+            examples.append(
+                Example(value=jsonable(r["v"]), row=int(r["first"]), key=kv, count=int(r["n"]))
+            )
         out.append(CheckFailure(name, label, count, tuple(examples), severity))
     return rows, out
 
@@ -212,14 +224,22 @@ def _cross_check(
     data = frame
     for name in columns:
         value = F.col(ident(name)).cast(casts[name]) if name in casts else F.col(ident(name))
-        if pandas and (pa.types.is_floating(schema.field(name).type) or casts.get(name) == "double"):
+        if pandas and (
+            pa.types.is_floating(schema.field(name).type) or casts.get(name) == "double"
+        ):
             value = F.nanvl(value, F.lit(None))  # pandas ignores NaN like a null
         data = data.withColumn(name, value)
     dtypes = {f.name: f.dataType for f in data.schema.fields}
     spark_schema = pps.DataFrameSchema(
-        {name: pps.Column(dtypes[name], checks=checks, nullable=True) for name, checks in columns.items()}
+        {
+            name: pps.Column(dtypes[name], checks=checks, nullable=True)
+            for name, checks in columns.items()
+        }
     )
-    with warnings.catch_warnings(), config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+    with (
+        warnings.catch_warnings(),
+        config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA),
+    ):
         warnings.simplefilter("ignore")
         checked = spark_schema.validate(data.select(*[F.col(ident(n)) for n in columns]))
     errors = dict(checked.pandera.errors or {})
@@ -246,7 +266,9 @@ def _cross_check(
 # ---------------------------------------------------------------- across all rows
 
 
-def _uniques(frame: Any, uniques: Sequence[Unique], schema: pa.Schema, key: tuple[str, ...], n_examples: int) -> list[CheckFailure]:
+def _uniques(
+    frame: Any, uniques: Sequence[Unique], schema: pa.Schema, key: tuple[str, ...], n_examples: int
+) -> list[CheckFailure]:
     """dvtool.validate.crosschecks' uniqueness checks, in Spark SQL (same counts, same example rows)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -262,7 +284,11 @@ def _uniques(frame: Any, uniques: Sequence[Unique], schema: pa.Schema, key: tupl
             continue  # pandera reports only the first list of unique: [[...], [...]] that fails
         cols = [F.col(ident(c)).alias(f"c{i}") for i, c in enumerate(u.columns)]
         group = [f"c{i}" for i in range(len(u.columns))]
-        t = frame.select(*cols, *[F.col(ident(k)).alias(f"k{i}") for i, k in enumerate(keys)], F.col(POS).alias("p"))
+        t = frame.select(
+            *cols,
+            *[F.col(ident(k)).alias(f"k{i}") for i, k in enumerate(keys)],
+            F.col(POS).alias("p"),
+        )
         if u.nulls_distinct and len(u.columns) == 1:
             t = t.where(F.col("c0").isNotNull())
         d = t.groupBy(*group).agg(F.count(F.lit(1)).alias("n")).where(F.col("n") > 1)
@@ -272,25 +298,37 @@ def _uniques(frame: Any, uniques: Sequence[Unique], schema: pa.Schema, key: tupl
             continue
         if u.alternatives is not None:
             failed.add(u.alternatives)
-        joined = t.alias("t").join(d.alias("d"), [F.col(f"t.{g}").eqNullSafe(F.col(f"d.{g}")) for g in group]).select("t.*")
+        joined = (
+            t.alias("t")
+            .join(d.alias("d"), [F.col(f"t.{g}").eqNullSafe(F.col(f"d.{g}")) for g in group])
+            .select("t.*")
+        )
         if u.keep != "all":
             # report_duplicates exclude_first / exclude_last leave out the first / last of each group.
             order = F.col("p").asc() if u.keep == "exclude_first" else F.col("p").desc()
-            rank = F.row_number().over(Window.partitionBy(*[F.col(g) for g in group]).orderBy(order))
+            rank = F.row_number().over(
+                Window.partitionBy(*[F.col(g) for g in group]).orderBy(order)
+            )
             joined = joined.withColumn("__rn", rank).where(F.col("__rn") > 1).drop("__rn")
         order_by = [F.col("p").asc()] + [F.col(g).asc_nulls_last() for g in group]
         picked = joined.orderBy(*order_by).limit(n_examples).toArrow().to_pylist()
         examples = []
         for r in picked:
             vals = [r[g] for g in group]
-            value = jsonable(vals[0]) if len(vals) == 1 else {c: jsonable(v) for c, v in zip(u.columns, vals, strict=True)}
+            value = (
+                jsonable(vals[0])
+                if len(vals) == 1
+                else {c: jsonable(v) for c, v in zip(u.columns, vals, strict=True)}
+            )
             kv = tuple((k, jsonable(r[f"k{i}"])) for i, k in enumerate(keys)) if keys else None
             examples.append(Example(value=value, row=int(r["p"]), key=kv))
         out.append(CheckFailure(u.label, u.check, total, tuple(examples), "error"))
     return out
 
 
-def _value_sets(frame: Any, value_sets: Sequence[ValueSet], schema: pa.Schema) -> list[CheckFailure]:
+def _value_sets(
+    frame: Any, value_sets: Sequence[ValueSet], schema: pa.Schema
+) -> list[CheckFailure]:
     from pyspark.sql import functions as F
 
     out = []
@@ -298,7 +336,9 @@ def _value_sets(frame: Any, value_sets: Sequence[ValueSet], schema: pa.Schema) -
         if vs.column not in schema.names:
             continue
         c = F.col(ident(vs.column))
-        rows = frame.select(c.alias("v")).where(c.isNotNull()).distinct().limit(len(vs.values) + 1000)
+        rows = (
+            frame.select(c.alias("v")).where(c.isNotNull()).distinct().limit(len(vs.values) + 1000)
+        )
         found = {r["v"] for r in rows.toArrow().to_pylist()}
         expected = set(vs.values)
         if found == expected:

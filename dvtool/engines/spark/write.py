@@ -72,7 +72,11 @@ def check_key(frame: Any, key: Sequence[str]) -> DataError | None:
     cols = [F.col(ident(k)) for k in key]
     nulls = frame.agg(*[F.count_if(c.isNull()) for c in cols]).collect()[0]
     if any(nulls):
-        detail = ", ".join(f"'{k}' has {n} null value{'s' * (n != 1)}" for k, n in zip(key, nulls, strict=True) if n)
+        detail = ", ".join(
+            f"'{k}' has {n} null value{'s' * (n != 1)}"
+            for k, n in zip(key, nulls, strict=True)
+            if n
+        )
         return DataError(f"key {', '.join(key)} has nulls: {detail}; nothing was committed")
     groups = frame.groupBy(*cols).agg(F.count(F.lit(1)).alias("__n")).where(F.col("__n") > 1)
     total = int(groups.agg(F.coalesce(F.sum(F.col("__n") - 1), F.lit(0))).collect()[0][0])
@@ -114,7 +118,13 @@ def _write_partitions(
     part = context.partitionId() if context is not None else 0
     store = open_store(url, options)
     hash_columns = list(key) if key else schema.names[:4]
-    rows: dict[str, list[Any]] = {"part": [], "seq": [], "fingerprint": [], "info": [], "written": []}
+    rows: dict[str, list[Any]] = {
+        "part": [],
+        "seq": [],
+        "fingerprint": [],
+        "info": [],
+        "written": [],
+    }
 
     def conformed() -> Iterator[pa.RecordBatch]:
         for b in batches:
@@ -136,11 +146,25 @@ def _write_partitions(
             if store.put_object(object_key(info.object), data):
                 written = len(data)
             info_text = json.dumps(info.to_dict())
-        for name, value in (("part", part), ("seq", seq), ("fingerprint", fingerprint), ("info", info_text), ("written", written)):
+        for name, value in (
+            ("part", part),
+            ("seq", seq),
+            ("fingerprint", fingerprint),
+            ("info", info_text),
+            ("written", written),
+        ):
             rows[name].append(value)
     yield pa.RecordBatch.from_pydict(
         rows,
-        schema=pa.schema([("part", pa.int32()), ("seq", pa.int32()), ("fingerprint", pa.string()), ("info", pa.string()), ("written", pa.int64())]),
+        schema=pa.schema(
+            [
+                ("part", pa.int32()),
+                ("seq", pa.int32()),
+                ("fingerprint", pa.string()),
+                ("info", pa.string()),
+                ("written", pa.int64()),
+            ]
+        ),
     )
 
 
@@ -169,7 +193,9 @@ def build_spark_draft(
         else:
             sample = frame.limit(4096).toArrow()
             if sample.num_rows:
-                batch = conform(sample.rename_columns(names).combine_chunks().to_batches()[0], schema, "sample")
+                batch = conform(
+                    sample.rename_columns(names).combine_chunks().to_batches()[0], schema, "sample"
+                )
                 chunking = ck.choose_chunking(schema, batch, bool(key))
             else:
                 chunking = Chunking("cdc-key" if key else "cdc-row", 16384, 4096, 65536)
@@ -178,7 +204,9 @@ def build_spark_draft(
             ordered = frame.repartitionByRange(n, *inner_key).sortWithinPartitions(*inner_key)
         else:
             ordered = frame
-        reuse = frozenset(c.fingerprint for c in parent.chunks) if parent is not None else frozenset()
+        reuse = (
+            frozenset(c.fingerprint for c in parent.chunks) if parent is not None else frozenset()
+        )
 
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             yield from _write_partitions(
@@ -212,7 +240,9 @@ def build_spark_draft(
     return SparkDraft(draft, new_chunks, bytes_written)
 
 
-def fingerprint_chunks(store: Any, schema: pa.Schema, chunks: Sequence[ChunkInfo], *, ahead: int = 4) -> str:
+def fingerprint_chunks(
+    store: Any, schema: pa.Schema, chunks: Sequence[ChunkInfo], *, ahead: int = 4
+) -> str:
     """The data fingerprint of ``chunks`` in order, read back (verified) a few at a time."""
     import pyarrow.parquet as pq
 
@@ -224,7 +254,9 @@ def fingerprint_chunks(store: Any, schema: pa.Schema, chunks: Sequence[ChunkInfo
         return table if table.schema.equals(schema) else table.cast(schema)
 
     hasher = ColumnsHasher(schema)
-    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="dvtool-spark-fingerprint") as pool:
+    with ThreadPoolExecutor(
+        max_workers=ahead, thread_name_prefix="dvtool-spark-fingerprint"
+    ) as pool:
         pending = []
         todo = iter(chunks)
         for chunk in todo:

@@ -139,7 +139,8 @@ def _pd_groupby() -> Any:
     return pa.DataFrameSchema(
         {
             "v": pa.Column(
-                float, pa.Check(lambda g: g["g1"].mean() < g["g2"].mean(), groupby="g", name="means")
+                float,
+                pa.Check(lambda g: g["g1"].mean() < g["g2"].mean(), groupby="g", name="means"),
             ),
             "g": pa.Column(str),
         }
@@ -193,9 +194,7 @@ PANDAS_PY: dict[str, Callable[[], Any]] = {
     "groupby_check": _pd_groupby,
     "groupby_by_list": lambda: pa.DataFrameSchema(
         {
-            "a": pa.Column(
-                int, pa.Check(lambda g: len(g) == 2, groupby=["g"], name="two_groups")
-            ),
+            "a": pa.Column(int, pa.Check(lambda g: len(g) == 2, groupby=["g"], name="two_groups")),
             "g": pa.Column(str),
         }
     ),
@@ -239,7 +238,8 @@ POLARS_PY: dict[str, Callable[[], Any]] = {
     "vector_row_custom": lambda: pp.DataFrameSchema(
         {
             "v": pp.Column(
-                pl.Float64, pp.Check(lambda d: d.lazyframe.select(pl.col(d.key) < 1000), name="lt_1000")
+                pl.Float64,
+                pp.Check(lambda d: d.lazyframe.select(pl.col(d.key) < 1000), name="lt_1000"),
             )
         }
     ),
@@ -258,7 +258,9 @@ POLARS_PY: dict[str, Callable[[], Any]] = {
         {
             "v": pp.Column(
                 pl.Float64,
-                pp.Check(lambda d: d.lazyframe.select(pl.col(d.key).mean() > 10), name="mean_gt_10"),
+                pp.Check(
+                    lambda d: d.lazyframe.select(pl.col(d.key).mean() > 10), name="mean_gt_10"
+                ),
             )
         }
     ),

@@ -47,9 +47,12 @@ def base(n: int) -> pa.Table:
             "v": pa.array(i.astype(float), pa.float64()),
             "d": pa.array([day0 + dt.timedelta(days=int(k % 365)) for k in i], pa.date32()),
             "ts": pa.array(
-                [dt.datetime(2021, 1, 1) + dt.timedelta(hours=int(k)) for k in i], pa.timestamp("us")
+                [dt.datetime(2021, 1, 1) + dt.timedelta(hours=int(k)) for k in i],
+                pa.timestamp("us"),
             ),
-            "dec": pa.array([decimal.Decimal(int(k % 1000)) / 100 for k in i], pa.decimal128(10, 2)),
+            "dec": pa.array(
+                [decimal.Decimal(int(k % 1000)) / 100 for k in i], pa.decimal128(10, 2)
+            ),
             "flag": pa.array(i % 5 == 0, pa.bool_()),
             "dup": pa.array(dup, pa.int64()),
             "p": pa.array(i % 7, pa.int64()),
