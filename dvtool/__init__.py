@@ -66,14 +66,9 @@ if TYPE_CHECKING:
     from dvtool.engines import SparkSettings
     from dvtool.ingest.readoptions import ReadOptions
     from dvtool.outputs import check_output, open_output, write_text_output
-    from dvtool.repo import (
-        Repo,
-        SnapshotResult,
-        diff_sources,
-        infer_source_schema,
-        write_query_result,
-    )
+    from dvtool.repo import Repo, SnapshotResult
     from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
+    from dvtool.standalone import diff_sources, infer_source_schema, write_query_result
     from dvtool.storage.urls import redact_text, redact_url
     from dvtool.validate.report import ValidationReport
     from dvtool.validate.sources import validate_source
@@ -81,11 +76,11 @@ if TYPE_CHECKING:
 _LAZY = {
     "Repo": "dvtool.repo",
     "SnapshotResult": "dvtool.repo",
-    "diff_sources": "dvtool.repo",
-    "infer_source_schema": "dvtool.repo",
+    "diff_sources": "dvtool.standalone",
+    "infer_source_schema": "dvtool.standalone",
     "load_policy": "dvtool.diff.policy",
     "validate_source": "dvtool.validate.sources",
-    "write_query_result": "dvtool.repo",
+    "write_query_result": "dvtool.standalone",
     "Snapshot": "dvtool.snapshot",
     "DatasetInfo": "dvtool.snapshot",
     "ExportResult": "dvtool.snapshot",

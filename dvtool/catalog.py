@@ -14,26 +14,40 @@ The catalog reads; it never writes. Writing a version entry is the commit
 from __future__ import annotations
 
 import difflib
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from dvtool.errors import IntegrityError, NotFoundError, UsageError
+from dvtool._version import FORMAT_VERSION
+from dvtool.errors import AlreadyExistsError, IntegrityError, NotFoundError, UsageError
 from dvtool.format.hashing import is_object_id, object_hex
 from dvtool.format.layout import (
     DATASET_KEY_RE,
+    DEFAULT_DIR,
+    MARKER,
     NAME_RE,
     check_name,
     manifest_key,
     object_key,
     pruned_key,
+    utc_now,
     version_key,
 )
-from dvtool.format.models import Manifest, TagEntry, VersionEntry, parse_json
+from dvtool.format.models import Manifest, TagEntry, VersionEntry, canonical_json, parse_json
 from dvtool.snapshot import Snapshot
-from dvtool.storage import Store, StoreEntry, is_temp, redact_url
+from dvtool.storage import Store, StoreEntry, check_url, is_temp, open_store, redact_url
 
-__all__ = ["Catalog", "Resolved", "Roots", "checked_manifest_key", "checked_object_key"]
+__all__ = [
+    "Catalog",
+    "Resolved",
+    "Roots",
+    "checked_manifest_key",
+    "checked_object_key",
+    "create_repository",
+    "open_repository",
+]
 
 _NUMBERED_RE = re.compile(r"^(\d{20})\.json$")
 _TAG_FILE_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json$")
@@ -323,3 +337,62 @@ class Catalog:
                 parse_json(raw, what)
                 pruned.add((name, int(stem)))
         return Roots(versions, tags, frozenset(pruned), frozenset(seen))
+
+
+# ---- opening a repository: its marker ----
+
+
+def create_repository(
+    target: str | None, storage_options: Mapping[str, str] | None = None
+) -> Store:
+    """Create a repository's marker at ``target`` (default ``./.dvtool``); error if one exists."""
+    target = target if target is not None else DEFAULT_DIR
+    check_url(target)
+    store = open_store(target, dict(storage_options or {}))
+    store.check_create_only()  # say so now, not at the first snapshot
+    marker = canonical_json({"format": "dvtool", "version": FORMAT_VERSION, "created": utc_now()})
+    try:
+        store.create(MARKER, marker)
+    except AlreadyExistsError:
+        raise UsageError(f"a dvtool repository already exists at {redact_url(store.url)}") from None
+    return store
+
+
+def open_repository(target: str | None, storage_options: Mapping[str, str] | None = None) -> Store:
+    """The store of the repository at ``target``, else ``$DVTOOL_REPO``, else the nearest ``.dvtool/``.
+
+    The marker must say dvtool, in a format this dvtool reads.
+    """
+    target = target if target is not None else os.environ.get("DVTOOL_REPO") or None
+    if target is None:
+        found = _discover(Path.cwd())
+        if found is None:
+            raise NotFoundError(
+                "no repository found here or above; run 'dvtool init' or pass --repo"
+            )
+        target = str(found)
+    check_url(target)
+    store = open_store(target, dict(storage_options or {}))
+    try:
+        raw = store.read(MARKER)
+    except NotFoundError:
+        raise NotFoundError(
+            f"no dvtool repository at {redact_url(store.url)}; run 'dvtool init {redact_url(target)}'"
+        ) from None
+    marker = parse_json(raw, f"{MARKER} in {redact_url(store.url)}")
+    if marker.get("format") != "dvtool":
+        raise IntegrityError(f"{redact_url(store.url)}/{MARKER} is not a dvtool marker")
+    if int(marker.get("version", 0)) > FORMAT_VERSION:
+        raise UsageError(
+            f"repository format {marker.get('version')} is newer than this dvtool "
+            f"understands ({FORMAT_VERSION}); upgrade dvtool"
+        )
+    return store
+
+
+def _discover(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_DIR
+        if (candidate / MARKER).is_file():
+            return candidate
+    return None

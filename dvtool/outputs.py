@@ -26,7 +26,14 @@ from typing import BinaryIO
 
 from dvtool.errors import UsageError
 
-__all__ = ["check_output", "check_output_target", "open_output", "write_error", "write_text_output"]
+__all__ = [
+    "check_output",
+    "check_output_target",
+    "open_output",
+    "repository_holding",
+    "write_error",
+    "write_text_output",
+]
 
 TEMP_INFIX = ".tmp-"
 
@@ -38,8 +45,43 @@ def write_error(path: str, exc: OSError) -> UsageError:
     return UsageError(f"cannot write {path}: {exc.strerror or exc}")
 
 
+def repository_holding(path: str) -> str | None:
+    """The dvtool repository folder that ``path`` would be written into, if any.
+
+    A folder is a repository when it holds a ``dvtool.json`` marker saying so;
+    outputs are never written inside one (not even with ``--force``): only
+    dvtool's own create-only writes may change a repository.
+    """
+    here = os.path.abspath(path)
+    for folder in (here, *_parents(here)):
+        marker = os.path.join(folder, "dvtool.json")
+        try:
+            with open(marker, "rb") as f:
+                head = f.read(4096)
+        except OSError:
+            continue
+        if b'"format":"dvtool"' in head.replace(b" ", b""):
+            return folder
+    return None
+
+
+def _parents(path: str) -> list[str]:
+    out = []
+    while True:
+        parent = os.path.dirname(path)
+        if parent == path:
+            return out
+        out.append(parent)
+        path = parent
+
+
 def check_output_target(path: str, *, force: bool = False, what: str = "file") -> bool:
     """Refuse a target that must not be written; True if a regular file is there (and ``force``)."""
+    repository = repository_holding(path)
+    if repository is not None:
+        raise UsageError(
+            f"{path} is inside the dvtool repository {repository}; write outputs outside it"
+        )
     try:
         st = os.lstat(path)
     except FileNotFoundError:

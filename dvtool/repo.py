@@ -7,32 +7,27 @@ layer that owns it (``write`` for snapshots, ``validate``, ``diff``,
 dependencies (pandera, DuckDB) are imported lazily inside the methods that
 need them, so ``dvtool --help`` and ``dvtool log`` start fast.
 
-The functions at the bottom (:func:`diff_sources`,
-:func:`infer_source_schema`) do the same jobs on files when there is no
-repository at all.
+The same jobs on files when there is no repository at all are in
+:mod:`dvtool.standalone`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from dvtool.catalog import Catalog
+from dvtool.catalog import Catalog, create_repository, open_repository
 from dvtool.engines import spark_api, spark_diff_engine, spark_settings
 from dvtool.errors import (
-    AlreadyExistsError,
-    IntegrityError,
-    NotFoundError,
     UsageError,
     ValidationFailed,
 )
-from dvtool.format.layout import DEFAULT_DIR, MARKER, check_name, tag_key, utc_now
-from dvtool.format.models import FORMAT_VERSION, Manifest, TagEntry, canonical_json, parse_json
+from dvtool.format.layout import check_name, tag_key
+from dvtool.format.models import Manifest, TagEntry
 from dvtool.results import SnapshotResult
 from dvtool.snapshot import DatasetInfo, ExportResult, LogEntry, Snapshot
-from dvtool.storage import Store, check_url, open_store, redact_url
+from dvtool.storage import Store, redact_url
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -82,8 +77,6 @@ __all__ = [
     "Repo",
     "Snapshot",
     "SnapshotResult",
-    "diff_sources",
-    "infer_source_schema",
 ]
 
 
@@ -109,20 +102,8 @@ class Repo:
         storage_options: Mapping[str, str] | None = None,
     ) -> Repo:
         """Create a repository (default ``./.dvtool``); error if one exists there."""
-        target = os.fspath(url) if url is not None else DEFAULT_DIR
-        check_url(target)
-        store = open_store(target, dict(storage_options or {}))
-        store.check_create_only()  # say so now, not at the first snapshot
-        marker = canonical_json(
-            {"format": "dvtool", "version": FORMAT_VERSION, "created": utc_now()}
-        )
-        try:
-            store.create(MARKER, marker)
-        except AlreadyExistsError:
-            raise UsageError(
-                f"a dvtool repository already exists at {redact_url(store.url)}"
-            ) from None
-        return cls(store, storage_options=storage_options)
+        target = os.fspath(url) if url is not None else None
+        return cls(create_repository(target, storage_options), storage_options=storage_options)
 
     @classmethod
     def open(
@@ -132,31 +113,8 @@ class Repo:
         storage_options: Mapping[str, str] | None = None,
     ) -> Repo:
         """Open a repository: ``url``, else ``$DVTOOL_REPO``, else the nearest ``.dvtool/`` above."""
-        target = os.fspath(url) if url is not None else os.environ.get("DVTOOL_REPO") or None
-        if target is None:
-            found = _discover(Path.cwd())
-            if found is None:
-                raise NotFoundError(
-                    "no repository found here or above; run 'dvtool init' or pass --repo"
-                )
-            target = str(found)
-        check_url(target)
-        store = open_store(target, dict(storage_options or {}))
-        try:
-            raw = store.read(MARKER)
-        except NotFoundError:
-            raise NotFoundError(
-                f"no dvtool repository at {redact_url(store.url)}; run 'dvtool init {redact_url(target)}'"
-            ) from None
-        marker = parse_json(raw, f"{MARKER} in {redact_url(store.url)}")
-        if marker.get("format") != "dvtool":
-            raise IntegrityError(f"{redact_url(store.url)}/{MARKER} is not a dvtool marker")
-        if int(marker.get("version", 0)) > FORMAT_VERSION:
-            raise UsageError(
-                f"repository format {marker.get('version')} is newer than this dvtool "
-                f"understands ({FORMAT_VERSION}); upgrade dvtool"
-            )
-        return cls(store, storage_options=storage_options)
+        target = os.fspath(url) if url is not None else None
+        return cls(open_repository(target, storage_options), storage_options=storage_options)
 
     # ---- reading history (dvtool.catalog) ----
 
@@ -498,9 +456,8 @@ class Repo:
                 read.refuse_for(target)
             snap = self.get(target)
             return infer_schema(snap.scan(), key=snap.key, name=snap.dataset)
-        return infer_source_schema(
-            target, format=format, storage_options=self.storage_options, read=read
-        )
+        src = self.open_source(target, format=format, read=read)
+        return infer_schema(src.batches(), schema=src.schema)
 
     # ---- push / pull ----
 
@@ -612,67 +569,3 @@ class Repo:
             allow_short_grace=allow_short_grace,
             dry_run=dry_run,
         )
-
-
-# ---- the same jobs without a repository ----
-
-
-def diff_sources(
-    old: SourceLike,
-    new: SourceLike,
-    *,
-    key: Sequence[str] | None = None,
-    limit: int = 10,
-    stats: bool = False,
-    storage_options: Mapping[str, str] | None = None,
-    abs_tol: float = 0.0,
-    rel_tol: float = 0.0,
-    tol: Mapping[str, str] | Sequence[str] | None = None,
-    distributions: bool = False,
-    policy: Any = None,
-    read: ReadOptions | None = None,
-) -> Diff:
-    """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
-    from dvtool.diff.plan import diff_in_catalog, review_options
-
-    return diff_in_catalog(
-        None,
-        old,
-        new,
-        key=key,
-        limit=limit,
-        stats=stats,
-        storage_options=storage_options,
-        read=read,
-        **review_options(abs_tol, rel_tol, tol, distributions, policy),
-    )
-
-
-def infer_source_schema(
-    source: SourceLike,
-    *,
-    format: str | None = None,
-    storage_options: Mapping[str, str] | None = None,
-    read: ReadOptions | None = None,
-) -> str:
-    """A pandera (polars) YAML schema that the files pass, no repository needed."""
-    from dvtool.ingest.sources import open_source
-    from dvtool.validate.infer import infer_schema
-
-    src = open_source(source, format=format, storage_options=dict(storage_options or {}), read=read)
-    return infer_schema(src.batches(), schema=src.schema)
-
-
-def write_query_result(reader: pa.RecordBatchReader, fmt: str, out: BinaryIO) -> int:
-    """Stream a query result to ``out`` as table|csv|json|parquet; returns the number of rows."""
-    from dvtool.query import write_result
-
-    return write_result(reader, fmt, out)
-
-
-def _discover(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        candidate = folder / DEFAULT_DIR
-        if (candidate / MARKER).is_file():
-            return candidate
-    return None

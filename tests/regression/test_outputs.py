@@ -192,3 +192,16 @@ def test_a_full_disk_is_exit_2_with_one_line(repo: Path, args: list[str]) -> Non
     err = proc.stderr.decode()
     assert proc.returncode == 2 and _one_line(err) and "no space left" in err, err
     assert tree_digest(repo) == before
+
+
+@pytest.mark.parametrize("inside", ["dvtool.json", "objects/new.csv", "out.csv"])
+def test_no_output_is_written_inside_the_repository_even_with_force(
+    repo: Path, tmp_path: Path, inside: str
+) -> None:
+    # found by the exit-code fuzz: `export orders repo/dvtool.json --force` replaced the marker
+    before = tree_digest(repo)
+    for name, args in _writers(repo, tmp_path, str(repo / inside)).items():
+        code, _out, err = invoke(*args, "--force")
+        assert code == 2, (name, err)
+        assert "inside the dvtool repository" in err, (name, err)
+        assert tree_digest(repo) == before, name
