@@ -66,7 +66,7 @@ def repository_holding(path: str) -> str | None:
 
 
 def _parents(path: str) -> list[str]:
-    out = []
+    out: list[str] = []
     while True:
         parent = os.path.dirname(path)
         if parent == path:
