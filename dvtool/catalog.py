@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -311,6 +311,38 @@ class Catalog:
         """The snapshot a REF names, its manifest verified."""
         resolved = self.resolve(ref)
         return Snapshot(self.store, resolved.manifest, resolved.entry.manifest, resolved.tags)
+
+    def query_table(self, table: str, names: Sequence[str] | None = None) -> Snapshot | None:
+        """The snapshot a SQL table name means (``NAME`` or ``NAME@REF``), for every query engine.
+
+        SQL folds unquoted identifiers' case, so an unambiguous case-insensitive match
+        is accepted; names that differ only by case are refused (a repository written
+        before such names were refused, or pulled from one). ``None`` for a plain name
+        that is no dataset (the engine's own table, or a typo it reports).
+        """
+        names = list(names) if names is not None else self.dataset_names()
+        name, at, spec = table.partition("@")
+        candidates = [n for n in names if n.lower() == name.lower()]
+        if len(candidates) > 1:
+            raise UsageError(
+                f"query names {table!r}, but datasets {' and '.join(repr(c) for c in candidates)} "
+                "differ only by case, which SQL cannot tell apart; query them through "
+                "dvtool.Repo.get(...).to_arrow() or rename one (export it and snapshot it under another name)"
+            )
+        if name not in names:
+            if len(candidates) != 1:
+                if at:
+                    raise NotFoundError(
+                        f"query names {table!r}, but there is no dataset {name!r}"
+                        + (
+                            f" (datasets: {', '.join(names[:20])})"
+                            if names
+                            else " (the repository is empty)"
+                        )
+                    )
+                return None
+            name = candidates[0]
+        return self.get(f"{name}@{spec}" if at else name)
 
     # ---- gc roots ----
 

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from dvtool import sql
-from dvtool.errors import NotFoundError, UsageError
+from dvtool.errors import UsageError
 from dvtool.format.jsonvalues import encode_array, json_value
 from dvtool.readplan import load_patch
 
@@ -299,35 +299,11 @@ def run_query(
 def catalog_resolver(catalog: Catalog) -> tuple[Resolver, list[str]]:
     """A resolver mapping ``NAME`` and ``NAME@REF`` to the verified chunk files of that snapshot."""
     names = catalog.dataset_names()
-    lower: dict[str, list[str]] = {}
-    for n in names:
-        lower.setdefault(n.lower(), []).append(n)
 
     def resolve(table: str) -> TableInput | None:
-        name, at, spec = table.partition("@")
-        candidates = lower.get(name.lower(), [])
-        if len(candidates) > 1:
-            # A repository written before such names were refused (or pulled from one).
-            raise UsageError(
-                f"query names {table!r}, but datasets {' and '.join(repr(c) for c in candidates)} "
-                "differ only by case, which SQL cannot tell apart; query them through "
-                "dvtool.Repo.get(...).to_arrow() or rename one (export it and snapshot it under another name)"
-            )
-        if name not in names:
-            # DuckDB folds unquoted identifiers' case; accept an unambiguous case-insensitive match.
-            if len(candidates) != 1:
-                if at:
-                    raise NotFoundError(
-                        f"query names {table!r}, but there is no dataset {name!r}"
-                        + (
-                            f" (datasets: {', '.join(names[:20])})"
-                            if names
-                            else " (the repository is empty)"
-                        )
-                    )
-                return None
-            name = candidates[0]
-        snap = catalog.get(f"{name}@{spec}" if at else name)
+        snap = catalog.query_table(table, names)
+        if snap is None:
+            return None
         files = tuple(snap.verified_files())
         if not snap.patched:
             return TableInput(snap.schema, files)

@@ -16,7 +16,7 @@ equals only NaN, ±inf only itself. Tolerances apply to numeric columns only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -33,6 +33,7 @@ __all__ = [
     "beyond_expr",
     "comparisons",
     "is_numeric",
+    "keyed_delta_query",
     "resolve_tolerances",
     "tally",
 ]
@@ -171,6 +172,50 @@ def beyond_expr(exact_distinct: str, old: str, new: str, tol: Tolerance) -> str:
         f"abs({n} - {o}) <= {tol.abs!r} + {tol.rel!r} * abs({n}))"
     )
     return f"({exact_distinct} AND NOT {within})"
+
+
+def keyed_delta_query(
+    old: str,
+    new: str,
+    *,
+    key: Sequence[str],
+    compared: Sequence[str],
+    exact: Sequence[str],
+    numeric: Mapping[str, bool],
+    tolerances: Mapping[str, Tolerance],
+    old_names: Sequence[str],
+    new_names: Sequence[str],
+    expr: Callable[[str, str], str],
+    ident: Callable[[str], str],
+) -> str:
+    """The keyed comparison both engines run: a FULL OUTER JOIN on the key, one row per key added
+    (kind 'a'), removed ('r'), changed beyond tolerance ('c') or changed within it only ('w').
+
+    ``exact[i]`` is the engine's SQL for "compared[i] differs exactly"; ``expr(side, col)``
+    is a column as the engine compares it (side ``o`` or ``n``), ``ident`` quotes a name.
+    Each row carries the key (``k0``…), the flags (``f0``… beyond tolerance, ``e0``… exact)
+    and both sides' values (``ox0``…, ``nx0``…).
+    """
+    k0 = ident(key[0])
+    on = " AND ".join(f"{expr('o', k)} = {expr('n', k)}" for k in key)
+    # A value within its column's tolerance counts as equal; a row whose only
+    # differences are within tolerance is kind 'w' and counts as unchanged.
+    flags = [
+        beyond_expr(e, f"o.{ident(c)}", f"n.{ident(c)}", tolerances[c]) if numeric[c] else e
+        for e, c in zip(exact, compared, strict=True)
+    ]
+    beyond = " OR ".join(flags) or "false"
+    select = [
+        f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' "
+        f"WHEN {beyond} THEN 'c' ELSE 'w' END AS dv_kind"
+    ]
+    select += [f"COALESCE({expr('n', k)}, {expr('o', k)}) AS k{i}" for i, k in enumerate(key)]
+    select += [f"{f} AS f{i}" for i, f in enumerate(flags)]
+    select += [f"{e} AS e{i}" for i, e in enumerate(exact)]
+    select += [f"o.{ident(c)} AS ox{i}" for i, c in enumerate(old_names)]
+    select += [f"n.{ident(c)} AS nx{i}" for i, c in enumerate(new_names)]
+    where = " OR ".join([f"o.{k0} IS NULL", f"n.{k0} IS NULL", *exact])
+    return f"SELECT {', '.join(select)} FROM {old} AS o FULL OUTER JOIN {new} AS n ON {on} WHERE {where}"
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from dvtool.diff.columns import ColumnComparison
 from dvtool.diff.drift import Drift
+from dvtool.diff.markdown import md_cell
 from dvtool.diff.policy import PolicyResult
 from dvtool.format.jsonvalues import json_value
 from dvtool.format.models import ChunkInfo
@@ -361,7 +362,7 @@ class Diff:
                 ("~", self.schema.changed),
             ):
                 body += [
-                    f"| {sign} | {_md(c.column)} | {_md(c.old or '')} | {_md(c.new or '')} | {'yes' if c.breaking else 'no'} |"
+                    f"| {sign} | {md_cell(c.column)} | {md_cell(c.old or '')} | {md_cell(c.new or '')} | {'yes' if c.breaking else 'no'} |"
                     for c in changes
                 ]
         changed_cols = [(c, n) for c, n in self.columns.items() if n]
@@ -373,7 +374,7 @@ class Diff:
                 "| column | rows changed |",
                 "|---|---:|",
             ]
-            body += [f"| {_md(c)} | {n} |" for c, n in changed_cols]
+            body += [f"| {md_cell(c)} | {n} |" for c, n in changed_cols]
         body += markdown_sections(self)
         if self.stats:
             body += [
@@ -385,7 +386,7 @@ class Diff:
             ]
             for s in self.stats:
                 body.append(
-                    f"| {_md(s.column)} | {_md_pair(s.nulls)} | {_md_pair(s.min)} | {_md_pair(s.max)} |"
+                    f"| {md_cell(s.column)} | {_md_pair(s.nulls)} | {_md_pair(s.min)} | {_md_pair(s.max)} |"
                 )
         body += self._md_samples()
         return _cut(head, body, max_chars)
@@ -401,16 +402,20 @@ class Diff:
                 continue
             cols = list(rows[0].keys())
             out += ["", f"#### {kind} rows (first {len(rows)} of {total})", ""]
-            out.append("| " + " | ".join(_md(c) for c in cols) + " |")
+            out.append("| " + " | ".join(md_cell(c) for c in cols) + " |")
             out.append("|" + "---|" * len(cols))
-            out += ["| " + " | ".join(_md(_show(row.get(c))) for c in cols) + " |" for row in rows]
+            out += [
+                "| " + " | ".join(md_cell(_show(row.get(c))) for c in cols) + " |" for row in rows
+            ]
         if s.changed:
             out += ["", f"#### Changed rows (first {len(s.changed)} of {self.rows.changed})", ""]
             out += ["| key | column | old → new |", "|---|---|---|"]
             for c in s.changed:
                 key = ", ".join(f"{k}={_show(v)}" for k, v in c.key.items())
                 for col, (o, n) in c.changes.items():
-                    out.append(f"| {_md(key)} | {_md(col)} | {_md(_show(o))} → {_md(_show(n))} |")
+                    out.append(
+                        f"| {md_cell(key)} | {md_cell(col)} | {md_cell(_show(o))} → {md_cell(_show(n))} |"
+                    )
         return out
 
 
@@ -447,20 +452,9 @@ def _md_code(text: str) -> str:
     return text.replace("`", "'")
 
 
-def _md(text: str) -> str:
-    """A markdown table cell: no pipes, no newlines, no HTML."""
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("|", "\\|")
-        .replace("\n", " ")
-    )
-
-
 def _md_pair(pair: tuple[Any, Any]) -> str:
     o, n = pair
-    return _md(_show(o, 30)) if o == n else f"{_md(_show(o, 30))} → {_md(_show(n, 30))}"
+    return md_cell(_show(o, 30)) if o == n else f"{md_cell(_show(o, 30))} → {md_cell(_show(n, 30))}"
 
 
 def _cut(head: list[str], body: list[str], max_chars: int) -> str:

@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
+from dvtool.diff.markdown import md_cell
 from dvtool.errors import UsageError
 
 if TYPE_CHECKING:
@@ -149,33 +150,23 @@ def _drift_parts(cd: ColumnDrift) -> list[str]:
 # ---- markdown ---------------------------------------------------------------------
 
 
-def _md(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("|", "\\|")
-        .replace("\n", " ")
-    )
-
-
 def markdown_policy(d: Diff) -> list[str]:
     p = d.policy
     if p is None:
         return []
     if p.ok:
-        return ["", f"**Policy `{_md(p.source)}`: passed** ({p.checked} checks)"]
+        return ["", f"**Policy `{md_cell(p.source)}`: passed** ({p.checked} checks)"]
     out = [
         "",
-        f"#### ❌ Policy `{_md(p.source)}`: {len(p.breaches)} breach(es) of {p.checked} checks",
+        f"#### ❌ Policy `{md_cell(p.source)}`: {len(p.breaches)} breach(es) of {p.checked} checks",
         "",
         "| column | statistic | old | new | change | threshold |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for b in p.breaches:
         out.append(
-            f"| {_md(b.column if b.column is not None else '(table)')} | {b.statistic} "
-            f"| {_md(_short(b.old))} | {_md(_short(b.new))} | {fmt_number(b.value)} | {fmt_number(b.threshold)} |"
+            f"| {md_cell(b.column if b.column is not None else '(table)')} | {b.statistic} "
+            f"| {md_cell(_short(b.old))} | {md_cell(_short(b.new))} | {fmt_number(b.value)} | {fmt_number(b.threshold)} |"
         )
     return out
 
@@ -206,7 +197,7 @@ def markdown_sections(d: Diff) -> list[str]:
                 else ""
             )
             out.append(
-                f"| {_md(c.column)} | {c.changed:,} | {c.within_tolerance:,} | {_rate(c.match_rate)} "
+                f"| {md_cell(c.column)} | {c.changed:,} | {c.within_tolerance:,} | {_rate(c.match_rate)} "
                 f"| {fmt_number(c.max_diff) if c.max_diff is not None else ''} "
                 f"| {fmt_number(c.mean_abs_diff) if c.mean_abs_diff is not None else ''} "
                 f"| {c.null_diff:,} | {fmt_number(c.nulls[0])} → {fmt_number(c.nulls[1])} | {distinct} |"
@@ -224,10 +215,10 @@ def markdown_sections(d: Diff) -> list[str]:
             for cd in moved:
                 o, n = cd.old, cd.new
                 out.append(
-                    f"| {_md(cd.column)} | {_rate(o.null_rate)} → {_rate(n.null_rate)} "
+                    f"| {md_cell(cd.column)} | {_rate(o.null_rate)} → {_rate(n.null_rate)} "
                     f"| {_pair(o.mean, n.mean)} | {_pair(o.quantiles.get('p50'), n.quantiles.get('p50'))} "
                     f"| {'' if cd.psi is None else f'{cd.psi:.4f}'} "
-                    f"| {_md(_short(list(cd.new_categories))) if cd.new_categories else ''} |"
+                    f"| {md_cell(_short(list(cd.new_categories))) if cd.new_categories else ''} |"
                 )
     return out
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dvtool import sql
-from dvtool.diff.columns import ColumnTally, Tolerance, beyond_expr, is_numeric, tally
+from dvtool.diff.columns import ColumnTally, Tolerance, is_numeric, keyed_delta_query, tally
 from dvtool.diff.exact import restore, to_proxy
 from dvtool.diff.report import ChangedRow, widens
 from dvtool.errors import DataError, DvtoolError, UsageError
@@ -395,39 +395,21 @@ class Engine:
             trusted = (False, False)
         o = self._relation("dv_old", self.old, old_chunks, fo, trusted[0], self.plans_old)
         n = self._relation("dv_new", self.new, new_chunks, fn, trusted[1], self.plans_new)
-        q = sql.quote_ident
-        k0 = q(self.key[0])
-        on = " AND ".join(
-            f"{_expr('o', k, self.cast[k])} = {_expr('n', k, self.cast[k])}" for k in self.key
-        )
         # Exact: as the fingerprint sees values (-0.0 is not 0.0; see _flag).
-        exact = [self._flag(c) for c in self.compared]
-        # A value within its column's tolerance counts as equal; a row whose only
-        # differences are within tolerance is kind 'w' and counts as unchanged.
-        flags = [
-            beyond_expr(e, f"o.{q(c)}", f"n.{q(c)}", self.tolerances[c]) if self.numeric[c] else e
-            for e, c in zip(exact, self.compared, strict=True)
-        ]
-        beyond = " OR ".join(flags) or "false"
-        select = [
-            f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' "
-            f"WHEN {beyond} THEN 'c' ELSE 'w' END AS dv_kind"
-        ]
-        select += [
-            f"COALESCE({_expr('n', k, self.cast[k])}, {_expr('o', k, self.cast[k])}) AS k{i}"
-            for i, k in enumerate(self.key)
-        ]
-        select += [f"{f} AS f{i}" for i, f in enumerate(flags)]
-        select += [f"{e} AS e{i}" for i, e in enumerate(exact)]
-        select += [f"o.{q(c)} AS ox{i}" for i, c in enumerate(self.old.schema.names)]
-        select += [f"n.{q(c)} AS nx{i}" for i, c in enumerate(self.new.schema.names)]
-        where = " OR ".join([f"o.{k0} IS NULL", f"n.{k0} IS NULL", *exact])
-        self._run(
-            f"CREATE OR REPLACE TEMP TABLE dv_delta AS SELECT {', '.join(select)} "
-            f"FROM {o} AS o FULL OUTER JOIN {n} AS n ON {on} WHERE {where}",
-            fo,
-            fn,
+        query = keyed_delta_query(
+            o,
+            n,
+            key=self.key,
+            compared=self.compared,
+            exact=[self._flag(c) for c in self.compared],
+            numeric=self.numeric,
+            tolerances=self.tolerances,
+            old_names=self.old.schema.names,
+            new_names=self.new.schema.names,
+            expr=lambda side, k: _expr(side, k, self.cast[k]),
+            ident=sql.quote_ident,
         )
+        self._run(f"CREATE OR REPLACE TEMP TABLE dv_delta AS {query}", fo, fn)
         counts = [
             "count(*) FILTER (WHERE dv_kind = 'a')",
             "count(*) FILTER (WHERE dv_kind = 'r')",

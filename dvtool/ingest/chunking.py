@@ -45,6 +45,7 @@ __all__ = [
     "Cutter",
     "choose_chunking",
     "chunk_bytes",
+    "count_at_most",
     "key_scalar",
     "parent_boundaries",
     "row_hashes",
@@ -294,8 +295,8 @@ def parent_boundaries(
     return out
 
 
-def _count_at_most(
-    batch: pa.RecordBatch, names: Sequence[str], values: tuple[pa.Scalar, ...]
+def count_at_most(
+    batch: pa.RecordBatch | pa.Table, names: Sequence[str], values: Sequence[pa.Scalar]
 ) -> int:
     """Rows of a key-sorted ``batch`` whose key is ≤ ``values`` (lexicographic)."""
     at_most = None
@@ -370,7 +371,7 @@ class Cutter:
             b = self.boundaries[self._next]
             if self.key:
                 assert b.key is not None
-                end = _count_at_most(batch, self.key, b.key)
+                end = count_at_most(batch, self.key, b.key)
                 if end == n:
                     return  # at the end of this batch or in a later one
             else:

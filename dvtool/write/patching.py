@@ -40,6 +40,7 @@ from dvtool.format.hashing import hash_bytes
 from dvtool.format.jsonvalues import encode_array
 from dvtool.format.models import ChunkInfo, Manifest
 from dvtool.format.patches import PATCH_FORMAT, Patch, PatchObject, PatchRange
+from dvtool.ingest.chunking import count_at_most
 from dvtool.ingest.encoding import column_stats, encode_chunk, encode_new_chunk, key_range
 from dvtool.ingest.fingerprint import ColumnsHasher, table_fingerprint
 from dvtool.readplan import apply_patch, load_patch, patch_slices, read_parquet_verified
@@ -215,19 +216,6 @@ def _changes(
     return ups, rem, int(changed.sum())
 
 
-def _count_at_most(table: pa.Table, key: Sequence[str], values: Sequence[pa.Scalar]) -> int:
-    """Rows of a key-sorted ``table`` whose key is ≤ ``values`` (lexicographic)."""
-    at_most = None
-    for name, value in zip(reversed(key), reversed(values), strict=True):
-        col = table.column(name)
-        if at_most is None:
-            at_most = pc.less_equal(col, value)
-        else:
-            at_most = pc.or_(pc.less(col, value), pc.and_(pc.equal(col, value), at_most))
-    assert at_most is not None
-    return int(pc.sum(pc.fill_null(at_most, False)).as_py() or 0)
-
-
 def _patch_region(
     bases: list[pa.Table],
     indexes: list[int],
@@ -254,7 +242,7 @@ def _patch_region(
             up_end = upserts.num_rows
         else:
             last = [table.column(k)[table.num_rows - 1] for k in key]
-            up_end = _count_at_most(upserts, key, last)
+            up_end = count_at_most(upserts, key, last)
         mine_ups = upserts.slice(up_at, up_end - up_at)
         logical = apply_patch(table, mine_ups, removed, key)
         hasher.update(logical)

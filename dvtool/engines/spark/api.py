@@ -18,7 +18,7 @@ import pyarrow as pa
 from dvtool.engines import SparkSettings, is_spark_frame
 from dvtool.engines.spark.reading import ChunkSource, chunk_frame, store_location
 from dvtool.engines.spark.session import get_session
-from dvtool.errors import NotFoundError, UsageError
+from dvtool.errors import UsageError
 from dvtool.format.layout import tag_key
 from dvtool.query import QueryResult
 
@@ -51,27 +51,11 @@ def spark_query(repo: Any, text: str, settings: SparkSettings) -> pa.Table:
 
     spark = get_session(settings)
     names = repo.dataset_names()
-    lower: dict[str, list[str]] = {}
-    for n in names:
-        lower.setdefault(n.lower(), []).append(n)
 
     def frame_for(table: str) -> Any | None:
-        name, at, spec = table.partition("@")
-        if name not in names:
-            candidates = lower.get(name.lower(), [])
-            if len(candidates) != 1:
-                if at:
-                    raise NotFoundError(
-                        f"query names {table!r}, but there is no dataset {name!r}"
-                        + (
-                            f" (datasets: {', '.join(names[:20])})"
-                            if names
-                            else " (the repository is empty)"
-                        )
-                    )
-                return None
-            name = candidates[0]
-        snap = repo.get(f"{name}@{spec}" if at else name)
+        snap = repo.catalog.query_table(table, names)
+        if snap is None:
+            return None
         return chunk_frame(spark, ChunkSource(snap, repo.storage_options))
 
     return run_spark_query(spark, text, frame_for, names)

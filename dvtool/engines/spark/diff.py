@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from dvtool.diff.columns import ColumnTally, Tolerance, beyond_expr, is_numeric, tally
+from dvtool.diff.columns import ColumnTally, Tolerance, is_numeric, keyed_delta_query, tally
 from dvtool.diff.report import ChangedRow
 from dvtool.diff.rows import Side, _conform, _same_family
 from dvtool.engines.spark.reading import ChunkSource, chunk_frame
@@ -160,37 +160,23 @@ class SparkDiffEngine:
             vo, vn, vd = (f"dv_{x}_{self._views}" for x in ("old", "new", "delta"))
             o.createOrReplaceTempView(vo)
             n.createOrReplaceTempView(vn)
-            k0 = ident(self.key[0])
-            on = " AND ".join(
-                f"{self._sql_expr('o', k)} = {self._sql_expr('n', k)}" for k in self.key
+            query = keyed_delta_query(
+                vo,
+                vn,
+                key=self.key,
+                compared=self.compared,
+                exact=[
+                    f"({self._sql_expr('o', c)} IS DISTINCT FROM {self._sql_expr('n', c)})"
+                    for c in self.compared
+                ],
+                numeric=self.numeric,
+                tolerances=self.tolerances,
+                old_names=self.old.schema.names,
+                new_names=self.new.schema.names,
+                expr=self._sql_expr,
+                ident=ident,
             )
-            exact = [
-                f"({self._sql_expr('o', c)} IS DISTINCT FROM {self._sql_expr('n', c)})"
-                for c in self.compared
-            ]
-            flags = [
-                beyond_expr(e, f"o.{ident(c)}", f"n.{ident(c)}", self.tolerances[c])
-                if self.numeric[c]
-                else e
-                for e, c in zip(exact, self.compared, strict=True)
-            ]
-            beyond = " OR ".join(flags) or "false"
-            select = [
-                f"CASE WHEN o.{k0} IS NULL THEN 'a' WHEN n.{k0} IS NULL THEN 'r' "
-                f"WHEN {beyond} THEN 'c' ELSE 'w' END AS dv_kind"
-            ]
-            select += [
-                f"COALESCE({self._sql_expr('n', k)}, {self._sql_expr('o', k)}) AS k{i}"
-                for i, k in enumerate(self.key)
-            ]
-            select += [f"{f} AS f{i}" for i, f in enumerate(flags)]
-            select += [f"{e} AS e{i}" for i, e in enumerate(exact)]
-            select += [f"o.{ident(c)} AS ox{i}" for i, c in enumerate(self.old.schema.names)]
-            select += [f"n.{ident(c)} AS nx{i}" for i, c in enumerate(self.new.schema.names)]
-            where = " OR ".join([f"o.{k0} IS NULL", f"n.{k0} IS NULL", *exact])
-            delta = self.spark.sql(
-                f"SELECT {', '.join(select)} FROM {vo} AS o FULL OUTER JOIN {vn} AS n ON {on} WHERE {where}"
-            ).persist(StorageLevel.MEMORY_AND_DISK)
+            delta = self.spark.sql(query).persist(StorageLevel.MEMORY_AND_DISK)
             self._cached.append(delta)
             delta.createOrReplaceTempView(vd)
             counts = [f"count(*) FILTER (WHERE dv_kind = '{k}')" for k in ("a", "r", "c")]
