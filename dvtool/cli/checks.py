@@ -210,7 +210,8 @@ def diff(
     """Show schema, row and column changes between two versions.
 
     Either side may be a SOURCE (files not yet snapshotted). `dvtool diff NAME` compares the latest version with its parent. Chunks that
-    are identical on both sides are skipped without being read.
+    are identical on both sides are skipped without being read. A SOURCE that a REF on the other side was snapshotted from is read with
+    the read options recorded there, as snapshot does; read options given here replace them.
 
     \b
     Example:

@@ -61,6 +61,8 @@ def diff_html(d: Diff) -> str:
     page.add(f"<h1>dvtool diff <code>{esc(d.old)}</code> → <code>{esc(d.new)}</code></h1>")
     key = ", ".join(d.key) if d.key else "none: whole rows compared as a multiset"
     page.add(f'<p class="muted">Key: {esc(key)}. {esc(_chunks(d))}</p>')
+    for note in d.notes:
+        page.add(f'<p class="note">{esc(note)}</p>')
     _summary(page, d)
     if d.policy is not None:
         _policy(page, d)

@@ -376,6 +376,8 @@ def _side(
     arg: Any,
     storage_options: Mapping[str, str] | None,
     read: ReadOptions | None = None,
+    recorded: Sequence[Snapshot] = (),
+    notes: list[str] | None = None,
 ) -> Side:
     if catalog is not None and isinstance(arg, str) and catalog.is_ref(arg):
         return side_from_snapshot(catalog.get(arg))
@@ -383,8 +385,39 @@ def _side(
         return Side.from_arrow("(table)", arg)
     from dvtool.ingest.sources import open_source
 
-    source = open_source(arg, storage_options=dict(storage_options or {}), read=read)
+    fmt = None
+    if read is None:
+        found = recorded_reading(arg, recorded)
+        if found is not None:
+            read, fmt, ref = found
+            if notes is not None:
+                how = read.describe() + (f" --format {fmt}" if fmt else "")
+                notes.append(f"SOURCE read with {how}, as recorded in {ref}")
+    source = open_source(arg, format=fmt, storage_options=dict(storage_options or {}), read=read)
     return Side(source.description, source.schema, stream=source.reader)
+
+
+def recorded_reading(
+    arg: Any, snapshots: Sequence[Snapshot]
+) -> tuple[ReadOptions, str | None, str] | None:
+    """How a version recorded reading ``arg`` (read options, format, the version), or None.
+
+    The rule is snapshot's (:mod:`dvtool.write.source`): the SOURCE must be the
+    one the version was taken from (the same files, folder, glob or URL), and
+    something must differ from the defaults. So a diff of a working file against
+    its dataset reads the file as the next snapshot would.
+    """
+    from dvtool.ingest.readoptions import ReadOptions
+    from dvtool.ingest.sourcestate import source_args
+
+    args = source_args(arg)
+    if args is None:
+        return None
+    for snap in snapshots:
+        rec = snap.manifest.source
+        if rec is not None and rec.args == args and (rec.read or rec.format):
+            return ReadOptions.from_dict(rec.read), rec.format, snap.ref
+    return None
 
 
 def diff_in_catalog(
@@ -457,11 +490,19 @@ def diff_in_catalog(
             stats=stats,
             **review,
         )
-    return diff(
-        _side(catalog, old, storage_options, read),
-        _side(catalog, new, storage_options, read),
+    # A SOURCE is read as the version beside it recorded reading it (unless read options are given).
+    snaps = [
+        catalog.get(a)
+        for a in (new, old)
+        if catalog is not None and isinstance(a, str) and catalog.is_ref(a)
+    ]
+    notes: list[str] = []
+    found = diff(
+        _side(catalog, old, storage_options, read, snaps, notes),
+        _side(catalog, new, storage_options, read, snaps, notes),
         key=key,
         limit=limit,
         stats=stats,
         **review,
     )
+    return replace(found, notes=tuple(notes)) if notes else found
