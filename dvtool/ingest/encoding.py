@@ -47,8 +47,18 @@ def _delta_encoded(typ: pa.DataType) -> bool:
     )
 
 
-def _write(table: pa.Table, sink: Any, dictionary: list[str], *, full: bool) -> None:
-    """One row group; ``dictionary`` columns dictionary-encoded, integer-like others delta-encoded."""
+def _write(
+    table: pa.Table,
+    sink: Any,
+    dictionary: list[str],
+    *,
+    full: bool,
+    footer: list[Any] | None = None,
+) -> None:
+    """One row group; ``dictionary`` columns dictionary-encoded, integer-like others delta-encoded.
+
+    ``footer``, when given, receives the written file's metadata (no re-read).
+    """
     import pyarrow.parquet as pq
 
     chosen = set(dictionary)
@@ -68,6 +78,7 @@ def _write(table: pa.Table, sink: Any, dictionary: list[str], *, full: bool) -> 
         write_statistics=_statistics_columns(table) if full else False,
         write_page_checksum=full,
         store_schema=full,
+        metadata_collector=footer,
     )
 
 
@@ -100,6 +111,12 @@ def _column_sizes(sample: pa.Table, use_dictionary: bool) -> list[tuple[int, int
     return out
 
 
+def _int64_array(values: np.ndarray) -> pa.Array:
+    """An int64 Arrow array over ``values`` (``pa.array`` of an ndarray imports numpy.ma, ~10 ms)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
 def dictionary_columns(table: pa.Table) -> list[str]:
     """Flat columns that come out smaller dictionary-encoded, judged from two samples.
 
@@ -119,7 +136,7 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     head = table.select(flat).slice(0, SAMPLE_ROWS)
     size = head.num_rows
     spread = (
-        table.select(flat).take(pa.array(np.linspace(0, n - 1, size).astype(np.int64)))
+        table.select(flat).take(_int64_array(np.linspace(0, n - 1, size).astype(np.int64)))
         if n > size
         else head
     )
@@ -148,16 +165,22 @@ def dictionary_columns(table: pa.Table) -> list[str]:
 
 def encode_chunk(table: pa.Table) -> bytes:
     """Parquet bytes for one chunk: zstd level 1, one row group, per-column encoding, checksums, stats."""
+    return _encode(table)[0]
+
+
+def _encode(table: pa.Table) -> tuple[bytes, Any]:
+    """:func:`encode_chunk`'s bytes and the written file's metadata."""
     sink = io.BytesIO()
-    _write(table, sink, dictionary_columns(table), full=True)
-    return sink.getvalue()
+    footer: list[Any] = []
+    _write(table, sink, dictionary_columns(table), full=True, footer=footer)
+    return sink.getvalue(), footer[0] if footer else None
 
 
 def encode_new_chunk(
     table: pa.Table, fingerprint: str, key: Sequence[str]
 ) -> tuple[ChunkInfo, bytes]:
     """Encode a chunk and describe it (runs in a worker thread)."""
-    data = encode_chunk(table)
+    data, footer = _encode(table)
     key_min, key_max = key_range(table, key)
     info = ChunkInfo(
         hash_bytes(data),
@@ -166,7 +189,7 @@ def encode_new_chunk(
         len(data),
         key_min,
         key_max,
-        column_stats(table),
+        column_stats(table, footer),
     )
     return info, data
 
@@ -191,13 +214,62 @@ def _stat(value: Any) -> Any:
     return None if isinstance(value, str) and len(value) > STRING_STAT_LIMIT else value
 
 
-def column_stats(table: pa.Table) -> tuple[tuple[str, ColumnStats], ...]:
+def _footer_min_max(footer: Any, table: pa.Table) -> dict[str, tuple[Any, Any]]:
+    """Exact min/max the Parquet writer already computed, for the columns where they are exact.
+
+    Taken from the footer of the chunk just written (one row group), and only
+    where they are the values :func:`pyarrow.compute.min_max` gives: strings
+    shorter than 64 bytes (a writer may drop or truncate longer ones), and
+    32/64-bit floats whose min and max are not zero (Parquet writes a zero
+    minimum as -0.0 and a zero maximum as +0.0; NaN columns have no
+    statistics, see :func:`_statistics_columns`). Anything else is computed.
+    """
+    out: dict[str, tuple[Any, Any]] = {}
+    if footer is None or footer.num_row_groups != 1:
+        return out
+    group = footer.row_group(0)
+    if group.num_columns != table.num_columns or group.num_rows != table.num_rows:
+        return out
+    for i, field in enumerate(table.schema):
+        t = field.type
+        string = pa.types.is_string(t)
+        floating = pa.types.is_float32(t) or pa.types.is_float64(t)
+        if not (string or floating):
+            continue
+        column = group.column(i)
+        if column.path_in_schema != field.name:
+            return {}
+        stats = column.statistics
+        if stats is None or not stats.has_min_max or not stats.has_null_count:
+            continue
+        if stats.null_count != table.column(i).null_count:
+            continue
+        lo, hi = stats.min, stats.max
+        if string:
+            if not (isinstance(lo, str) and isinstance(hi, str)):
+                continue
+            if len(lo.encode()) >= STRING_STAT_LIMIT or len(hi.encode()) >= STRING_STAT_LIMIT:
+                continue
+        elif not (isinstance(lo, float) and isinstance(hi, float)) or lo == 0 or hi == 0:
+            continue
+        if lo != lo or hi != hi:  # NaN
+            continue
+        out[field.name] = (pa.scalar(lo, type=t), pa.scalar(hi, type=t))
+    return out
+
+
+def column_stats(table: pa.Table, footer: Any = None) -> tuple[tuple[str, ColumnStats], ...]:
+    """Nulls, min and max of each column; ``footer``: the chunk's written Parquet metadata, if at hand."""
+    known = _footer_min_max(footer, table)
     out = []
     for field in table.schema:
         col = table.column(field.name)
         lo = hi = None
         t = field.type
-        if (
+        if field.name in known:
+            low, high = known[field.name]
+            lo, hi = _stat(encode_scalar(low)), _stat(encode_scalar(high))
+        elif (
             pa.types.is_integer(t)
             or pa.types.is_floating(t)
             or pa.types.is_temporal(t)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import xxhash
@@ -48,18 +49,28 @@ class RowGroups:
 
 
 def row_groups(local_files: Sequence[tuple[str, str]]) -> RowGroups | None:
-    """The row groups of ``local_files`` if every one is a local Parquet file, else None."""
+    """The row groups of ``local_files`` if every one is a local Parquet file, else None.
+
+    Each file is read once, front to back: the same pass gives each row
+    group's identity and the whole file's hash, which the source record and
+    the content identity then take from :func:`sourcestate.file_hash`
+    without reading the file again.
+    """
     if not local_files or any(fmt != "parquet" for _, fmt in local_files):
         return None
     import pyarrow.parquet as pq
+
+    from dvtool.ingest.sourcestate import HASH_BLOCK, known_hash
 
     groups: list[tuple[int, int, int]] = []
     identities: list[str] = []
     try:
         for number, (path, _) in enumerate(local_files):
-            with open(path, "rb") as f:
+            with open(path, "rb", buffering=0) as f:
+                before = os.fstat(f.fileno())
                 meta = pq.ParquetFile(f).metadata
                 schema_token = _schema_token(meta)
+                ranges: list[tuple[int, int, Any]] = []  # (first byte, end, hasher) per group
                 for g in range(meta.num_row_groups):
                     group = meta.row_group(g)
                     first, last = None, 0
@@ -72,10 +83,30 @@ def row_groups(local_files: Sequence[tuple[str, str]]) -> RowGroups | None:
                         last = max(last, start + col.total_compressed_size)
                     h = xxhash.xxh3_128(schema_token)
                     h.update(f"{group.num_rows}\0".encode())
-                    f.seek(first or 0)
-                    h.update(f.read(last - (first or 0)))
+                    ranges.append((first or 0, last, h))
                     groups.append((number, g, group.num_rows))
-                    identities.append(h.hexdigest())
+                whole = xxhash.xxh3_128()
+                buf = bytearray(HASH_BLOCK)
+                view = memoryview(buf)
+                order = sorted(ranges, key=lambda r: r[0])
+                f.seek(0)
+                at = lo = 0
+                while n := f.readinto(buf):
+                    block = view[:n]
+                    whole.update(block)
+                    end = at + n
+                    while lo < len(order) and order[lo][1] <= at:
+                        lo += 1
+                    for first, last, h in order[lo:]:
+                        if first >= end:
+                            break
+                        if last > at:
+                            h.update(block[max(first, at) - at : min(last, end) - at])
+                    at = end
+                if any(last > at for _, last, _ in ranges):
+                    return None  # the file is shorter than its footer says
+                identities.extend(h.hexdigest() for _, _, h in ranges)
+                known_hash(path, before, os.stat(path), f"xxh128:{whole.hexdigest()}")
     except (OSError, ValueError, pa.ArrowInvalid):
         return None
     return RowGroups(

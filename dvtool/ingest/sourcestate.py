@@ -115,18 +115,44 @@ def source_args(source: Any) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+# Hashes of local files computed in this process, by path and full stat token: a
+# snapshot needs a file's hash up to three times (the content identity, the
+# source record, the row groups' pass), and reads its bytes once.
+_KNOWN_HASHES: dict[tuple[str, tuple[int, ...]], str] = {}
+_KNOWN_MAX = 4096
+HASH_BLOCK = 1 << 20
+
+
+def known_hash(path: str, before: os.stat_result, after: os.stat_result, digest: str) -> None:
+    """Remember ``digest`` (``xxh128:…``) as the hash of ``path`` if its stat did not move while hashed."""
+    token = _stat_token(before)
+    if token != _stat_token(after):
+        return
+    if len(_KNOWN_HASHES) >= _KNOWN_MAX:
+        _KNOWN_HASHES.clear()
+    _KNOWN_HASHES[(os.path.abspath(path), token)] = digest
+
+
 def file_hash(path: str) -> str | None:
     """xxh3-128 of a local file's bytes, or None if it cannot be read."""
     import xxhash
 
-    h = xxhash.xxh3_128()
     try:
-        with open(path, "rb") as f:
-            while block := f.read(8 << 20):
-                h.update(block)
+        before = os.stat(path)
+        known = _KNOWN_HASHES.get((os.path.abspath(path), _stat_token(before)))
+        if known is not None:
+            return known
+        h = xxhash.xxh3_128()
+        buf = bytearray(HASH_BLOCK)
+        view = memoryview(buf)
+        with open(path, "rb", buffering=0) as f:
+            while n := f.readinto(buf):
+                h.update(view[:n])
+        digest = f"xxh128:{h.hexdigest()}"
+        known_hash(path, before, os.stat(path), digest)
     except OSError:
         return None
-    return f"xxh128:{h.hexdigest()}"
+    return digest
 
 
 def _hashed(probe: FileProbe) -> SourceFile:

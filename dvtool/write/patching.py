@@ -267,6 +267,23 @@ def _logical_info(base: ChunkInfo, table: pa.Table, key: Sequence[str]) -> Chunk
     )
 
 
+def _only_adds_too_many(parent: Manifest, draft: Manifest, item: _Region, ratio: float) -> bool:
+    """True if the region is its base chunks unchanged plus new rows, too many to patch.
+
+    Decided from the manifests alone, before reading any chunk: each base
+    chunk comes back as itself (same object, so the same rows), so with
+    unique keys every row of the region's other new chunks is an insert and
+    nothing is removed or changed; :func:`_patch_region` would count exactly
+    those rows against ``ratio`` and rewrite. An append is such a region.
+    """
+    base = {parent.chunks[i].object for i in item.base}
+    new = [draft.chunks[j] for j in item.new]
+    if not base <= {c.object for c in new}:
+        return False
+    added = sum(c.rows for c in new if c.object not in base)
+    return added > ratio * sum(parent.chunks[i].rows for i in item.base)
+
+
 def patch_draft(
     store: Store,
     parent: Manifest | None,
@@ -312,7 +329,7 @@ def patch_draft(
             chunks.append(parent.chunks[item[0]])
             continue
         result = None
-        if item.base and item.new:
+        if item.base and item.new and not _only_adds_too_many(parent, draft, item, ratio):
             bases = [
                 read_parquet_verified(store, parent.chunks[i].object, schema) for i in item.base
             ]

@@ -94,20 +94,30 @@ def write_snapshot(
 
     # The same local files, untouched since they gave the latest version, or an
     # identical copy of them (same bytes): unchanged, without reading a row.
-    if (
+    comparable = (
         parent is not None
         and tuple(parent.key) == key
         and parent.schema.equals(src.schema)
         and src.identity is not None
-        and (
-            statcache.lookup(src.identity, key) == parent.fingerprint
-            or statcache.lookup(content_identity(), key) == parent.fingerprint
-        )
+    )
+    if (
+        parent is not None
+        and comparable
+        and statcache.lookup(src.identity, key) == parent.fingerprint
+    ):
+        statcache.remember(src.identity, key, parent.fingerprint)
+        return WriteOutcome(None, parent.version)
+    # Local Parquet: each row group's identity (the same pass hashes the whole
+    # files, so the content identity below reads nothing more).
+    groups = resume.input_row_groups(src)
+    if (
+        parent is not None
+        and comparable
+        and statcache.lookup(content_identity(), key) == parent.fingerprint
     ):
         statcache.remember(src.identity, key, parent.fingerprint)
         return WriteOutcome(None, parent.version)
     # Local Parquet whose first row groups gave the parent: go on after the parent's rows.
-    groups = resume.input_row_groups(src)
     point = resume.find(src, parent, key, groups)
     checkpoints = resume.Checkpoints()
     staging = Staging(store.staging_dir())

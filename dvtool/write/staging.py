@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 from dvtool.format.hashing import object_hex
 from dvtool.storage import TEMP_PREFIX, Store
@@ -44,6 +43,8 @@ class Staging:
                 os.makedirs(self._fixed_dir, exist_ok=True)
                 self._dir = self._fixed_dir
             else:
+                import tempfile
+
                 self._dir = tempfile.mkdtemp(prefix="dvtool-stage-")
         return self._dir
 
