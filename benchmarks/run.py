@@ -154,12 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("case: start-up")
         groups.group_startup(ctx)
 
-    minutes = (time.perf_counter() - started) / 60
     lines = [
         f"# dvtool benchmarks, {rows:,} rows",
         "",
         *machine(rows, load, git_state),
-        f"- each case: median of {repeat} run{'s' if repeat > 1 else ''} (min–max), A/B interleaved; whole run {minutes:.1f} min",
+        f"- each case: median of {repeat} run{'s' if repeat > 1 else ''} (min–max), A/B interleaved; whole run MINUTES min",
         "",
         "Every time in this table is a **whole process on both sides**, from fork to exit: "
         "interpreter start-up, imports, reading the input, the work and the output. dvtool's side "
@@ -199,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Reproduce: `make bench ROWS={rows}` (or `.venv/bin/python benchmarks/run.py --rows {rows}`).",
     ]
-    text = "\n".join(lines) + "\n"
+    minutes = (time.perf_counter() - started) / 60
+    text = "\n".join(lines).replace("whole run MINUTES min", f"whole run {minutes:.1f} min") + "\n"
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"{dt.date.today().isoformat()}-{rows}.md"
     out.write_text(text)
