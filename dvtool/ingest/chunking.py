@@ -238,6 +238,11 @@ class Boundary:
     merge: bool = False  # the range is a run of tiny chunks, rewritten as one chunk
 
 
+# The last few parent_boundaries results: a snapshot asks up to four times for
+# the same parent's (the resume point, the cutter, the points it leaves behind).
+_BOUNDARIES: list[tuple[Manifest, tuple[str, ...], pa.Schema, list[Boundary]]] = []
+
+
 def parent_boundaries(
     parent: Manifest | None, key: Sequence[str], schema: pa.Schema
 ) -> list[Boundary]:
@@ -249,6 +254,16 @@ def parent_boundaries(
     if parent is None or not parent.chunks:
         return []
     key = tuple(key)
+    for manifest, k, s, bounds in _BOUNDARIES:
+        if manifest is parent and k == key and (s is schema or s.equals(schema)):
+            return list(bounds)
+    bounds = _parent_boundaries(parent, key, schema)
+    _BOUNDARIES.insert(0, (parent, key, schema, bounds))
+    del _BOUNDARIES[4:]
+    return list(bounds)
+
+
+def _parent_boundaries(parent: Manifest, key: tuple[str, ...], schema: pa.Schema) -> list[Boundary]:
     if tuple(parent.key) != key or parent.chunking.strategy != ("cdc-key" if key else "cdc-row"):
         return []
     if key:

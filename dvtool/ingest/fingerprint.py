@@ -133,12 +133,28 @@ def _feed(states: tuple[_ColumnState, ...], part: str, data: Any) -> None:
         getattr(state, part).update(view)
 
 
+_ONES = np.ones(0, dtype=np.uint8)
+
+
+def _all_valid(n: int) -> np.ndarray:
+    """``n`` validity bytes of 1 (read-only, shared: most columns have no nulls)."""
+    global _ONES
+    if len(_ONES) < n:
+        _ONES = np.ones(max(n, 1 << 16), dtype=np.uint8)
+        _ONES.flags.writeable = False
+    return _ONES[:n]
+
+
 def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
     n = len(arr)
     if n == 0:
         return
     typ = arr.type
-    valid = arrays.valid(arr).astype(np.uint8)
+    valid = (
+        _all_valid(n)
+        if arr.null_count == 0 and not pa.types.is_null(typ)
+        else arrays.valid(arr).astype(np.uint8)
+    )
     _feed(states, "validity", valid)
     if pa.types.is_null(typ):
         return

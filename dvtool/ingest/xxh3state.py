@@ -55,6 +55,11 @@ def _lib() -> Any:
     return lib
 
 
+@functools.cache
+def _update() -> Any:
+    return _lib().XXH3_128bits_update
+
+
 class Xxh3:
     """XXH3-128 (seed 0) over a stream of buffers; ``state()`` / ``Xxh3(state)`` save and resume it."""
 
@@ -79,14 +84,13 @@ class Xxh3:
             self._ptr = 0
 
     def update(self, data: Any) -> None:
-        view = (
-            np.frombuffer(data, dtype=np.uint8)
-            if not isinstance(data, np.ndarray)
-            else data.view(np.uint8).reshape(-1)
-        )
-        if view.size:
+        # The hot path of every fingerprint: one numpy view, no copies for contiguous data.
+        view = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+        if not view.flags.c_contiguous:
             view = np.ascontiguousarray(view)
-            _lib().XXH3_128bits_update(self._ptr, view.ctypes.data, view.size)
+        size = view.nbytes
+        if size:
+            _update()(self._ptr, view.__array_interface__["data"][0], size)
 
     def digest(self) -> bytes:
         h = _lib().XXH3_128bits_digest(self._ptr)
