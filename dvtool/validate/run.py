@@ -41,11 +41,13 @@ from dvtool.validate.engine import (
     validation_record,
 )
 from dvtool.validate.faults import distinct_values, one_per_fault
+from dvtool.validate.patchrows import base_is_clean, moved, patched_rows
 from dvtool.validate.report import N_EXAMPLES, CheckFailure, Example, ValidationReport
 from dvtool.validate.schema import LoadedSchema
 from dvtool.validate.verdicts import (
     ChunkInput,
     ChunkVerdict,
+    PatchedRows,
     SnapshotVerdict,
     StoreVerdictCache,
     VerdictCache,
@@ -112,25 +114,43 @@ def validate_chunks(
     verdicts: list[ChunkVerdict | None] = []
     if not loaded.proven:
         cache = None  # a verdict is reused only for a schema known to be the same one
-    for chunk in chunks:
+    # Patched chunks whose base chunk passed every chunk-local check: only their
+    # new rows are checked (validate/patchrows.py).
+    by_upserts: dict[int, PatchedRows] = {}
+    for i, chunk in enumerate(chunks):
         verdict = None
         if cache is not None and chunk.fingerprint:
             verdict = cache.get(chunk_scope, chunk.fingerprint)
             if verdict is not None and (verdict.key != tuple(key) or verdict.rows != chunk.rows):
                 verdict = None
+            if (
+                verdict is None
+                and chunk.patched is not None
+                and base_is_clean(cache, chunk_scope, chunk.patched, key)
+            ):
+                by_upserts[i] = chunk.patched
         verdicts.append(verdict)
     # A cached verdict speaks for the chunk's bytes only while they are there and intact.
     _verify_all(
-        [c.verify for c, v in zip(chunks, verdicts, strict=True) if v is not None and c.verify]
+        [
+            c.verify
+            for i, (c, v) in enumerate(zip(chunks, verdicts, strict=True))
+            if (v is not None or i in by_upserts) and c.verify
+        ]
     )
     reused = sum(v is not None for v in verdicts)
     checked = len(chunks) - reused
+    for i, patched in by_upserts.items():
+        if patched.upsert_rows == 0:  # rows removed only: the base verdict covers what is left
+            verdicts[i] = ChunkVerdict(chunks[i].rows, tuple(key), ())
 
     def flush(group: list[int]) -> None:
-        tables = [chunks[i].load() for i in group]
+        tables = [by_upserts[i].upserts() if i in by_upserts else chunks[i].load() for i in group]
         for i, verdict in zip(
             group, check_group(plan, loaded, tables, key, target, n_examples, nulls), strict=True
         ):
+            if i in by_upserts:
+                verdict = moved(verdict, by_upserts[i], chunks[i].rows)
             verdicts[i] = verdict
             fp = chunks[i].fingerprint
             if cache is not None and fp:
@@ -142,11 +162,12 @@ def validate_chunks(
     for i, chunk in enumerate(chunks):
         if verdicts[i] is not None:
             continue
-        if group and size + chunk.rows > limit:
+        rows_in = by_upserts[i].upsert_rows if i in by_upserts else chunk.rows
+        if group and size + rows_in > limit:
             flush(group)
             group, size = [], 0
         group.append(i)
-        size += chunk.rows
+        size += rows_in
     if group:
         flush(group)
 
@@ -245,7 +266,17 @@ def validate_chunks(
         check_errors=tuple(r for r in results if r.raised),
         chunks_checked=checked,
         chunks_reused=reused,
-        notes=() if loaded.proven else (f"cached verdicts not used: {loaded.unproven}",),
+        notes=(
+            (() if loaded.proven else (f"cached verdicts not used: {loaded.unproven}",))
+            + (
+                (
+                    f"{len(by_upserts)} patched chunk(s) checked by their new rows only: "
+                    "their base chunks passed every row check",
+                )
+                if by_upserts
+                else ()
+            )
+        ),
         checks=plan.checks,
         schema_lines=loaded.lines,
         name=_suite_name(target, loaded),
@@ -444,7 +475,17 @@ def validate_manifest(
 
     chunks, offset = [], 0
     for c in logical:
-        chunks.append(ChunkInput(c.fingerprint, offset, c.rows, loader(c), verifier(c)))
+        chunks.append(
+            ChunkInput(
+                c.fingerprint,
+                offset,
+                c.rows,
+                loader(c),
+                verifier(c),
+                # a committed version's patched chunk (a draft is never patched)
+                patched_rows(store, snap, c, progress) if staging is None else None,
+            )
+        )
         offset += c.rows
     remote = any(store.local_path(object_key(c.object)) is None for c in manifest.chunks)
     try:

@@ -36,6 +36,7 @@ __all__ = [
     "ChunkInput",
     "ChunkVerdict",
     "MemoryVerdictCache",
+    "PatchedRows",
     "SnapshotVerdict",
     "StoreVerdictCache",
     "VerdictCache",
@@ -350,6 +351,18 @@ class StoreVerdictCache:
 
 
 @dataclass(frozen=True, slots=True)
+class PatchedRows:
+    """A patched chunk as its base chunk and new rows (validate/patchrows.py says how it is used)."""
+
+    base_fingerprint: str  # the base chunk's: its cached verdict may cover the kept rows
+    base_rows: int
+    upsert_rows: int
+    upserts: Callable[[], pa.Table]  # the patch's new rows for this chunk, in key order
+    # Each upsert's row in the patched chunk (reads the base chunk's key columns).
+    positions: Callable[[], Sequence[int]]
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkInput:
     """One chunk to validate: ``load()`` returns its rows; ``fingerprint`` keys its cached verdict."""
 
@@ -360,3 +373,6 @@ class ChunkInput:
     # Raises (NotFoundError/IntegrityError) unless the stored chunk is present and
     # intact; called before a cached verdict of it is used. None: nothing stored to check.
     verify: Callable[[], None] | None = None
+    # A patched chunk of a committed snapshot: checked by its new rows when its
+    # base chunk's verdict is clean (validate/patchrows.py).
+    patched: PatchedRows | None = None
