@@ -96,18 +96,28 @@ def _statistics_columns(table: pa.Table) -> list[str] | bool:
     return [n for n in table.column_names if n not in skip] if skip else True
 
 
-def _column_sizes(sample: pa.Table, use_dictionary: bool) -> list[tuple[int, int]]:
-    """(compressed bytes, of which dictionary page) of each column of ``sample``."""
-    import pyarrow.parquet as pq
+def _column_sizes(sample: pa.Table) -> list[tuple[tuple[int, int], int]]:
+    """Per column of ``sample``: (compressed bytes, of which dictionary page) dictionary-encoded,
+    and compressed bytes encoded without a dictionary.
 
-    sink = io.BytesIO()
-    _write(sample, sink, sample.schema.names if use_dictionary else [], full=False)
-    group = pq.ParquetFile(pa.BufferReader(sink.getvalue())).metadata.row_group(0)
+    One file holds both encodings of every column (column chunks are encoded
+    and compressed one by one, so each has the bytes it has in a file of its
+    own); its metadata comes from the writer, not from parsing it back.
+    """
+    width = sample.num_columns
+    both = pa.Table.from_arrays(
+        [*sample.columns, *sample.columns], names=[f"{i}" for i in range(2 * width)]
+    )
+    footer: list[Any] = []
+    _write(both, io.BytesIO(), [f"{i}" for i in range(width)], full=False, footer=footer)
+    group = footer[0].row_group(0)
     out = []
-    for i in range(group.num_columns):
+    for i in range(width):
         col = group.column(i)
         page = col.data_page_offset - col.dictionary_page_offset if col.has_dictionary_page else 0
-        out.append((col.total_compressed_size, page))
+        out.append(
+            ((col.total_compressed_size, page), group.column(width + i).total_compressed_size)
+        )
     return out
 
 
@@ -135,28 +145,30 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         return kept
     head = table.select(flat).slice(0, SAMPLE_ROWS)
     size = head.num_rows
-    spread = (
-        table.select(flat).take(_int64_array(np.linspace(0, n - 1, size).astype(np.int64)))
-        if n > size
-        else head
-    )
     candidates = []
-    growth = []
+    distincts = []
     for name in flat:
         distinct = pc.count_distinct(head.column(name), mode="all").as_py()
         if distinct > 0.9 * size and size >= 64:
             continue  # high cardinality: plain
         candidates.append(name)
-        growth.append(
-            max(1.0, pc.count_distinct(spread.column(name), mode="all").as_py() / max(1, distinct))
-        )
+        distincts.append(distinct)
     if not candidates:
         return kept
+    spread = (
+        table.select(candidates).take(_int64_array(np.linspace(0, n - 1, size).astype(np.int64)))
+        if n > size
+        else head
+    )
+    growth = [
+        max(1.0, pc.count_distinct(spread.column(name), mode="all").as_py() / max(1, distinct))
+        for name, distinct in zip(candidates, distincts, strict=True)
+    ]
     sample = head.select(candidates)
     scale = n / size
     chosen = []
-    for name, (d_total, d_page), (p_total, _), grow in zip(
-        candidates, _column_sizes(sample, True), _column_sizes(sample, False), growth, strict=True
+    for name, ((d_total, d_page), p_total), grow in zip(
+        candidates, _column_sizes(sample), growth, strict=True
     ):
         if (d_total - d_page) * scale + d_page * grow < p_total * scale:
             chosen.append(name)

@@ -131,8 +131,12 @@ class Store(abc.ABC):
         """A folder for staging new objects on the store's own filesystem, if it has one."""
         return None
 
-    def publish_file(self, key: str, path: str) -> bool:
-        """Create ``key`` from the local file ``path`` (create-only); False if already there."""
+    def publish_file(self, key: str, path: str, *, synced: bool = False) -> bool:
+        """Create ``key`` from the local file ``path`` (create-only); False if already there.
+
+        ``synced``: the file was fsync'd after its last write (a local store
+        need not fsync it again).
+        """
         with open(path, "rb") as f:
             return self.put_object(key, f.read())
 

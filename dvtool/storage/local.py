@@ -116,15 +116,17 @@ class LocalStore(Store):
         # files in it carry the temp prefix, so gc sweeps what a killed writer left.
         return str(self.root / "tmp" / f"{TEMP_PREFIX}stage-{uuid.uuid4().hex}")
 
-    def publish_file(self, key: str, path: str) -> bool:
-        """fsync the staged file, hard-link it into place (never replacing), fsync the folder."""
+    def publish_file(self, key: str, path: str, *, synced: bool = False) -> bool:
+        """fsync the staged file (unless ``synced``), hard-link it into place (never replacing),
+        fsync the folder."""
         target = self._path(key)
         try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if not synced:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(path, target)

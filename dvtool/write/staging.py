@@ -35,6 +35,7 @@ class Staging:
         self._fixed_dir = directory
         self._dir: str | None = None
         self._files: dict[str, str] = {}
+        self._synced: set[str] = set()  # staged files fsync'd since written (by prepare)
         self.order: list[str] = []
 
     def _folder(self) -> str:
@@ -49,12 +50,19 @@ class Staging:
         return self._dir
 
     def prepare(self, object_id: str, data: bytes) -> bytes | str:
-        """Runs in an encode worker: write to the stage folder when there is one (→ its path)."""
+        """Runs in an encode worker: write to the stage folder when there is one (→ its path).
+
+        The file is fsync'd here, while other chunks are still being encoded,
+        so publishing it is only a hard link (and its folder's fsync).
+        """
         if self._fixed_dir is None:
             return data
         path = os.path.join(self._folder(), f"{TEMP_PREFIX}{object_hex(object_id)}")
         with open(path, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self._synced.add(path)
         return path
 
     def add(self, object_id: str, prepared: bytes | str) -> None:
@@ -88,7 +96,7 @@ class Staging:
         path = self._files.get(object_id)
         if path is not None:
             size = os.path.getsize(path)
-            created = store.publish_file(key, path)
+            created = store.publish_file(key, path, synced=path in self._synced)
             return size if created else None
         data = self._mem[object_id]
         return len(data) if store.put_object(key, data) else None
@@ -105,6 +113,7 @@ class Staging:
     def close(self) -> None:
         self.order.clear()
         self._files.clear()
+        self._synced.clear()
         self._mem_bytes = 0
         self._mem.clear()
         if self._dir is not None:
