@@ -53,6 +53,7 @@ __all__ = [
     "infer_source_schema",
     "load_policy",
     "open_output",
+    "printable",
     "redact_text",
     "redact_url",
     "validate_source",
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from dvtool.diff.policy import load_policy
     from dvtool.diff.report import Diff
     from dvtool.engines import SparkSettings
+    from dvtool.escaping import printable
     from dvtool.ingest.readoptions import ReadOptions
     from dvtool.outputs import check_output, open_output, write_text_output
     from dvtool.repo import Repo, SnapshotResult
@@ -88,6 +90,7 @@ _LAZY = {
     "Diff": "dvtool.diff.report",
     "ReadOptions": "dvtool.ingest.readoptions",
     "ValidationReport": "dvtool.validate.report",
+    "printable": "dvtool.escaping",
     "redact_url": "dvtool.storage.urls",
     "redact_text": "dvtool.storage.urls",
     "open_output": "dvtool.outputs",

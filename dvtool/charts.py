@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dvtool.errors import UsageError
+from dvtool.escaping import printable, xml_text
 
 __all__ = ["NEW_COLOR", "OLD_COLOR", "bars", "category_bars", "histogram"]
 
@@ -40,6 +41,12 @@ def _svg(chart: Any, description: str) -> str:
     return svg
 
 
+def _text(text: str) -> str:
+    """A title or label for the chart: vl-convert lays text out as XML and aborts the process
+    (a Rust panic, not an exception) on a character XML cannot hold, such as ESC."""
+    return xml_text(printable(text))
+
+
 def _color(alt: Any) -> Any:
     return alt.Color(
         "version:N",
@@ -50,6 +57,7 @@ def _color(alt: Any) -> Any:
 
 def histogram(title: str, bins: Sequence[tuple[float, float, float, float]]) -> str:
     """Old and new share of values per bin, overlaid: ``bins`` = (lo, hi, old share, new share)."""
+    title = _text(title)
     alt, _ = _libs()
     rows = [
         {"lo": lo, "hi": hi, "version": version, "share": share}
@@ -79,6 +87,8 @@ def category_bars(
     percent: bool = True,
 ) -> str:
     """Old and new bars per label: ``values`` = (label, old, new), shares (or counts)."""
+    title = _text(title)
+    values = [(_text(label), so, sn) for label, so, sn in values]
     alt, _ = _libs()
     order = [label for label, _, _ in values]
     rows = [
@@ -103,6 +113,8 @@ def category_bars(
 
 def bars(title: str, values: Sequence[tuple[str, float]], *, x_title: str) -> str:
     """One bar per label: ``values`` = (label, amount)."""
+    title = _text(title)
+    values = [(_text(label), amount) for label, amount in values]
     alt, _ = _libs()
     order = [label for label, _ in values]
     rows = [{"label": label, "amount": amount} for label, amount in values]

@@ -14,6 +14,8 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from dvtool.escaping import printable
+
 __all__ = ["MAX_BYTES", "Page", "esc", "table"]
 
 MAX_BYTES = 2_000_000  # a report is always smaller than this
@@ -42,8 +44,8 @@ figcaption{font-size:12px;color:var(--muted);max-width:440px}
 
 
 def esc(value: object) -> str:
-    """Text for HTML (quotes too)."""
-    return html.escape(str(value), quote=True)
+    """Text for HTML (quotes too); control characters shown escaped (``\\x1b``), as in the text report."""
+    return html.escape(printable(str(value)), quote=True)
 
 
 def table(

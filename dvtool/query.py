@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from dvtool import sql
 from dvtool.errors import UsageError
+from dvtool.escaping import printable
 from dvtool.format.jsonvalues import encode_array, json_value
 from dvtool.readplan import load_patch
 
@@ -417,7 +418,7 @@ def format_table(table: pa.Table) -> str:
         pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
         for f in table.schema
     ]
-    cells = [list(names)]
+    cells = [[printable(n) for n in names]]
     columns = [encode_array(col) for col in table.columns]  # exact, by Arrow type
     for values in zip(*columns, strict=True):
         cells.append([_cell(v) for v in values])
@@ -437,5 +438,5 @@ def _cell(value: Any) -> str:
         return "NULL"
     v = json_value(value)
     text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-    text = text.replace("\n", "\\n")
+    text = printable(text)
     return text if len(text) <= 80 else text[:79] + "…"

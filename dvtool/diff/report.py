@@ -16,7 +16,6 @@ from typing import Any
 
 from dvtool.diff.columns import ColumnComparison
 from dvtool.diff.drift import Drift
-from dvtool.diff.markdown import md_cell
 from dvtool.diff.policy import PolicyResult
 from dvtool.diff.schemachanges import (
     ColumnChange,
@@ -27,6 +26,7 @@ from dvtool.diff.schemachanges import (
     stats_changes,
     widens,
 )
+from dvtool.escaping import md_cell, md_code, printable
 from dvtool.format.jsonvalues import json_value
 
 __all__ = [
@@ -247,7 +247,7 @@ class Diff:
             for s in self.stats:
                 lines.append(f"  {s.column}: " + "; ".join(_stat_parts(s)))
         lines.extend(self._text_samples())
-        return "\n".join(lines) + "\n"
+        return "\n".join(printable(line) for line in lines) + "\n"
 
     def _text_samples(self) -> list[str]:
         out: list[str] = []
@@ -280,7 +280,7 @@ class Diff:
         """A pull-request comment: summary table, schema, column counts, samples; cut before ``max_chars``."""
         r = self.rows
         head = [
-            f"### dvtool diff: `{_md_code(self.old)}` → `{_md_code(self.new)}`",
+            f"### dvtool diff: `{md_code(self.old)}` → `{md_code(self.new)}`",
             "",
             "| old rows | new rows | added | removed | changed | unchanged | schema changes | chunks skipped |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -291,12 +291,13 @@ class Diff:
             "",
             "Key: "
             + (
-                ", ".join(f"`{_md_code(k)}`" for k in self.key)
+                ", ".join(f"`{md_code(k)}`" for k in self.key)
                 if self.key
                 else "none (whole rows compared)"
             ),
         ]
-        head += [f"\n> {md_cell(n)}" for n in self.notes]
+        for note in self.notes:
+            head += ["", f"> {md_cell(note)}"]
         from dvtool.diff.review import markdown_policy, markdown_sections
 
         body: list[str] = markdown_policy(self)
@@ -341,7 +342,8 @@ class Diff:
                     f"| {md_cell(s.column)} | {_md_pair(s.nulls)} | {_md_pair(s.min)} | {_md_pair(s.max)} |"
                 )
         body += self._md_samples()
-        return _cut(head, body, max_chars)
+        # Every value went through md_cell/md_code; this keeps any other text one line too.
+        return _cut([printable(h) for h in head], [printable(b) for b in body], max_chars)
 
     def _md_samples(self) -> list[str]:
         out: list[str] = []
@@ -398,10 +400,6 @@ def _stat_parts(s: StatChange) -> list[str]:
         if o != n:
             parts.append(f"{name} {_show(o)} → {_show(n)}")
     return parts
-
-
-def _md_code(text: str) -> str:
-    return text.replace("`", "'")
 
 
 def _md_pair(pair: tuple[Any, Any]) -> str:

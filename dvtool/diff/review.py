@@ -12,8 +12,8 @@ import math
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from dvtool.diff.markdown import md_cell
 from dvtool.errors import UsageError
+from dvtool.escaping import gh_data, gh_prop, md_cell, md_code, xml_safe_tree
 
 if TYPE_CHECKING:
     from dvtool.diff.columns import ColumnComparison
@@ -155,10 +155,10 @@ def markdown_policy(d: Diff) -> list[str]:
     if p is None:
         return []
     if p.ok:
-        return ["", f"**Policy `{md_cell(p.source)}`: passed** ({p.checked} checks)"]
+        return ["", f"**Policy `{md_code(p.source)}`: passed** ({p.checked} checks)"]
     out = [
         "",
-        f"#### ❌ Policy `{md_cell(p.source)}`: {len(p.breaches)} breach(es) of {p.checked} checks",
+        f"#### ❌ Policy `{md_code(p.source)}`: {len(p.breaches)} breach(es) of {p.checked} checks",
         "",
         "| column | statistic | old | new | change | threshold |",
         "|---|---|---:|---:|---:|---:|",
@@ -261,18 +261,11 @@ def to_junit(d: Diff) -> str:
         if b is not None:
             failure = ET.SubElement(case, "failure", message=b.describe(), type="drift")
             failure.text = b.describe()
+    xml_safe_tree(suite)
     ET.indent(suite)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
     )
-
-
-def _gh(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _gh_prop(text: str) -> str:
-    return _gh(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def to_github(d: Diff) -> str:
@@ -283,7 +276,7 @@ def to_github(d: Diff) -> str:
     lines = []
     for b in p.breaches[:_GITHUB_ANNOTATIONS]:
         title = f"drift: {b.column if b.column is not None else 'table'} {b.statistic}"
-        lines.append(f"::error title={_gh_prop(title)}::{_gh(b.describe())}")
+        lines.append(f"::error title={gh_prop(title)}::{gh_data(b.describe())}")
     if len(p.breaches) > _GITHUB_ANNOTATIONS:
         lines.append(
             f"::error title=drift::{len(p.breaches) - _GITHUB_ANNOTATIONS} more breach(es); "
@@ -294,7 +287,7 @@ def to_github(d: Diff) -> str:
         if p.ok
         else f"policy {p.source}: {len(p.breaches)} breach(es) of {p.checked} checks"
     )
-    lines.append(f"::notice title=dvtool diff::{_gh(summary)}")
+    lines.append(f"::notice title=dvtool diff::{gh_data(summary)}")
     return "\n".join(lines) + "\n"
 
 

@@ -8,11 +8,11 @@ module imports no pandera and does no I/O, so rendering is cheap and testable.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
+from dvtool.escaping import gh_data, gh_prop, md_cell, md_code, printable, xml_safe_tree
 from dvtool.format.jsonvalues import json_value
 
 __all__ = [
@@ -227,7 +227,7 @@ class ValidationReport:
                     lines.append("          " + _examples_text(f))
         for f in self.check_errors:
             lines.append(f"  raised  {f.label}: {_first_value(f)}")
-        return "\n".join(lines) + "\n"
+        return "\n".join(printable(line) for line in lines) + "\n"
 
     def to_junit(self, *, strict: bool = False) -> str:
         """JUnit XML: one testcase per check; failed checks carry a <failure>."""
@@ -296,7 +296,7 @@ class ValidationReport:
         root.set("failures", suite.get("failures", "0"))
         root.set("errors", suite.get("errors", "0"))
         root.append(suite)
-        _xml_safe_tree(root)
+        xml_safe_tree(root)
         ET.indent(root)
         return (
             '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -306,8 +306,13 @@ class ValidationReport:
 
     def to_markdown(self, *, strict: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
         icon = "✅" if self.passed(strict=strict) else "❌"
-        head = [f"### {icon} dvtool validate: `{self.target}`", "", self._summary(strict), ""]
-        head += [f"> {_md(n)}\n" for n in self.notes]
+        head = [
+            f"### {icon} dvtool validate: `{md_code(self.target)}`",
+            "",
+            md_cell(self._summary(strict)),
+            "",
+        ]
+        head += [f"> {md_cell(n)}\n" for n in self.notes]
         rows: list[str] = []
         if self.errors or self.warnings:
             rows += ["| | column | check | failures | examples |", "|---|---|---|---:|---|"]
@@ -318,8 +323,8 @@ class ValidationReport:
                 examples = _first_value(f) if f.raised else _examples_text(f)
                 count = "–" if f.raised else f"{f.failure_count:,}"
                 rows.append(
-                    f"| {mark} | {_md(f.column or '')} | {_md(', '.join(f.checks))} | {count} "
-                    f"| {_md(examples)} |"
+                    f"| {mark} | {md_cell(f.column or '')} | {md_cell(', '.join(f.checks))} | {count} "
+                    f"| {md_cell(examples)} |"
                 )
         out = "\n".join(head)
         note = "\n\n_…report cut at {n:,} characters; run `dvtool validate --format json` for all of it._\n"
@@ -341,23 +346,23 @@ class ValidationReport:
             if kind == "warning" and strict:
                 kind = "error"
             for f in items[:GITHUB_ANNOTATIONS]:
-                props = [f"title={_gh_prop('dvtool validate: ' + f.label)}"]
+                props = [f"title={gh_prop('dvtool validate: ' + f.label)}"]
                 if self.schema and not self.schema.endswith(":") and f.column in lines_of:
-                    props.insert(0, f"file={_gh_prop(self.schema)},line={lines_of[f.column]}")
+                    props.insert(0, f"file={gh_prop(self.schema)},line={lines_of[f.column]}")
                 elif self.schema:
-                    props.insert(0, f"file={_gh_prop(self.schema)}")
+                    props.insert(0, f"file={gh_prop(self.schema)}")
                 msg = f"{f.label} failed for {_plural(f.failure_count, 'row')} of {self.target}"
                 if f.raised:
                     msg = f"{f.label} raised on {self.target}: {_first_value(f)}"
                 elif f.examples:
                     msg += "; " + _examples_text(f)
-                lines.append(f"::{kind} {','.join(props)}::{_gh_data(msg)}")
+                lines.append(f"::{kind} {','.join(props)}::{gh_data(msg)}")
             if len(items) > GITHUB_ANNOTATIONS:
                 lines.append(
                     f"{len(items) - GITHUB_ANNOTATIONS} more {kind}s not annotated "
                     "(GitHub shows 10 per step); see --format json"
                 )
-        lines.append(self._summary(strict))
+        lines.append(printable(self._summary(strict)))
         return "\n".join(lines) + "\n"
 
 
@@ -396,46 +401,9 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
-
-
-def _gh_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _gh_prop(text: str) -> str:
-    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 N_EXAMPLES = 5  # examples kept per check
 
 
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of a failing value, for reports and cached verdicts."""
     return json_value(value)
-
-
-# Characters XML 1.0 cannot hold at all, not even as &#…; references.
-_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml_safe(text: str) -> str:
-    """``text`` with each character XML cannot hold written as ``\\xNN``/``\\uNNNN``."""
-    return _XML_INVALID_RE.sub(
-        lambda m: (
-            f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}"
-        ),
-        text,
-    )
-
-
-def _xml_safe_tree(root: ET.Element) -> None:
-    """Make every text and attribute of ``root`` well-formed XML (column names are data)."""
-    for el in root.iter():
-        if el.text:
-            el.text = _xml_safe(el.text)
-        if el.tail:
-            el.tail = _xml_safe(el.tail)
-        for name, value in list(el.attrib.items()):
-            el.set(name, _xml_safe(value))
