@@ -199,6 +199,7 @@ class Repo:
         tol: Mapping[str, str] | Sequence[str] | None = None,
         distributions: bool = False,
         policy: Any = None,
+        schema: SchemaLike | None = None,
         read: ReadOptions | None = None,
         engine: str | None = None,
         spark: Any = None,
@@ -208,11 +209,15 @@ class Repo:
         Chunks with the same fingerprint on both sides are never read. ``key=None``
         uses the key recorded at snapshot time; ``key=()`` compares whole rows.
         Review options (docs/diff.md): ``abs_tol``/``rel_tol``/``tol={"price": "abs:0.01"}``,
-        ``distributions`` (cached per chunk), ``policy`` (file or dict; ``d.passed``).
+        ``distributions`` (cached per chunk), ``policy`` (file or dict; ``d.passed``),
+        ``schema`` (both sides validated, REFs with cached verdicts; NEW failing makes
+        ``d.passed`` False; without it ``d.validation`` holds the verdicts recorded at snapshot).
         """
         from dvtool.diff.plan import diff_in_catalog, review_options
+        from dvtool.diffvalidation import load_diff_schema, with_validation
 
-        return diff_in_catalog(
+        loaded = load_diff_schema(schema)
+        found = diff_in_catalog(
             self.catalog,
             old,
             new,
@@ -223,6 +228,21 @@ class Repo:
             read=read,
             engine=spark_diff_engine(self, engine, spark),
             **review_options(abs_tol, rel_tol, tol, distributions, policy),
+        )
+
+        def validate_ref(ref: str) -> ValidationReport:
+            assert loaded is not None
+            return self.validate(ref, schema=loaded, engine=engine, spark=spark)
+
+        return with_validation(
+            found,
+            self.catalog,
+            old,
+            new,
+            schema=loaded,
+            validate_ref=validate_ref,
+            read=read,
+            storage_options=self.storage_options,
         )
 
     def query(self, sql: str, *, engine: str | None = None, spark: Any = None) -> pa.Table:

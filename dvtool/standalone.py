@@ -32,12 +32,18 @@ def diff_sources(
     tol: Mapping[str, str] | Sequence[str] | None = None,
     distributions: bool = False,
     policy: Any = None,
+    schema: Any = None,
     read: ReadOptions | None = None,
 ) -> Diff:
-    """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere)."""
-    from dvtool.diff.plan import diff_in_catalog, review_options
+    """Two SOURCEs compared without a repository (``dvtool diff a.csv b.csv`` anywhere).
 
-    return diff_in_catalog(
+    ``schema``: both validated against it (``Diff.validation``); NEW failing makes ``passed`` False.
+    """
+    from dvtool.diff.plan import diff_in_catalog, review_options
+    from dvtool.diffvalidation import load_diff_schema, with_validation
+
+    loaded = load_diff_schema(schema)
+    found = diff_in_catalog(
         None,
         old,
         new,
@@ -47,6 +53,9 @@ def diff_sources(
         storage_options=storage_options,
         read=read,
         **review_options(abs_tol, rel_tol, tol, distributions, policy),
+    )
+    return with_validation(
+        found, None, old, new, schema=loaded, read=read, storage_options=storage_options
     )
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dvtool import printable
 from dvtool.errors import UsageError
 
 if TYPE_CHECKING:
@@ -181,6 +182,12 @@ def validate(
     metavar="FILE",
     help="Drift thresholds (YAML); a breach exits 1 and is named in the report.",
 )
+@click.option(
+    "--schema",
+    metavar="FILE",
+    help="Validate both sides against a pandera schema (REFs reuse cached chunk verdicts); "
+    "NEW failing exits 1. Without it the report shows each version's verdict recorded at snapshot.",
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (default: stdout).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists (never a link or a device).")
 @read_options
@@ -200,6 +207,7 @@ def diff(
     rel_tol: float,
     tols: tuple[str, ...],
     policy: str | None,
+    schema: str | None,
     output: str | None,
     force: bool,
     read: ReadOptions | None,
@@ -220,6 +228,10 @@ def diff(
       dvtool diff orders new_orders.csv --exit-code       # a working file against the latest
       dvtool diff orders@v3 orders@v4 --abs-tol 0.01 --policy drift.yaml --format html -o review.html
       dvtool diff orders@v1 orders@v2 --engine spark      # the same diff, computed in Spark
+      dvtool diff orders data/orders.csv --schema orders.schema.yaml --format markdown
+
+    Exit 0 the diff ran; 1 a --policy breach, NEW failing --schema, or (with --exit-code) any
+    difference; 2 could not run (bad REF, SOURCE, policy or schema file).
     """
     check_output_early(output, force)
     from dvtool import load_policy
@@ -228,14 +240,18 @@ def diff(
         raise UsageError("--key and --no-key cannot be used together")
     key = () if no_key else (keys or None)
     loaded = load_policy(policy) if policy is not None else None
-    if fmt in ("junit", "github") and loaded is None:
-        raise UsageError(f"--format {fmt} reports drift policy checks; add --policy FILE")
+    if fmt in ("junit", "github") and loaded is None and schema is None:
+        raise UsageError(
+            f"--format {fmt} reports drift policy and validation checks; "
+            "add --policy FILE or --schema FILE"
+        )
     review: dict[str, Any] = {
         "abs_tol": abs_tol,
         "rel_tol": rel_tol,
         "tol": list(tols),
         "distributions": stats or fmt == "html",
         "policy": loaded,
+        "schema": schema,
     }
     engine_args = engine_kwargs(engine, spark_master, spark_conf)
     repo = repo_or_none(state, old) if new is not None else state.repo()
@@ -267,6 +283,9 @@ def diff(
             f"policy {p.source}: " + ("passed" if p.ok else f"{len(p.breaches)} breach(es)"),
             err=True,
         )
+    v = result.validation
+    if output is not None and not state.quiet and v is not None and v.checked:
+        click.echo(printable(f"validation: {v.new.target} {v.new.summary()}"), err=True)
     if not result.passed or (exit_code and not result.empty):
         raise click.exceptions.Exit(1)
 

@@ -29,6 +29,7 @@ __all__ = ["MAX_CHARTS", "diff_html"]
 MAX_CHARTS = 40
 _BUDGET = {
     "policy": 100_000,
+    "validation": 150_000,  # per side
     "schema": 120_000,
     "comparison": 200_000,
     "distributions": 200_000,
@@ -66,6 +67,8 @@ def diff_html(d: Diff) -> str:
     _summary(page, d)
     if d.policy is not None:
         _policy(page, d)
+    if d.validation is not None:
+        _validation(page, d)
     if not d.schema.empty:
         _schema(page, d)
     if d.key:
@@ -106,8 +109,17 @@ def _summary(page: Page, d: Diff) -> None:
             else f'<span class="badge bad">{len(d.policy.breaches)} breach(es)</span>'
         )
         cards.append(("drift policy", badge))
+    v = d.validation
+    if v is not None and v.checked:
+        badge = (
+            '<span class="badge ok">passes</span>'
+            if v.new.ok
+            else f'<span class="badge bad">fails: {v.new.errors} error(s)</span>'
+        )
+        cards.append(("validation (new)", badge))
+    badges = ("drift policy", "validation (new)")
     html = "".join(
-        f'<div class="card"><span class="muted">{esc(label)}</span><b>{value if label == "drift policy" else esc(value)}</b></div>'
+        f'<div class="card"><span class="muted">{esc(label)}</span><b>{value if label in badges else esc(value)}</b></div>'
         for label, value in cards
     )
     page.add(f'<div class="cards" id="summary">{html}</div>')
@@ -145,6 +157,62 @@ def _policy(page: Page, d: Diff) -> None:
             numeric=(4, 5),
         )
     )
+
+
+def _validation(page: Page, d: Diff) -> None:
+    v = d.validation
+    assert v is not None
+    page.h2(
+        f"Validation against {v.schema}" if v.checked else "Validation recorded at snapshot",
+        "validation",
+    )
+    if not v.checked:
+        page.add(
+            '<p class="muted">Each version’s verdict from <code>snapshot --schema</code>; '
+            "pass <code>--schema FILE</code> to validate both sides now.</p>"
+        )
+    new_keys = {f.key for f in v.new_failures}
+    cards = []
+    for side, s in (("old", v.old), ("new", v.new)):
+        kind = "ok" if s.ok else "bad" if s.ok is False else "warn"
+        cards.append(
+            f'<div class="card" data-side="{side}"><span class="muted">{side}: {esc(s.target)}</span>'
+            f'<b><span class="badge {kind}">{esc(s.verdict())}</span></b>'
+            f'<span class="muted">{esc(s.summary())}</span></div>'
+        )
+    page.add('<div class="cards">' + "".join(cards) + "</div>")
+    if v.checked and v.new_failures:
+        page.add(
+            f'<p><span class="badge bad">{len(v.new_failures)} new</span> check(s) fail in '
+            f"<code>{esc(v.new.target)}</code> and not in <code>{esc(v.old.target)}</code>.</p>"
+        )
+    for side, s in (("new", v.new), ("old", v.old)):
+        if not s.failures:
+            continue
+        page.add(f"<h3>Failing checks in {side}: <code>{esc(s.target)}</code></h3>")
+        rows = [
+            (
+                esc(f.severity)
+                + (
+                    ' <span class="badge bad">new</span>'
+                    if side == "new" and f.key in new_keys
+                    else ""
+                ),
+                f"<code>{esc(f.column)}</code>" if f.column is not None else "(table)",
+                esc(", ".join(f.checks)),
+                esc("raised" if f.count is None else f"{f.count:,}"),
+                esc("; ".join(f.examples[:5])),
+            )
+            for f in s.failures
+        ]
+        page.add(
+            table(
+                ["severity", "column", "check", "failing rows", "examples"],
+                rows,
+                budget=_BUDGET["validation"],
+                numeric=(3,),
+            )
+        )
 
 
 def _schema(page: Page, d: Diff) -> None:

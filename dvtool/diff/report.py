@@ -26,6 +26,7 @@ from dvtool.diff.schemachanges import (
     stats_changes,
     widens,
 )
+from dvtool.diff.validation import DiffValidation
 from dvtool.escaping import md_cell, md_code, printable
 from dvtool.format.jsonvalues import json_value
 
@@ -166,11 +167,16 @@ class Diff:
     drift: Drift | None = None  # with distributions=True or a policy
     policy: PolicyResult | None = None
     notes: tuple[str, ...] = ()  # how the sides were read, said once (e.g. recorded read options)
+    validation: DiffValidation | None = (
+        None  # both sides against --schema, or their recorded verdicts
+    )
 
     @property
     def passed(self) -> bool:
-        """False when a drift policy was given and breached."""
-        return self.policy is None or self.policy.ok
+        """False when a drift policy was breached, or NEW fails the schema given (``schema=``)."""
+        return (self.policy is None or self.policy.ok) and (
+            self.validation is None or self.validation.passed
+        )
 
     def render(self, fmt: str) -> str:
         """The report as text, json, markdown, junit, github or html (diff/review.py, diff/html.py)."""
@@ -204,6 +210,8 @@ class Diff:
             d["drift"] = self.drift.to_dict()
         if self.policy is not None:
             d["policy"] = self.policy.to_dict()
+        if self.validation is not None:
+            d["validation"] = self.validation.to_dict()
         if self.notes:
             d["notes"] = list(self.notes)
         return d
@@ -242,6 +250,10 @@ class Diff:
         from dvtool.diff.review import text_sections
 
         lines.extend(text_sections(self))
+        if self.validation is not None:
+            from dvtool.diff.validation import text_lines
+
+            lines.extend(text_lines(self.validation))
         if self.stats:
             lines.append("stats (from the manifests):")
             for s in self.stats:
@@ -301,6 +313,10 @@ class Diff:
         from dvtool.diff.review import markdown_policy, markdown_sections
 
         body: list[str] = markdown_policy(self)
+        if self.validation is not None:
+            from dvtool.diff.validation import markdown_lines
+
+            body += markdown_lines(self.validation)
         if not self.schema.empty:
             body += [
                 "",

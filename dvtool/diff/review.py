@@ -232,14 +232,16 @@ def _pair(a: Any, b: Any) -> str:
 # ---- JUnit and GitHub -------------------------------------------------------------
 
 
-def _need_policy(d: Diff, fmt: str) -> None:
-    if d.policy is None:
-        raise UsageError(f"--format {fmt} reports drift policy checks; add --policy FILE")
+NEEDS_GATE = "reports drift policy and validation checks; add --policy FILE or --schema FILE"
 
 
-def to_junit(d: Diff) -> str:
+def _need_gate(d: Diff, fmt: str) -> None:
+    if d.policy is None and (d.validation is None or not d.validation.checked):
+        raise UsageError(f"--format {fmt} {NEEDS_GATE}")
+
+
+def _policy_suite(d: Diff) -> ET.Element:
     """One testsuite; one testcase per (column, statistic) the policy checked, failed if breached."""
-    _need_policy(d, "junit")
     assert d.policy is not None
     p = d.policy
     suite = ET.Element(
@@ -261,33 +263,60 @@ def to_junit(d: Diff) -> str:
         if b is not None:
             failure = ET.SubElement(case, "failure", message=b.describe(), type="drift")
             failure.text = b.describe()
-    xml_safe_tree(suite)
-    ET.indent(suite)
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
-    )
+    return suite
+
+
+def to_junit(d: Diff) -> str:
+    """The policy's checks as one testsuite, NEW's validation (``--schema``) as another.
+
+    With one of them the root is that ``<testsuite>``; with both, a ``<testsuites>``.
+    """
+    _need_gate(d, "junit")
+    from dvtool.diff.validation import junit_suite
+
+    suites = [_policy_suite(d)] if d.policy is not None else []
+    if d.validation is not None and d.validation.checked:
+        suites.append(junit_suite(d.validation))
+    root = suites[0]
+    if len(suites) > 1:
+        root = ET.Element(
+            "testsuites",
+            name="dvtool diff",
+            tests=str(sum(int(s.get("tests", "0")) for s in suites)),
+            failures=str(sum(int(s.get("failures", "0")) for s in suites)),
+            errors=str(sum(int(s.get("errors", "0")) for s in suites)),
+        )
+        root.extend(suites)
+    xml_safe_tree(root)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def to_github(d: Diff) -> str:
-    """Workflow annotations: one ``::error`` per breach (at most 10 shown, then a summary)."""
-    _need_policy(d, "github")
-    assert d.policy is not None
-    p = d.policy
+    """Workflow annotations: one ``::error`` per breach and per failing check of NEW (at most 10
+    of each shown), then a summary notice of each."""
+    _need_gate(d, "github")
+    from dvtool.diff.validation import github_lines
+
     lines = []
-    for b in p.breaches[:_GITHUB_ANNOTATIONS]:
-        title = f"drift: {b.column if b.column is not None else 'table'} {b.statistic}"
-        lines.append(f"::error title={gh_prop(title)}::{gh_data(b.describe())}")
-    if len(p.breaches) > _GITHUB_ANNOTATIONS:
-        lines.append(
-            f"::error title=drift::{len(p.breaches) - _GITHUB_ANNOTATIONS} more breach(es); "
-            "see the text or JSON report"
+    p = d.policy
+    if p is not None:
+        for b in p.breaches[:_GITHUB_ANNOTATIONS]:
+            title = f"drift: {b.column if b.column is not None else 'table'} {b.statistic}"
+            lines.append(f"::error title={gh_prop(title)}::{gh_data(b.describe())}")
+        if len(p.breaches) > _GITHUB_ANNOTATIONS:
+            lines.append(
+                f"::error title=drift::{len(p.breaches) - _GITHUB_ANNOTATIONS} more breach(es); "
+                "see the text or JSON report"
+            )
+        summary = (
+            f"policy {p.source}: passed ({p.checked} checks)"
+            if p.ok
+            else f"policy {p.source}: {len(p.breaches)} breach(es) of {p.checked} checks"
         )
-    summary = (
-        f"policy {p.source}: passed ({p.checked} checks)"
-        if p.ok
-        else f"policy {p.source}: {len(p.breaches)} breach(es) of {p.checked} checks"
-    )
-    lines.append(f"::notice title=dvtool diff::{gh_data(summary)}")
+        lines.append(f"::notice title=dvtool diff::{gh_data(summary)}")
+    if d.validation is not None:
+        lines += github_lines(d.validation)
     return "\n".join(lines) + "\n"
 
 

@@ -72,6 +72,12 @@ def _open(ctx: Any, page_file: Path) -> tuple[Any, list[str], list[str], list[st
 def test_diff_report_in_chromium(browser: Any, tmp_path: Path, repo_dir: Path) -> None:
     policy = tmp_path / "drift.yaml"
     policy.write_text(yaml.safe_dump(POLICY))
+    schema = tmp_path / "t.schema.yaml"
+    schema.write_text(
+        "schema_type: dataframe\nversion: 0.35.0\ncolumns:\n"
+        "  amount:\n    dtype: float64\n    checks:\n      le: 120\n"
+        "  note:\n    dtype: str\n    nullable: false\n"
+    )
     report = tmp_path / "review.html"
     code, _, err = invoke(
         "--repo",
@@ -83,6 +89,8 @@ def test_diff_report_in_chromium(browser: Any, tmp_path: Path, repo_dir: Path) -
         "0.01",
         "--policy",
         str(policy),
+        "--schema",
+        str(schema),
         "--format",
         "html",
         "-o",
@@ -113,6 +121,17 @@ def test_diff_report_in_chromium(browser: Any, tmp_path: Path, repo_dir: Path) -
             )
             for i in range(breaches.count())
         } == EXPECTED_BREACHES
+        # Validation: both sides shown, NEW's new failure (note: not_nullable) flagged.
+        assert page.locator("h2#validation").is_visible()
+        assert page.locator('[data-side="old"] .badge').inner_text() == "FAILED"
+        assert page.locator('[data-side="new"] .badge').inner_text() == "FAILED"
+        new_rows = page.locator("h3:has-text('Failing checks in new') + table tbody tr")
+        flagged = {
+            new_rows.nth(i).locator("td").nth(1).inner_text()
+            for i in range(new_rows.count())
+            if new_rows.nth(i).locator(".badge").count()
+        }
+        assert flagged == {"note"}
         shot = tmp_path / "review.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000
