@@ -68,18 +68,23 @@ def md_cell(text: str) -> str:
     """One cell of a markdown table (or a line of prose): one line, shown as written.
 
     Controls are escaped as for a terminal; ``&``, ``<`` and ``>`` become
-    entities (no HTML); the characters that open inline markup (``\\ ` * _ [ ]
-    ~ |``) are backslash-escaped, so a ``|`` never splits the cell, a value
-    ending in ``\\`` cannot escape the ``|`` that closes it, and the rendered
-    text is the value itself.
+    entities (no HTML, no autolink); a backslash, ``|``, `````, ``*`` and ``~``
+    are backslash-escaped, so a ``|`` never splits the cell and a value ending
+    in ``\\`` cannot escape the ``|`` that closes it. Only what could start
+    markup is touched, so common text stays readable in the raw comment: ``_``
+    between two letters or digits (``order_id``) cannot emphasise and is kept,
+    and a ``[`` opens no link unless ``](`` follows, which is escaped.
     """
-    return _MD_SPECIAL_RE.sub(
-        lambda m: _MD_ENTITIES.get(m.group(0)) or "\\" + m.group(0), printable(text)
-    )
+    return _MD_SPECIAL_RE.sub(_md_escape, printable(text))
 
 
-_MD_SPECIAL_RE = re.compile(r"[\\`*_\[\]~|&<>]")
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_SPECIAL_RE = re.compile(r"[\\`*~|&<>]|\]\(|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "](": "]\\("}
+
+
+def _md_escape(m: re.Match[str]) -> str:
+    found = m.group(0)
+    return _MD_ENTITIES.get(found) or "\\" + found
 
 
 def md_code(text: str) -> str:
