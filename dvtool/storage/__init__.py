@@ -10,7 +10,7 @@ from dvtool.storage.base import TEMP_PREFIX, Store, StoreEntry, is_temp
 from dvtool.storage.filesystems import DEFAULT_TIMEOUT, url_to_fs
 from dvtool.storage.local import LocalStore
 from dvtool.storage.remote import FsspecStore
-from dvtool.storage.urls import check_url, is_remote, redact_url
+from dvtool.storage.urls import check_url, redact_url
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -20,7 +20,6 @@ __all__ = [
     "Store",
     "StoreEntry",
     "check_url",
-    "is_remote",
     "is_temp",
     "open_store",
     "redact_url",

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dvtool.errors import StorageError, UsageError
-from dvtool.storage.urls import EXTRAS, redact_url
+from dvtool.storage.urls import EXTRAS, redact_text, redact_url
 
 __all__ = ["DEFAULT_TIMEOUT", "backend_error", "url_to_fs"]
 
@@ -91,4 +91,4 @@ def url_to_fs(url: str, storage_options: Mapping[str, Any] | None = None) -> tup
 def backend_error(action: str, url: str, exc: BaseException) -> StorageError:
     """A backend's exception (a timeout, a refused request) as one line naming the place, no secrets."""
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
-    return StorageError(f"cannot {action} {redact_url(url)}: {redact_url(text)}")
+    return StorageError(f"cannot {action} {redact_url(url)}: {redact_text(text)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -79,9 +80,10 @@ class LocalStore(Store):
 
     def size(self, key: str) -> int | None:
         try:
-            return self._path(key).stat().st_size
+            st = self._path(key).stat()
         except FileNotFoundError:
             return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None  # a folder is no object
 
     def scan(self, prefix: str) -> Iterator[StoreEntry]:
         base = self._path(prefix)

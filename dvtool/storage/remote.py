@@ -15,7 +15,7 @@ from dvtool.errors import (
 )
 from dvtool.storage.base import Store, StoreEntry, refuse_empty
 from dvtool.storage.filesystems import url_to_fs
-from dvtool.storage.urls import check_url, redact_url
+from dvtool.storage.urls import check_url, redact_text, redact_url
 
 __all__ = ["FsspecStore"]
 
@@ -159,4 +159,5 @@ def _is_precondition_failure(exc: Exception) -> bool:
 
 
 def _describe(exc: Exception) -> str:
-    return redact_url(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    """A backend's exception as one line, every URL in it without credentials."""
+    return redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -6,7 +6,7 @@ import re
 
 from dvtool.errors import UsageError
 
-__all__ = ["EXTRAS", "check_url", "is_remote", "redact_text", "redact_url"]
+__all__ = ["EXTRAS", "check_url", "redact_text", "redact_url"]
 
 _CRED_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
 # Anywhere in a text: the user-info part of any URL, and the values of query
@@ -48,7 +48,3 @@ def check_url(url: str) -> None:
             f"URL {redact_url(url)} has credentials in it; pass them with --storage-option "
             "or the backend's environment variables instead"
         )
-
-
-def is_remote(url: str) -> bool:
-    return "://" in url and not url.startswith("file://")
