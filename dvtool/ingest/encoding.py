@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dvtool.format.hashing import hash_bytes
-from dvtool.format.jsonvalues import encode_array, encode_scalar
+from dvtool.format.jsonvalues import encode_array, encode_scalar, json_value
 from dvtool.format.models import ChunkInfo, ColumnStats
 
 __all__ = [
@@ -226,6 +226,25 @@ def _stat(value: Any) -> Any:
     return None if isinstance(value, str) and len(value) > STRING_STAT_LIMIT else value
 
 
+def _stat_value(scalar: pa.Scalar) -> Any:
+    """:func:`encode_scalar` of a min or max, without building an array for plain values.
+
+    Integers, strings, booleans and 32/64-bit floats are their Python value
+    through ``json_value``, exactly as :func:`encode_array` gives them; other
+    types take the general path.
+    """
+    t = scalar.type
+    if (
+        pa.types.is_integer(t)
+        or pa.types.is_string(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_float32(t)
+        or pa.types.is_float64(t)
+    ):
+        return json_value(scalar.as_py())
+    return encode_scalar(scalar)
+
+
 def _footer_min_max(footer: Any, table: pa.Table) -> dict[str, tuple[Any, Any]]:
     """Exact min/max the Parquet writer already computed, for the columns where they are exact.
 
@@ -280,7 +299,7 @@ def column_stats(table: pa.Table, footer: Any = None) -> tuple[tuple[str, Column
         t = field.type
         if field.name in known:
             low, high = known[field.name]
-            lo, hi = _stat(encode_scalar(low)), _stat(encode_scalar(high))
+            lo, hi = _stat(_stat_value(low)), _stat(_stat_value(high))
         elif (
             pa.types.is_integer(t)
             or pa.types.is_floating(t)
@@ -291,7 +310,7 @@ def column_stats(table: pa.Table, footer: Any = None) -> tuple[tuple[str, Column
         ) and not pa.types.is_duration(t):
             try:
                 mm = pc.min_max(col)
-                lo, hi = _stat(encode_scalar(mm["min"])), _stat(encode_scalar(mm["max"]))
+                lo, hi = _stat(_stat_value(mm["min"])), _stat(_stat_value(mm["max"]))
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, ValueError, OverflowError):
                 lo = hi = None
         out.append((field.name, ColumnStats(nulls=col.null_count, min=lo, max=hi)))

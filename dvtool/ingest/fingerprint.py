@@ -6,6 +6,7 @@ commands that only handle ids (log, ls, fsck) do not import numpy and pyarrow.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from collections.abc import Iterable
@@ -145,22 +146,45 @@ def _all_valid(n: int) -> np.ndarray:
     return _ONES[:n]
 
 
+@functools.lru_cache(maxsize=512)
+def _kind(typ: pa.DataType) -> tuple[str, int, bool]:
+    """How a type's values are hashed: (kind, value width in bytes, large offsets / float).
+
+    Decided once per type (the checks cost more than hashing a small array).
+    """
+    if pa.types.is_null(typ):
+        return ("null", 0, False)
+    if _is_var_binary(typ):
+        large = pa.types.is_large_string(typ) or pa.types.is_large_binary(typ)
+        return ("var", 0, large)
+    if pa.types.is_boolean(typ):
+        return ("bool", 0, False)
+    if (
+        pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_temporal(typ)
+        or pa.types.is_decimal(typ)
+        or pa.types.is_fixed_size_binary(typ)
+    ) and typ.bit_width % 8 == 0:
+        floating = pa.types.is_floating(typ) and typ.bit_width in (32, 64)
+        return ("fixed", typ.bit_width // 8, floating)
+    return ("text", 0, False)
+
+
 def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
     n = len(arr)
     if n == 0:
         return
     typ = arr.type
-    valid = (
-        _all_valid(n)
-        if arr.null_count == 0 and not pa.types.is_null(typ)
-        else arrays.valid(arr).astype(np.uint8)
-    )
+    kind, width, flag = _kind(typ)
+    nulls = arr.null_count
+    valid = _all_valid(n) if nulls == 0 and kind != "null" else arrays.valid(arr).astype(np.uint8)
     _feed(states, "validity", valid)
-    if pa.types.is_null(typ):
+    if kind == "null":
         return
-    if _is_var_binary(typ):
-        large = pa.types.is_large_string(typ) or pa.types.is_large_binary(typ)
-        if arr.null_count and _null_slots_hold_bytes(arr, valid, large):
+    if kind == "var":
+        large = flag
+        if nulls and _null_slots_hold_bytes(arr, valid, large):
             # Null slots may hold any bytes; after fill_null they are empty, and
             # validity is hashed on its own, so "" and null stay distinct.
             arr = arr.fill_null(
@@ -174,30 +198,21 @@ def _update_array(states: tuple[_ColumnState, ...], arr: pa.Array) -> None:
         if buffers[2] is not None:
             _feed(states, "data", memoryview(buffers[2])[int(offsets[0]) : int(offsets[-1])])
         return
-    if pa.types.is_boolean(typ):
+    if kind == "bool":
         values = arrays.bools(arr).astype(np.uint8)
         _feed(states, "data", values)
         return
-    if (
-        pa.types.is_integer(typ)
-        or pa.types.is_floating(typ)
-        or pa.types.is_temporal(typ)
-        or pa.types.is_decimal(typ)
-        or pa.types.is_fixed_size_binary(typ)
-    ) and typ.bit_width % 8 == 0:
-        width = typ.bit_width // 8
+    if kind == "fixed":
         buf = arr.buffers()[1]
         if buf is None:
             return
         raw = np.frombuffer(buf, dtype=np.uint8)[arr.offset * width : (arr.offset + n) * width]
-        if arr.null_count:
+        if nulls:
             raw = raw.reshape(n, width).copy()
             raw[~valid.astype(bool)] = 0
-        if pa.types.is_floating(typ) and typ.bit_width in (32, 64):
+        if flag:
             # Every NaN hashes alike, whatever its payload bits.
-            floats = np.ascontiguousarray(raw).view(
-                np.float64 if typ.bit_width == 64 else np.float32
-            )
+            floats = np.ascontiguousarray(raw).view(np.float64 if width == 8 else np.float32)
             nan = np.isnan(floats)
             if nan.any():
                 floats = floats.copy()

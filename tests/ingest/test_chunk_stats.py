@@ -81,3 +81,34 @@ def test_footer_statistics_equal_computed_ones(rows: list[tuple[Any, Any, Any]])
     )
     from_footer, computed = _both(table)
     assert from_footer == computed
+
+
+def test_plain_statistics_values_are_encoded_as_the_general_path_does() -> None:
+    from dvtool.format.jsonvalues import encode_scalar
+    from dvtool.ingest.encoding import _stat_value
+
+    values = [
+        pa.scalar(2**63 - 1, pa.int64()),
+        pa.scalar(-(2**63), pa.int64()),
+        pa.scalar(2**64 - 1, pa.uint64()),
+        pa.scalar(-5, pa.int8()),
+        pa.scalar(None, pa.int32()),
+        pa.scalar(True),
+        pa.scalar("é€\x00z"),
+        pa.scalar(""),
+        pa.scalar(None, pa.string()),
+        pa.scalar(-0.0),
+        pa.scalar(math.inf),
+        pa.scalar(-math.inf),
+        pa.scalar(math.nan),
+        pa.scalar(1.1, pa.float32()),
+        pa.scalar(1e308),
+        pa.scalar(5e-324),
+        pa.scalar(None, pa.float64()),
+        pa.scalar(1_700_000_000_123_456, pa.timestamp("us", "America/New_York")),
+    ]
+    for value in values:
+        expected = encode_scalar(value)
+        got = _stat_value(value)
+        assert got == expected or (got != got and expected != expected), value
+        assert type(got) is type(expected), value
