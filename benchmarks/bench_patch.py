@@ -73,10 +73,11 @@ print(json.dumps({"seconds": s, "result": [str(v) for v in out.to_pylist()[0].va
 
 # Imports are not the operation: the modules the diff uses, and pandas, which
 # pyarrow imports the first time it converts a Python or numpy value (the CLI
-# keeps pyarrow from importing it; a library user has usually imported it).
+# keeps pyarrow from importing it; a library user has usually imported it), and
+# pyarrow.pandas_compat, which pyarrow imports to turn zoned timestamps into Python.
 DIFF = """
 import sys, time, json, dvtool
-import duckdb, pandas, pyarrow.compute, pyarrow.parquet
+import duckdb, pandas, pyarrow.compute, pyarrow.pandas_compat, pyarrow.parquet
 import dvtool.diff.plan, dvtool.diff.patched, dvtool.diff.arrowdelta
 repo = dvtool.Repo.open(sys.argv[1])
 t = time.perf_counter(); d = repo.diff(sys.argv[2]); s = time.perf_counter() - t
@@ -275,7 +276,8 @@ def run(rows: int, data: Path, repeat: int) -> str:
                     str(repos["E"]),
                     "diff",
                     "w@v2",
-                    "--json",
+                    "--format",
+                    "json",
                 ]
                 if what == "diff"
                 else [sys.executable, "-c", JOIN, *join_args]
@@ -340,7 +342,7 @@ def run(rows: int, data: Path, repeat: int) -> str:
     )
     d, j = _median(whole["diff"]), _median(whole["join"])
     lines.append(
-        f"| same diff, whole processes: `dvtool diff w@v2 --json` vs python + import duckdb + join | {d:.3f} s "
+        f"| same diff, whole processes: `dvtool diff w@v2 --format json` vs python + import duckdb + join | {d:.3f} s "
         f"| {j:.3f} s | {d / j:.3f}x | | |"
     )
     return "\n".join(lines)

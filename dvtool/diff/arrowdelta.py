@@ -203,8 +203,10 @@ def _match(
         raise pa.ArrowInvalid("keys are not unique on each side")
     mo, mn = first, second - n_old
     order = np.argsort(mn, kind="stable")
-    only_o = np.setdiff1d(np.arange(n_old, dtype=np.int64), mo)  # sorted
-    only_n = np.setdiff1d(np.arange(new.num_rows, dtype=np.int64), mn)
+    matched_o = np.zeros(n_old, dtype=bool)
+    matched_n = np.zeros(new.num_rows, dtype=bool)
+    matched_o[mo], matched_n[mn] = True, True
+    only_o, only_n = np.flatnonzero(~matched_o), np.flatnonzero(~matched_n)  # ascending
     return mo[order], mn[order], only_o, only_n
 
 
