@@ -17,7 +17,9 @@ changed) and decides:
 
 Every patched region is checked before it is kept: its base chunks with the
 patch applied must hash (logical fingerprint) to exactly the draft's rows
-for that region, or the region is rewritten. So a patch never changes what
+for that region, or the region is rewritten (a region of one base chunk and
+one draft chunk, the usual case, is checked against that chunk's recorded
+fingerprint, and the draft chunk describes the patched rows). So a patch never changes what
 a version holds, only how it is stored, and the version's fingerprint is
 the draft's (patched and compacted versions of the same rows are the same
 content).
@@ -74,6 +76,8 @@ class _PatchedChunk:
     upserts: pa.Table
     removed: pa.Table
     logical: pa.Table
+    fingerprint: str  # of the logical rows
+    info: ChunkInfo | None = None  # the logical rows described, when a draft chunk already does
 
 
 Anchor = tuple[int, int]  # (base chunk index, draft chunk index) of a chunk both hold
@@ -190,10 +194,48 @@ def _same(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
     return same
 
 
-def _changes(
+def _match(
     base: pa.Table, new: pa.Table, key: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Positions of new rows to upsert and of base rows to remove (both sorted), and how many keys are in both."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(new only, base only, matched new, matched base) row positions by key; None: use a join.
+
+    Both sides are unique by the key (the parent's rows; a draft whose key was
+    checked), so one stable sort of both key sets puts a key held by both as
+    two neighbours, the base row first. Cheaper than Arrow's hash join, which
+    also imports pyarrow.dataset (and pandas) in a process that had neither.
+    """
+    names = list(key)
+    nb = base.num_rows
+    base_keys = base.select(names)
+    keys = pa.concat_tables([base_keys, new.select(names).cast(base_keys.schema)])
+    perm = np.asarray(
+        pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in names]).to_numpy(),
+        dtype=np.int64,
+    )
+    ordered = keys.take(pa.array(perm, pa.int64()))
+    same = np.ones(max(len(perm) - 1, 0), dtype=bool)
+    for column in ordered.columns:
+        col = column.combine_chunks()
+        eq = pc.equal(col.slice(0, len(col) - 1), col.slice(1))
+        if col.null_count or eq.null_count:
+            return None
+        same &= np.asarray(eq.to_numpy(zero_copy_only=False), dtype=bool)
+    at = np.flatnonzero(same)
+    if np.any(np.diff(at) < 2):
+        return None  # a key three times: not unique on one side
+    mb, second = perm[at], perm[at + 1]
+    if np.any(mb >= nb) or np.any(second < nb):
+        return None
+    mn = second - nb
+    kept_b, kept_n = np.zeros(nb, dtype=bool), np.zeros(new.num_rows, dtype=bool)
+    kept_b[mb], kept_n[mn] = True, True
+    return np.flatnonzero(~kept_n), np.flatnonzero(~kept_b), mn, mb
+
+
+def _joined(
+    base: pa.Table, new: pa.Table, key: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_match` by Arrow's hash join (keys the sort cannot handle)."""
     keys = list(key)
     left = new.select(keys).append_column("__n", pa.array(np.arange(new.num_rows), pa.int64()))
     right = base.select(keys).append_column("__b", pa.array(np.arange(base.num_rows), pa.int64()))
@@ -201,13 +243,26 @@ def _changes(
     n = joined.column("__n")
     b = joined.column("__b")
     both = pc.and_(pc.is_valid(n), pc.is_valid(b))
-    inserted = pc.filter(n, pc.is_null(b)).to_numpy()
-    deleted = pc.filter(b, pc.is_null(n)).to_numpy()
-    mn = pc.filter(n, both).to_numpy()
-    mb = pc.filter(b, both).to_numpy()
+    return (
+        pc.filter(n, pc.is_null(b)).to_numpy(),
+        pc.filter(b, pc.is_null(n)).to_numpy(),
+        pc.filter(n, both).to_numpy(),
+        pc.filter(b, both).to_numpy(),
+    )
+
+
+def _changes(
+    base: pa.Table, new: pa.Table, key: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Positions of new rows to upsert and of base rows to remove (both sorted), and how many keys are in both."""
+    try:
+        found = _match(base, new, key)
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        found = None
+    inserted, deleted, mn, mb = found if found is not None else _joined(base, new, key)
     changed = np.zeros(len(mn), dtype=bool)
     if len(mn):
-        nt, bt = new.take(pa.array(mn)), base.take(pa.array(mb))
+        nt, bt = new.take(pa.array(mn, pa.int64())), base.take(pa.array(mb, pa.int64()))
         for name in new.column_names:
             if name not in key:
                 changed |= ~_same(nt.column(name), bt.column(name))
@@ -223,14 +278,29 @@ def _patch_region(
     key: Sequence[str],
     schema: pa.Schema,
     ratio: float,
+    drafted: Sequence[ChunkInfo] = (),
 ) -> list[_PatchedChunk] | None:
-    """The region as patched base chunks, or None to rewrite it."""
+    """The region as patched base chunks, or None to rewrite it.
+
+    ``drafted``: the draft's chunks holding ``new``. When the region is one
+    base chunk and one draft chunk, the proof is that chunk's recorded
+    fingerprint, and the draft chunk describes the patched rows (key range,
+    statistics): one hash of the patched rows, not three.
+    """
     base = pa.concat_tables(bases)
     ups_pos, rem_pos, replaced = _changes(base, new, key)
     # Keys the patch touches (inserted, deleted or changed), against the base rows.
     if len(ups_pos) + len(rem_pos) - replaced > ratio * base.num_rows:
         return None
     upserts = new.take(pa.array(ups_pos, pa.int64()))
+    if len(bases) == 1 and len(drafted) == 1:
+        removed = bases[0].take(pa.array(rem_pos, pa.int64()))
+        logical = apply_patch(bases[0], upserts, removed, key)
+        fingerprint = table_fingerprint(schema, [logical])
+        # The proof: the patched base reads back as exactly the draft chunk's rows.
+        if fingerprint != drafted[0].fingerprint or logical.num_rows != drafted[0].rows:
+            return None
+        return [_PatchedChunk(indexes[0], upserts, removed, logical, fingerprint, drafted[0])]
     out: list[_PatchedChunk] = []
     offset = up_at = 0
     hasher = ColumnsHasher(schema)
@@ -245,8 +315,9 @@ def _patch_region(
             up_end = count_at_most(upserts, key, last)
         mine_ups = upserts.slice(up_at, up_end - up_at)
         logical = apply_patch(table, mine_ups, removed, key)
-        hasher.update(logical)
-        out.append(_PatchedChunk(index, mine_ups, removed, logical))
+        one = ColumnsHasher(schema)
+        hasher.update(logical, also=one)
+        out.append(_PatchedChunk(index, mine_ups, removed, logical, one.hexdigest()))
         offset, up_at = end, up_end
     # The proof: the patched base reads back as exactly the draft's rows.
     if hasher.hexdigest() != table_fingerprint(schema, [new]):
@@ -254,16 +325,19 @@ def _patch_region(
     return out
 
 
-def _logical_info(base: ChunkInfo, table: pa.Table, key: Sequence[str]) -> ChunkInfo:
-    key_min, key_max = key_range(table, key)
+def _logical_info(base: ChunkInfo, p: _PatchedChunk, key: Sequence[str]) -> ChunkInfo:
+    """The patched rows of base chunk ``base`` described like a chunk (object and bytes: the base's)."""
+    if p.info is not None:
+        return dataclasses.replace(p.info, object=base.object, bytes=base.bytes)
+    key_min, key_max = key_range(p.logical, key)
     return ChunkInfo(
         base.object,
-        table_fingerprint(table.schema, [table]),
-        table.num_rows,
+        p.fingerprint,
+        p.logical.num_rows,
         base.bytes,
         key_min,
         key_max,
-        column_stats(table),
+        column_stats(p.logical),
     )
 
 
@@ -317,7 +391,8 @@ def patch_draft(
     def new_table(index: int) -> pa.Table:
         chunk = draft.chunks[index]
         if chunk.object in staged:
-            table = pq.read_table(pa.BufferReader(staging.get(chunk.object)))
+            # ParquetFile, not read_table (which imports pyarrow.dataset and pandas)
+            table = pq.ParquetFile(pa.BufferReader(staging.get(chunk.object))).read()
         else:
             table = read_parquet_verified(store, chunk.object, schema)
         return table if table.schema.equals(schema) else table.cast(schema)
@@ -335,7 +410,8 @@ def patch_draft(
             ]
             new = pa.concat_tables([new_table(i) for i in item.new])
             try:
-                result = _patch_region(bases, item.base, new, key, schema, ratio)
+                drafted = [draft.chunks[i] for i in item.new]
+                result = _patch_region(bases, item.base, new, key, schema, ratio, drafted)
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
                 result = None  # a key or column type the comparison cannot handle: rewrite
         if result is None:
@@ -357,7 +433,7 @@ def patch_draft(
                 position,
                 (ups_at, ups_at + p.upserts.num_rows),
                 (rem_at, rem_at + p.removed.num_rows),
-                _logical_info(chunks[position], p.logical, key),
+                _logical_info(chunks[position], p, key),
             )
         )
         ups_at += p.upserts.num_rows
