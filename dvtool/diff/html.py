@@ -178,7 +178,7 @@ def _validation(page: Page, d: Diff) -> None:
         cards.append(
             f'<div class="card" data-side="{side}"><span class="muted">{side}: {esc(s.target)}</span>'
             f'<b><span class="badge {kind}">{esc(s.verdict())}</span></b>'
-            f'<span class="muted">{esc(s.summary())}</span></div>'
+            f'<span class="muted">{esc(s.details() if s.how == "checked" else s.summary())}</span></div>'
         )
     page.add('<div class="cards">' + "".join(cards) + "</div>")
     if v.checked and v.new_failures:

@@ -97,9 +97,17 @@ class SideValidation:
         """``passed (2,030 rows; 0 errors, 1 warning; 3 chunks checked, 5 reused)``."""
         if self.ok is None:
             return self.verdict()
+        if self.how == "recorded":
+            return f"{self.verdict()} at snapshot against {self.schema}: {self.details()}"
+        return f"{self.verdict()} ({self.details()})"
+
+    def details(self) -> str:
+        """The counts behind the verdict: ``2,030 rows; 0 errors, 1 warning; 3 chunks checked, 5 reused``."""
+        if self.ok is None:
+            return ""
         counts = f"{_plural(self.errors, 'error')}, {_plural(self.warnings, 'warning')}"
         if self.how == "recorded":
-            return f"{self.verdict()} at snapshot against {self.schema}: {counts}"
+            return counts
         rows = (
             f"{_plural(self.rows_checked or 0, 'row')}; " if self.rows_checked is not None else ""
         )
@@ -108,7 +116,7 @@ class SideValidation:
             if self.chunks_checked or self.chunks_reused
             else ""
         )
-        return f"{self.verdict()} ({rows}{counts}{chunks})"
+        return f"{rows}{counts}{chunks}"
 
     def to_dict(self, new_keys: frozenset[tuple[str | None, str]] = frozenset()) -> dict[str, Any]:
         d: dict[str, Any] = {
