@@ -14,9 +14,10 @@ small tables:
 * Arrow: the plain diff, ``--limit``, ``--stats`` (manifest statistics);
 * SQL on the patch rows: ``--abs-tol``/``--rel-tol``/``--tol``, a changed
   value in a decimal column, nested and other uncovered column types;
-* not from patches (the full diff): ``--distributions`` and ``--policy``
-  (they describe every row), a ``--key`` other than the recorded one,
-  versions over different base chunks.
+* not from patches (the full diff): a ``--key`` other than the recorded one,
+  versions over different base chunks. Distributions and a ``--policy``
+  describe every row: the caller adds them from the chunk profiles
+  (:func:`dvtool.diff.plan.diff_in_catalog`), whichever way the rows were compared.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def diff_by_patches(
 ) -> Diff | None:
     """The diff of ``old`` and ``new`` from their patches, or None when they do not share a base.
 
-    Not for distribution statistics or a drift policy (they describe every
-    row): the caller runs the full diff for those. ``arrow=False`` compares
+    Distribution statistics and a drift policy are not computed here (they
+    describe every row): the caller adds them. ``arrow=False`` compares
     the patch rows with the SQL engine even where Arrow could (the reference
     the tests hold the Arrow comparison to).
     """

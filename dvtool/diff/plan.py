@@ -446,8 +446,6 @@ def diff_in_catalog(
         "profile_cache": StoreProfileCache(catalog.store) if catalog is not None else None,
         "engine": engine,
     }
-    # Two versions over the same base chunks, compared plainly: their patches say it all.
-    plain = not distributions and policy is None
     if new is None:
         if catalog is None or not (isinstance(old, str) and catalog.is_ref(old)):
             raise UsageError(f"diff with one argument needs a dataset REF, and {old!r} is not one")
@@ -458,38 +456,9 @@ def diff_in_catalog(
                 f"{newer.ref} is the first version and has no parent; name two REFs or a SOURCE"
             )
         older = catalog.get(f"{newer.dataset}@{object_hex(parent)}")
-        by_patches = (
-            diff_by_patches(older, newer, key=key, limit=limit, stats=stats, tolerance=tolerance)
-            if plain
-            else None
-        )
-        if by_patches is not None:
-            return by_patches
-        return diff(
-            side_from_snapshot(older),
-            side_from_snapshot(newer),
-            key=key,
-            limit=limit,
-            stats=stats,
-            **review,
-        )
+        return _versions(older, newer, key, limit, stats, review)
     if catalog is not None and all(isinstance(a, str) and catalog.is_ref(a) for a in (old, new)):
-        a, b = catalog.get(old), catalog.get(new)
-        by_patches = (
-            diff_by_patches(a, b, key=key, limit=limit, stats=stats, tolerance=tolerance)
-            if plain
-            else None
-        )
-        if by_patches is not None:
-            return by_patches
-        return diff(
-            side_from_snapshot(a),
-            side_from_snapshot(b),
-            key=key,
-            limit=limit,
-            stats=stats,
-            **review,
-        )
+        return _versions(catalog.get(old), catalog.get(new), key, limit, stats, review)
     # A SOURCE is read as the version beside it recorded reading it (unless read options are given).
     snaps = [
         catalog.get(a)
@@ -506,3 +475,43 @@ def diff_in_catalog(
         **review,
     )
     return replace(found, notes=tuple(notes)) if notes else found
+
+
+def _versions(
+    a: Snapshot,
+    b: Snapshot,
+    key: Sequence[str] | None,
+    limit: int,
+    stats: bool,
+    review: Mapping[str, Any],
+) -> Diff:
+    """Two versions: from their patches when they share base chunks, else the full diff.
+
+    Two versions over the same base chunks differ only in their patches, so the
+    rows are compared from the patches alone; distributions (and a policy on
+    them) describe every row and come from the chunk profiles as in the full
+    diff (cached per chunk), whichever way the rows were compared.
+    """
+    by_patches = diff_by_patches(
+        a, b, key=key, limit=limit, stats=stats, tolerance=review["tolerance"]
+    )
+    if by_patches is None:
+        return diff(
+            side_from_snapshot(a),
+            side_from_snapshot(b),
+            key=key,
+            limit=limit,
+            stats=stats,
+            **review,
+        )
+    policy: Policy | None = review["policy"]
+    if not review["distributions"] and policy is None:
+        return by_patches
+    old, new = side_from_snapshot(a), side_from_snapshot(b)
+    drift = _drift(old, new, by_patches.rows, review["profile_cache"])
+    return replace(
+        by_patches,
+        comparison=_with_versions(by_patches.comparison, old, new, drift),
+        drift=drift,
+        policy=policy.evaluate(drift) if policy is not None else None,
+    )
