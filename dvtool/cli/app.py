@@ -8,6 +8,7 @@ is caught: it becomes one ``Error:`` line and its exit code (2 could not run,
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -140,6 +141,25 @@ def _defer_pandas(args: list[str]) -> None:
         sys.meta_path.remove(finder)
 
 
+def _snapshot_memory_pool(args: list[str]) -> None:
+    """Give a ``dvtool snapshot`` process pyarrow's jemalloc pool, where pyarrow has one.
+
+    A snapshot allocates each chunk's columns on the reading thread and frees
+    them on an encode thread; with pyarrow's default pool (mimalloc) that
+    costs a snapshot of the 3M-row wide table ~12% more CPU time and ~30% more
+    peak memory than jemalloc (docs/performance.md). Only in a real ``dvtool``
+    process (never inside a caller's Python), and not when the user chose a
+    pool with ``ARROW_DEFAULT_MEMORY_POOL``.
+    """
+    if "snapshot" not in args or os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    import pyarrow
+
+    # A pyarrow built without jemalloc raises NotImplementedError: keep its default.
+    with contextlib.suppress(NotImplementedError):
+        pyarrow.set_memory_pool(pyarrow.jemalloc_memory_pool())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning DvtoolError into 'Error: …' and its exit code.
 
@@ -150,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     if argv is None:
+        _snapshot_memory_pool(sys.argv[1:])
         _defer_pandas(sys.argv[1:])
     try:
         try:
