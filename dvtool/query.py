@@ -12,6 +12,7 @@ one-line :class:`~dvtool.errors.UsageError` (exit 2).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -26,7 +27,7 @@ from dvtool import sql
 from dvtool.errors import UsageError
 from dvtool.escaping import printable
 from dvtool.format.jsonvalues import encode_array, json_value
-from dvtool.readplan import load_patch
+from dvtool.readplan import ChunkMerge, load_patch, patch_merge
 
 if TYPE_CHECKING:
     from dvtool.catalog import Catalog
@@ -60,6 +61,8 @@ class TableInput:
     upserts: pa.Table | None = None
     removed_keys: pa.Table | None = None
     key: tuple[str, ...] = ()
+    # ... by row number, when the patch records positions: base chunk index → its merge.
+    merges: dict[int, ChunkMerge] | None = None
 
 
 Resolver = Callable[[str], TableInput | None]
@@ -216,16 +219,26 @@ def _register(con: Any, i: int, table: TableInput, filesystem: Any) -> str:
     elif not table.files:
         # An empty snapshot: zero rows, but the columns and their types are kept.
         con.register(name, query_schema(table.schema).empty_table())
+    elif table.upserts is not None and table.merges is not None:
+        # Merge-on-read by row number: the base files are scanned with the
+        # columns the query needs, and each patched chunk's batches have the
+        # patch applied as they stream (no key read, no join), in key order.
+        con.register(name, _patched_dataset(table, filesystem))
+        return name
     else:
         con.register(name, _dataset(table, filesystem))
     if table.upserts is not None and table.removed_keys is not None:
-        # Merge-on-read, pushed down to DuckDB: base rows whose key the patch
-        # removed are dropped, the upserts added (in no particular order, as
-        # any SQL table: a query that needs an order says ORDER BY).
+        # A patch without positions (written before they were recorded), pushed
+        # down to DuckDB: base rows whose key the patch removed are dropped, the
+        # upserts added (in no particular order, as any SQL table: a query that
+        # needs an order says ORDER BY). The removed keys are registered as a
+        # dataset, like the base, so DuckDB (which estimates neither) keeps them
+        # as the join's build side instead of hashing every base row.
+        import pyarrow.dataset as ds
+
         con.register(f"{name}_upserts", table.upserts.cast(query_schema(table.upserts.schema)))
-        con.register(
-            f"{name}_removed", table.removed_keys.cast(query_schema(table.removed_keys.schema))
-        )
+        removed = table.removed_keys.cast(query_schema(table.removed_keys.schema))
+        con.register(f"{name}_removed", ds.dataset(removed))
         keys = ", ".join(sql.quote_ident(k) for k in table.key)
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {name}_patched AS "
@@ -234,6 +247,118 @@ def _register(con: Any, i: int, table: TableInput, filesystem: Any) -> str:
         )
         return f"{name}_patched"
     return name
+
+
+def _patched_dataset(table: TableInput, filesystem: Any) -> Any:
+    """A pyarrow Dataset whose scans are the patched rows (see :func:`_patched_dataset_type`)."""
+    assert table.upserts is not None and table.merges is not None
+    base = _dataset(table, filesystem)
+    upserts = table.upserts.cast(query_schema(table.upserts.schema))
+    return _patched_dataset_type()(base, upserts, table.merges)
+
+
+def _fields_of(expression: Any, schema: pa.Schema) -> set[str]:
+    """The columns a pyarrow filter expression reads: those it cannot be bound without."""
+    empty = schema.empty_table()
+    out = set()
+    for name in schema.names:
+        try:
+            empty.drop_columns([name]).filter(expression)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
+            out.add(name)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _patched_dataset_type() -> type:
+    """The class of :func:`_patched_dataset` (defined on first use: pyarrow.dataset is a heavy import).
+
+    DuckDB scans a pyarrow Dataset through its ``scanner(columns=, filter=)``,
+    which is what pushes projections and filters down. This Dataset's scanner
+    reads the base files with the columns asked for (and those a pushed filter
+    names, since the filter applies to the patched rows) and applies each
+    chunk's patch by row number while streaming. The Dataset underneath is
+    one file that does not exist: anything that scanned it other than through
+    ``scanner`` would get an error, never the base rows.
+    """
+    import itertools
+    import os
+    import tempfile
+    import uuid
+
+    import pyarrow.dataset as ds
+    from pyarrow.fs import LocalFileSystem
+
+    from dvtool.errors import IntegrityError
+    from dvtool.readplan import merge_batches
+
+    class PatchedDataset(ds.FileSystemDataset):  # type: ignore[misc]
+        def __init__(
+            self, base: ds.Dataset, upserts: pa.Table, merges: dict[int, ChunkMerge]
+        ) -> None:
+            nowhere = os.path.join(tempfile.gettempdir(), f"dvtool-no-such-{uuid.uuid4().hex}", "x")
+            fmt = ds.ParquetFileFormat()
+            local = LocalFileSystem()
+            super().__init__([fmt.make_fragment(nowhere, local)], base.schema, fmt, local)
+            self.base, self.upserts, self.merges = base, upserts, merges
+            self.paths = [f.path for f in base.get_fragments()]
+
+        def scanner(self, columns: Any = None, filter: Any = None, **_: Any) -> PatchedScan:
+            return PatchedScan(self, columns, filter)
+
+        def batches(self, read: list[str]) -> Iterator[pa.RecordBatch]:
+            """The patched rows of columns ``read``, in key order."""
+            upserts = self.upserts.select(read)
+            scan = self.base.scanner(columns=read).scan_batches()  # in order, tagged by file
+            groups = itertools.groupby(scan, key=lambda tagged: tagged.fragment.path)
+            for index, path in enumerate(self.paths):
+                group = next(groups, None)
+                if group is None or group[0] != path:
+                    raise IntegrityError(f"base chunk {index} of a patched snapshot was not read")
+                rows = (tagged.record_batch for tagged in group[1])
+                merge = self.merges.get(index)
+                if merge is None:
+                    yield from rows
+                    continue
+                a, b = merge.upserts
+                yield from merge_batches(rows, merge, upserts.slice(a, b - a))
+            if next(groups, None) is not None:
+                raise IntegrityError("a patched snapshot's scan read more files than it has chunks")
+
+    class PatchedScan:
+        """What ``PatchedDataset.scanner`` returns: ``to_reader``, ``to_batches``, ``to_table``.
+
+        Rows are produced in the consumer's thread, not on pyarrow's I/O pool
+        (where a scan nested in another could wait on itself). A pushed filter
+        is applied to the patched rows by pyarrow's own evaluation.
+        """
+
+        def __init__(self, dataset: PatchedDataset, columns: Any, filter: Any) -> None:
+            schema = dataset.base.schema
+            if columns is not None and not isinstance(columns, list | tuple):
+                raise UsageError("a patched snapshot is scanned by column names only")
+            wanted = list(schema.names) if columns is None else list(columns)
+            needed = set(wanted) | (_fields_of(filter, schema) if filter is not None else set())
+            # No column asked (a count): one column carries the row count.
+            self.read = [n for n in schema.names if n in needed] or schema.names[:1]
+            self.dataset, self.filter, self.wanted = dataset, filter, wanted
+            self.projected_schema = pa.schema([schema.field(n) for n in wanted])
+
+        def to_batches(self) -> Iterator[pa.RecordBatch]:
+            for batch in self.dataset.batches(self.read):
+                if self.filter is None:
+                    yield batch.select(self.wanted)
+                    continue
+                for part in pa.Table.from_batches([batch]).filter(self.filter).to_batches():
+                    yield part.select(self.wanted)
+
+        def to_reader(self) -> pa.RecordBatchReader:
+            return pa.RecordBatchReader.from_batches(self.projected_schema, self.to_batches())
+
+        def to_table(self) -> pa.Table:
+            return self.to_reader().read_all()
+
+    return PatchedDataset
 
 
 def query_type(typ: pa.DataType) -> pa.DataType:
@@ -315,6 +440,7 @@ def catalog_resolver(catalog: Catalog) -> tuple[Resolver, list[str]]:
             upserts=patch.upserts,
             removed_keys=patch.removed.select(list(snap.key)),
             key=snap.key,
+            merges=patch_merge(snap.manifest, patch),
         )
 
     return resolve, names

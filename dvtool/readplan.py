@@ -7,6 +7,12 @@ key (docs/format.md, "Format 2: patches"). Every dvtool reader goes through
 applies to which chunk), so no reader walks a chain of patches and a chunk
 without a patch range is read exactly as in format 1.
 
+A patch that records ``positions`` is applied by row number (:class:`ChunkMerge`,
+:func:`merge_at`, :func:`merge_batches`): the base rows to drop and where each
+upsert goes are known without reading a key column, so a reader decodes only
+the columns it needs and the merge is one gather. Older patches (no positions)
+are applied by key.
+
 :class:`ReadPlan` is the same recipe for engines that read files themselves
 (Spark, Trino, DuckDB, polars): ``files`` alone are the *base* rows, which are
 not the snapshot's rows when ``upserts``/``removed`` are set.
@@ -15,7 +21,7 @@ not the snapshot's rows when ``upserts``/``removed`` are set.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +34,20 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "ChunkMerge",
     "PatchTables",
     "ReadPlan",
     "apply_patch",
-    "check_patch",
     "drop_keys",
     "load_patch",
     "logical_chunks",
+    "merge_at",
+    "merge_batches",
+    "patch_merge",
     "patch_slices",
+    "positions_of",
     "read_parquet_verified",
     "sort_by_key",
-    "strictly_sorted",
 ]
 
 
@@ -77,10 +86,30 @@ class ReadPlan:
 
 @dataclass(frozen=True, slots=True)
 class PatchTables:
-    """A manifest's patch objects, read and verified: whole upserted rows and whole removed base rows."""
+    """A manifest's patch objects, read and verified: whole upserted rows and whole removed base rows.
+
+    ``positions`` is the positions object's column (removed rows' row numbers,
+    then each upsert's), or None for a patch written without one.
+    """
 
     upserts: pa.Table
     removed: pa.Table
+    positions: Any = None  # numpy int64 array, or None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkMerge:
+    """One patched base chunk, by row number: drop rows ``drop``; put upsert ``j`` before base row ``at[j]``.
+
+    ``upserts`` is the [start, end) slice of the patch's upserts for this
+    chunk; ``at`` may be ``rows`` (after the last base row). Both arrays are
+    sorted (``drop`` strictly), checked when built.
+    """
+
+    rows: int
+    drop: Any  # numpy int64
+    at: Any  # numpy int64
+    upserts: tuple[int, int]
 
 
 def read_parquet_verified(
@@ -108,12 +137,26 @@ def read_parquet_verified(
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_patch(store: Store, upserts: str, removed: str, schema_b64: str) -> PatchTables:
+def _cached_patch(
+    store: Store, upserts: str, removed: str, positions: str | None, schema_b64: str
+) -> PatchTables:
+    import numpy as np
+    import pyarrow as pa
+
     from dvtool.format.models import schema_from_b64
 
     schema = schema_from_b64(schema_b64)
+    rows = None
+    if positions is not None:
+        table = read_parquet_verified(store, positions)
+        column = table.column(0) if table.num_columns == 1 else None
+        if column is None or column.type != pa.int64() or column.null_count:
+            raise IntegrityError(f"object {positions} is not a patch's positions")
+        rows = np.asarray(column.to_numpy(), dtype=np.int64)
     return PatchTables(
-        read_parquet_verified(store, upserts, schema), read_parquet_verified(store, removed, schema)
+        read_parquet_verified(store, upserts, schema),
+        read_parquet_verified(store, removed, schema),
+        rows,
     )
 
 
@@ -125,11 +168,19 @@ def load_patch(store: Store, manifest: Manifest) -> PatchTables:
     if patch is None:
         raise ValueError(f"{manifest.dataset}@v{manifest.version} has no patch")
     tables = _cached_patch(
-        store, patch.upserts.object, patch.removed.object, schema_to_b64(manifest.schema)
+        store,
+        patch.upserts.object,
+        patch.removed.object,
+        patch.positions.object if patch.positions is not None else None,
+        schema_to_b64(manifest.schema),
     )
     if (
         tables.upserts.num_rows != patch.upserts.rows
         or tables.removed.num_rows != patch.removed.rows
+        or (
+            tables.positions is not None
+            and len(tables.positions) != tables.upserts.num_rows + tables.removed.num_rows
+        )
     ):
         raise IntegrityError(
             f"the patch of {manifest.dataset}@v{manifest.version} does not hold the rows its manifest lists"
@@ -157,6 +208,120 @@ def patch_slices(
         return None
     (a, b), (c, d) = r.upserts, r.removed
     return tables.upserts.slice(a, b - a), tables.removed.slice(c, d - c)
+
+
+def patch_merge(manifest: Manifest, tables: PatchTables) -> dict[int, ChunkMerge] | None:
+    """Base chunk index → how its patch applies by row number; None if the patch records no positions.
+
+    Raises IntegrityError if the positions cannot be right (out of the chunk,
+    out of order): a reader never guesses.
+    """
+    import numpy as np
+
+    patch = manifest.patch
+    if patch is None or tables.positions is None:
+        return None
+    positions = tables.positions
+    removed_rows = tables.removed.num_rows
+    out = {}
+    for r in patch.ranges:
+        n = manifest.chunks[r.chunk].rows
+        (a, b), (c, d) = r.upserts, r.removed
+        drop = positions[c:d]
+        at = positions[removed_rows + a : removed_rows + b]
+        if (
+            (len(drop) and (drop[0] < 0 or drop[-1] >= n or np.any(np.diff(drop) <= 0)))
+            or (len(at) and (at[0] < 0 or at[-1] > n or np.any(np.diff(at) < 0)))
+            or n - len(drop) + len(at) != r.logical.rows
+        ):
+            raise IntegrityError(
+                f"the patch of {manifest.dataset}@v{manifest.version} has positions that do not fit "
+                f"chunk {r.chunk}; run 'dvtool fsck'"
+            )
+        out[r.chunk] = ChunkMerge(n, drop, at, (a, b))
+    return out
+
+
+def merge_at(base: pa.Table, drop: Any, upserts: pa.Table, at: Any) -> pa.Table:
+    """``base`` without its rows ``drop``, with ``upserts[j]`` placed before base row ``at[j]``.
+
+    One gather, no key read: the row numbers come from the patch (:class:`ChunkMerge`).
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    n, m = base.num_rows, upserts.num_rows
+    if m == 0:
+        if not len(drop):
+            return base
+        keep = np.ones(n, dtype=bool)
+        keep[drop] = False
+        return base.filter(pa.array(keep))
+    if not upserts.schema.equals(base.schema):
+        upserts = upserts.cast(base.schema)
+    kept = np.delete(np.arange(n, dtype=np.int64), drop)
+    # Each upsert goes before base row at[j], i.e. before that many kept rows.
+    where = at - np.searchsorted(drop, at, side="left")
+    order = np.insert(kept, where, np.arange(n, n + m, dtype=np.int64))
+    return _take(pa.concat_tables([base, upserts]), pa.array(order))
+
+
+def _take(table: pa.Table, order: pa.Array) -> pa.Table:
+    """``table.take(order)``, a column per task when the table is large (gathers release the GIL)."""
+    import pyarrow as pa
+
+    if table.num_rows * table.num_columns < 1 << 20 or table.num_columns < 2:
+        return table.take(order)
+    pool = _gather_pool()
+    columns = list(pool.map(lambda c: c.take(order), table.columns))
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+@functools.lru_cache(maxsize=1)
+def _gather_pool() -> Any:
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(
+        max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="dvtool-merge"
+    )
+
+
+def merge_batches(
+    batches: Iterable[pa.RecordBatch], merge: ChunkMerge, upserts: pa.Table
+) -> Iterator[pa.RecordBatch]:
+    """One base chunk's batches, in order, with its patch applied by row number (streaming).
+
+    ``upserts`` is this chunk's slice, in the batches' columns. A batch no
+    edit falls in is passed through as it is. Raises IntegrityError if the
+    batches do not add up to the chunk's rows.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    drop, at = merge.drop, merge.at
+    offset = used = 0
+    for batch in batches:
+        end = offset + batch.num_rows
+        d0, d1 = np.searchsorted(drop, [offset, end], side="left")
+        u1 = int(np.searchsorted(at, end, side="left"))
+        if d0 == d1 and used == u1:
+            yield batch
+        else:
+            merged = merge_at(
+                pa.Table.from_batches([batch]),
+                drop[d0:d1] - offset,
+                upserts.slice(used, u1 - used),
+                at[used:u1] - offset,
+            )
+            yield from merged.to_batches()
+        offset, used = end, u1
+    if offset != merge.rows:
+        raise IntegrityError(
+            f"a base chunk read {offset} rows where its manifest says {merge.rows}"
+        )
+    if used < upserts.num_rows:  # the upserts after the chunk's last row
+        yield from upserts.slice(used).to_batches()
 
 
 def sort_by_key(table: pa.Table, key: Sequence[str]) -> pa.Table:
@@ -195,27 +360,27 @@ def apply_patch(
     removed row is and where each upsert goes (the base and the patch are
     both sorted by the key), and one gather puts the rows in place.
     """
-    import numpy as np
     import pyarrow as pa
 
     if upserts.num_rows == 0 and removed.num_rows == 0:
         return base
     upserts = upserts if upserts.schema.equals(base.schema) else upserts.cast(base.schema)
-    plan = _merge_plan(base, removed, upserts, key)
+    plan = positions_of(base, removed, upserts, key)
     if plan is None:  # keys that do not sort as stored (never written so): the general path
         kept = drop_keys(base, removed, key)
         return sort_by_key(pa.concat_tables([kept, upserts]), key) if upserts.num_rows else kept
-    drop, insert_at = plan
-    n, m = base.num_rows, upserts.num_rows
-    if m == 0:
-        keep = np.ones(n, dtype=bool)
-        keep[drop] = False
-        return base.filter(pa.array(keep))
-    kept = np.delete(np.arange(n, dtype=np.int64), drop)
-    # Each upsert goes before base row insert_at[j], i.e. before that many kept rows.
-    where = insert_at - np.searchsorted(drop, insert_at, side="left")
-    order = np.insert(kept, where, np.arange(n, n + m, dtype=np.int64))
-    return pa.concat_tables([base, upserts]).take(pa.array(order))
+    return merge_at(base, plan[0], upserts, plan[1])
+
+
+def positions_of(
+    base: pa.Table, removed: pa.Table, upserts: pa.Table, key: Sequence[str]
+) -> tuple[Any, Any] | None:
+    """Where a patch slice applies in its base chunk, by key: (rows to drop, row each upsert goes before).
+
+    What a patch's ``positions`` record (numpy int64 arrays); None when the
+    keys do not say it exactly (unsorted keys, a removed key not in the base).
+    """
+    return _merge_plan(base, removed, upserts, key)
 
 
 _SEARCHABLE = (
@@ -331,82 +496,3 @@ def _merge_plan(
                 return None
     # An upsert equal to a (dropped) base key sorts after it: placed after, in its place.
     return drop, base_before[ups_at]
-
-
-def strictly_sorted(table: pa.Table, key: Sequence[str]) -> bool:
-    """True if ``table``'s keys are increasing (sorted and unique), with no null key."""
-    import pyarrow.compute as pc
-
-    if any(table.column(k).null_count for k in key):
-        return False
-    if table.num_rows < 2:
-        return True
-    undecided = None
-    for name in key:
-        col = table.column(name).combine_chunks()
-        a, b = col.slice(0, len(col) - 1), col.slice(1)
-        try:
-            less, equal = pc.less(a, b), pc.equal(a, b)
-        except Exception:  # a key type with no order in Arrow: cannot be checked, so not trusted
-            return False
-        bad = pc.invert(pc.or_(less, equal))
-        if undecided is not None:
-            bad = pc.and_(undecided, bad)
-        if pc.any(bad).as_py():
-            return False
-        undecided = equal if undecided is None else pc.and_(undecided, equal)
-    assert undecided is not None
-    return not pc.any(undecided).as_py()
-
-
-def check_patch(store: Store, manifest: Manifest) -> list[str]:
-    """What is wrong with a manifest's patch (fsck): empty when every range reads back as described.
-
-    For each range: the removed rows are exactly rows of its base chunk, the
-    upserts are sorted with unique keys, and the patched rows have the rows
-    and fingerprint the manifest records.
-    """
-    from dvtool.ingest.fingerprint import table_fingerprint
-
-    if manifest.patch is None:
-        return []
-    key = manifest.key
-    problems: list[str] = []
-    try:
-        tables = load_patch(store, manifest)
-    except IntegrityError as exc:
-        return [str(exc)]
-    for r in manifest.patch.ranges:
-        base_info = manifest.chunks[r.chunk]
-        try:
-            base = read_parquet_verified(store, base_info.object, manifest.schema)
-        except IntegrityError as exc:
-            problems.append(f"chunk {r.chunk}: {exc}")
-            continue
-        slices = patch_slices(manifest, tables, r.chunk)
-        assert slices is not None
-        ups, rem = slices
-        where = f"chunk {r.chunk} ({base_info.object})"
-        if not strictly_sorted(ups, key) or not strictly_sorted(rem, key):
-            problems.append(f"{where}: patch rows are not sorted by a unique key")
-            continue
-        still = drop_keys(base, rem, key)
-        if still.num_rows != base.num_rows - rem.num_rows:
-            problems.append(f"{where}: removed rows that are not in the base chunk")
-            continue
-        removed_base = drop_keys(base, still, key)
-        if table_fingerprint(manifest.schema, [removed_base]) != table_fingerprint(
-            manifest.schema, [rem]
-        ):
-            problems.append(f"{where}: removed rows differ from the base chunk's rows")
-        merged = apply_patch(base, ups, rem, key)
-        if (
-            merged.num_rows != r.logical.rows
-            or table_fingerprint(manifest.schema, [merged]) != r.logical.fingerprint
-        ):
-            problems.append(
-                f"{where}: the patched rows do not match the manifest's rows and fingerprint"
-            )
-        elif not strictly_sorted(merged, key):
-            problems.append(f"{where}: the patched rows are not ordered by a unique key")
-    return problems

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 from dvtool.errors import IntegrityError
 from dvtool.format.layout import object_key
 from dvtool.format.models import ChunkInfo, Manifest
-from dvtool.readplan import ReadPlan, apply_patch, load_patch, logical_chunks, patch_slices
+from dvtool.readplan import (
+    ReadPlan,
+    apply_patch,
+    load_patch,
+    logical_chunks,
+    merge_at,
+    patch_merge,
+    patch_slices,
+)
 from dvtool.storage import Store
 
 if TYPE_CHECKING:
@@ -192,11 +200,23 @@ class Snapshot:
         index = self._patched_index(chunk)
         if index is None:
             return self._raw_chunk(chunk, columns)
-        slices = patch_slices(self.manifest, load_patch(self.store, self.manifest), index)
+        tables = load_patch(self.store, self.manifest)
+        slices = patch_slices(self.manifest, tables, index)
         assert slices is not None
-        wanted = list(columns) if columns is not None else None
-        needed = None if wanted is None else [*dict.fromkeys([*self.key, *wanted])]
         upserts, removed = slices
+        wanted = list(columns) if columns is not None else None
+        merges = patch_merge(self.manifest, tables)
+        if merges is not None:  # by row number: only the columns asked for are read
+            merge = merges[index]
+            base = self._raw_chunk(self.manifest.chunks[index], wanted)
+            if base.num_rows != merge.rows:
+                raise IntegrityError(
+                    f"object {chunk.object} holds {base.num_rows} rows, its manifest says {merge.rows}"
+                )
+            return merge_at(
+                base, merge.drop, upserts if wanted is None else upserts.select(wanted), merge.at
+            )
+        needed = None if wanted is None else [*dict.fromkeys([*self.key, *wanted])]
         base = self._raw_chunk(self.manifest.chunks[index], needed)
         if needed is not None:
             upserts, removed = upserts.select(needed), removed.select(list(self.key))

@@ -19,6 +19,12 @@ and ``fsck`` can check every removed row against its base chunk.
 applies rows ``upserts[a:b]`` and ``removed[c:d]`` to ``chunks[i]``, and
 describes that chunk's key range after the patch (rows, fingerprint, key
 range, statistics). Slices are in chunk order, contiguous and disjoint.
+``positions`` (written since the patch format gained it; older patches
+have none and are applied by key) is a third Parquet object, one int64 column
+``position``: first, for each removed row, its row number in its base chunk;
+then, for each upsert, the row number of the base row it goes before (the
+chunk's row count: after its last row). With it a reader applies a patch by
+row number, as a deletion vector, without reading or comparing keys.
 docs/format.md ("Format 2: patches") is the full description.
 """
 
@@ -97,14 +103,17 @@ class Patch:
     upserts: PatchObject
     removed: PatchObject
     ranges: tuple[PatchRange, ...]
+    positions: PatchObject | None = None  # row numbers in the base chunks (see the module doc)
 
     @property
     def bytes(self) -> int:
-        return self.upserts.bytes + self.removed.bytes
+        return sum(o.bytes for o in self.objects)
 
     @property
-    def objects(self) -> tuple[PatchObject, PatchObject]:
-        return (self.upserts, self.removed)
+    def objects(self) -> tuple[PatchObject, ...]:
+        if self.positions is None:
+            return (self.upserts, self.removed)
+        return (self.upserts, self.removed, self.positions)
 
     def range_of(self, chunk: int) -> PatchRange | None:
         for r in self.ranges:
@@ -113,11 +122,14 @@ class Patch:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "upserts": self.upserts.to_dict(),
             "removed": self.removed.to_dict(),
             "ranges": [r.to_dict() for r in self.ranges],
         }
+        if self.positions is not None:
+            out["positions"] = self.positions.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], chunks: Sequence[ChunkInfo]) -> Patch:
@@ -126,6 +138,7 @@ class Patch:
             PatchObject.from_dict(d["upserts"]),
             PatchObject.from_dict(d["removed"]),
             tuple(PatchRange.from_dict(r, chunks) for r in d["ranges"]),
+            PatchObject.from_dict(d["positions"]) if d.get("positions") is not None else None,
         )
         ups = rem = 0
         last = -1
@@ -146,4 +159,6 @@ class Patch:
             last, ups, rem = r.chunk, r.upserts[1], r.removed[1]
         if ups != patch.upserts.rows or rem != patch.removed.rows:
             raise ValueError("patch ranges do not cover the patch objects")
+        if patch.positions is not None and patch.positions.rows != ups + rem:
+            raise ValueError("patch positions do not cover the removed and upserted rows")
         return patch

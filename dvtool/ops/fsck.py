@@ -34,7 +34,7 @@ from dvtool.format.models import (
     parse_json,
 )
 from dvtool.format.verdictfile import verdict_problem
-from dvtool.readplan import check_patch
+from dvtool.ops.patchcheck import check_patch
 from dvtool.storage import Store, StoreEntry, is_temp, redact_url
 
 __all__ = ["FsckResult", "Leftover", "Problem", "fsck"]

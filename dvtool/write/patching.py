@@ -45,7 +45,15 @@ from dvtool.format.patches import PATCH_FORMAT, Patch, PatchObject, PatchRange
 from dvtool.ingest.chunking import count_at_most
 from dvtool.ingest.encoding import column_stats, encode_chunk, encode_new_chunk, key_range
 from dvtool.ingest.fingerprint import ColumnsHasher, table_fingerprint
-from dvtool.readplan import apply_patch, load_patch, patch_slices, read_parquet_verified
+from dvtool.readplan import (
+    apply_patch,
+    load_patch,
+    merge_at,
+    patch_merge,
+    patch_slices,
+    positions_of,
+    read_parquet_verified,
+)
 from dvtool.storage import Store
 from dvtool.write.staging import Staging
 
@@ -77,6 +85,8 @@ class _PatchedChunk:
     removed: pa.Table
     logical: pa.Table
     fingerprint: str  # of the logical rows
+    drop: np.ndarray  # row numbers of the removed rows in the base chunk
+    at: np.ndarray  # per upsert: the base row it goes before
     info: ChunkInfo | None = None  # the logical rows described, when a draft chunk already does
 
 
@@ -295,12 +305,17 @@ def _patch_region(
     upserts = new.take(pa.array(ups_pos, pa.int64()))
     if len(bases) == 1 and len(drafted) == 1:
         removed = bases[0].take(pa.array(rem_pos, pa.int64()))
-        logical = apply_patch(bases[0], upserts, removed, key)
+        placed = _positioned(bases[0], rem_pos, removed, upserts, key)
+        if placed is None:
+            return None
+        drop, at, logical = placed
         fingerprint = table_fingerprint(schema, [logical])
         # The proof: the patched base reads back as exactly the draft chunk's rows.
         if fingerprint != drafted[0].fingerprint or logical.num_rows != drafted[0].rows:
             return None
-        return [_PatchedChunk(indexes[0], upserts, removed, logical, fingerprint, drafted[0])]
+        return [
+            _PatchedChunk(indexes[0], upserts, removed, logical, fingerprint, drop, at, drafted[0])
+        ]
     out: list[_PatchedChunk] = []
     offset = up_at = 0
     hasher = ColumnsHasher(schema)
@@ -314,15 +329,38 @@ def _patch_region(
             last = [table.column(k)[table.num_rows - 1] for k in key]
             up_end = count_at_most(upserts, key, last)
         mine_ups = upserts.slice(up_at, up_end - up_at)
-        logical = apply_patch(table, mine_ups, removed, key)
+        placed = _positioned(table, mine, removed, mine_ups, key)
+        if placed is None:
+            return None
+        drop, at, logical = placed
         one = ColumnsHasher(schema)
         hasher.update(logical, also=one)
-        out.append(_PatchedChunk(index, mine_ups, removed, logical, one.hexdigest()))
+        out.append(_PatchedChunk(index, mine_ups, removed, logical, one.hexdigest(), drop, at))
         offset, up_at = end, up_end
     # The proof: the patched base reads back as exactly the draft's rows.
     if hasher.hexdigest() != table_fingerprint(schema, [new]):
         return None
     return out
+
+
+def _positioned(
+    base: pa.Table,
+    removed_at: np.ndarray,
+    removed: pa.Table,
+    upserts: pa.Table,
+    key: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray, pa.Table] | None:
+    """(rows to drop, row each upsert goes before, the patched rows) of one base chunk, or None.
+
+    Readers apply a patch by row number (its ``positions``): they are found
+    by key here and checked against the rows the comparison removed, and
+    the patched rows are built from them exactly as a reader will, so the
+    proof that follows hashes what readers read.
+    """
+    positions = positions_of(base, removed, upserts, key)
+    if positions is None or not np.array_equal(positions[0], removed_at):
+        return None
+    return positions[0], positions[1], merge_at(base, positions[0], upserts, positions[1])
 
 
 def _logical_info(base: ChunkInfo, p: _PatchedChunk, key: Sequence[str]) -> ChunkInfo:
@@ -438,18 +476,31 @@ def patch_draft(
         )
         ups_at += p.upserts.num_rows
         rem_at += p.removed.num_rows
+    positions = pa.table(
+        {
+            "position": pa.array(
+                np.concatenate([p.drop for _, p in patched] + [p.at for _, p in patched]).astype(
+                    np.int64
+                ),
+                pa.int64(),
+            )
+        }
+    )
     objects = []
-    for table in (upserts, removed):
-        data = encode_chunk(table)
+    for table in (upserts, removed, positions):
+        data = encode_chunk(table) if table is not positions else _encode_positions(positions)
         object_id = hash_bytes(data)
         staging.add(object_id, data)
         objects.append(PatchObject(object_id, table.num_rows, len(data)))
-    patch = Patch(objects[0], objects[1], tuple(ranges))
+    patch = Patch(objects[0], objects[1], tuple(ranges), objects[2])
     base_bytes = sum(chunks[position].bytes for position, _ in patched)
     logical_rows = sum(c.rows for c in chunks) + sum(
         r.logical.rows - chunks[r.chunk].rows for r in ranges
     )
-    if patch.bytes > max(ratio, 0.0) * base_bytes * 2 or logical_rows != draft.rows:
+    # The rows' objects against the chunks they save rewriting; the positions
+    # (an index: about a byte per patched row plus ~300 bytes of framing) are not counted.
+    rows_bytes = patch.upserts.bytes + patch.removed.bytes
+    if rows_bytes > max(ratio, 0.0) * base_bytes * 2 or logical_rows != draft.rows:
         # Larger than the rows it saves rewriting (wide upserts compress worse), or a miscount: rewrite.
         staging.retain(staged)
         return draft
@@ -461,6 +512,28 @@ def patch_draft(
         format=PATCH_FORMAT,
         bytes=sum(c.bytes for c in chunks) + patch.bytes,
     )
+
+
+def _encode_positions(table: pa.Table) -> bytes:
+    """The positions object: one delta-encoded int64 column, no statistics (~1 byte a row)."""
+    import io
+
+    from dvtool.ingest.encoding import COMPRESSION, COMPRESSION_LEVEL
+
+    sink = io.BytesIO()
+    pq.write_table(
+        table,
+        sink,
+        row_group_size=max(1, table.num_rows),
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        use_dictionary=False,
+        column_encoding={"position": "DELTA_BINARY_PACKED"},
+        write_statistics=False,
+        write_page_checksum=True,
+        store_schema=False,
+    )
+    return sink.getvalue()
 
 
 def compact_manifest(
@@ -480,12 +553,17 @@ def compact_manifest(
     if patch is None:
         return manifest
     tables = load_patch(store, manifest)
+    merges = patch_merge(manifest, tables)
     chunks = list(manifest.chunks)
     for r in patch.ranges:
         slices = patch_slices(manifest, tables, r.chunk)
         assert slices is not None
         base = read_parquet_verified(store, manifest.chunks[r.chunk].object, manifest.schema)
-        logical = apply_patch(base, slices[0], slices[1], manifest.key)
+        if merges is not None:
+            merge = merges[r.chunk]
+            logical = merge_at(base, merge.drop, slices[0], merge.at)
+        else:
+            logical = apply_patch(base, slices[0], slices[1], manifest.key)
         fingerprint = table_fingerprint(manifest.schema, [logical])
         if fingerprint != r.logical.fingerprint or logical.num_rows != r.logical.rows:
             from dvtool.errors import IntegrityError
