@@ -259,18 +259,41 @@ def merge_at(base: pa.Table, drop: Any, upserts: pa.Table, at: Any) -> pa.Table:
         return base.filter(pa.array(keep))
     if not upserts.schema.equals(base.schema):
         upserts = upserts.cast(base.schema)
+    order = _merge_order(n, drop, m, at)
+    return _take(pa.concat_tables([base, upserts]), order)
+
+
+def _merge_order(n: int, drop: Any, m: int, at: Any) -> pa.Array:
+    """The gather of ``n`` base rows then ``m`` upserts that drops ``drop`` and puts upsert j before base row at[j]."""
+    import numpy as np
+    import pyarrow as pa
+
     kept = np.delete(np.arange(n, dtype=np.int64), drop)
     # Each upsert goes before base row at[j], i.e. before that many kept rows.
     where = at - np.searchsorted(drop, at, side="left")
-    order = np.insert(kept, where, np.arange(n, n + m, dtype=np.int64))
-    return _take(pa.concat_tables([base, upserts]), pa.array(order))
+    return pa.array(np.insert(kept, where, np.arange(n, n + m, dtype=np.int64)))
+
+
+def _merge_batch(
+    batch: pa.RecordBatch, drop: Any, upserts: pa.RecordBatch, at: Any
+) -> pa.RecordBatch:
+    """:func:`merge_at` for one record batch (no chunked arrays: a plain gather)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n, m = batch.num_rows, upserts.num_rows
+    if m == 0:
+        keep = np.ones(n, dtype=bool)
+        keep[drop] = False
+        return batch.filter(pa.array(keep))
+    return pa.concat_batches([batch, upserts]).take(_merge_order(n, drop, m, at))
 
 
 def _take(table: pa.Table, order: pa.Array) -> pa.Table:
     """``table.take(order)``, a column per task when the table is large (gathers release the GIL)."""
     import pyarrow as pa
 
-    if table.num_rows * table.num_columns < 1 << 20 or table.num_columns < 2:
+    if table.num_rows * table.num_columns < 1 << 18 or table.num_columns < 2:
         return table.take(order)
     pool = _gather_pool()
     columns = list(pool.map(lambda c: c.take(order), table.columns))
@@ -297,10 +320,10 @@ def merge_batches(
     batches do not add up to the chunk's rows.
     """
     import numpy as np
-    import pyarrow as pa
 
     drop, at = merge.drop, merge.at
     offset = used = 0
+    ups: pa.RecordBatch | None = None
     for batch in batches:
         end = offset + batch.num_rows
         d0, d1 = np.searchsorted(drop, [offset, end], side="left")
@@ -308,13 +331,11 @@ def merge_batches(
         if d0 == d1 and used == u1:
             yield batch
         else:
-            merged = merge_at(
-                pa.Table.from_batches([batch]),
-                drop[d0:d1] - offset,
-                upserts.slice(used, u1 - used),
-                at[used:u1] - offset,
+            if ups is None:  # one batch of this chunk's upserts, in the batches' types
+                ups = _one_batch(upserts, batch.schema)
+            yield _merge_batch(
+                batch, drop[d0:d1] - offset, ups.slice(used, u1 - used), at[used:u1] - offset
             )
-            yield from merged.to_batches()
         offset, used = end, u1
     if offset != merge.rows:
         raise IntegrityError(
@@ -322,6 +343,17 @@ def merge_batches(
         )
     if used < upserts.num_rows:  # the upserts after the chunk's last row
         yield from upserts.slice(used).to_batches()
+
+
+def _one_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    if not table.schema.equals(schema):
+        table = table.cast(schema)
+    batches = table.combine_chunks().to_batches()
+    if not batches:
+        return pa.RecordBatch.from_pylist([], schema=table.schema)
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
 
 
 def sort_by_key(table: pa.Table, key: Sequence[str]) -> pa.Table:

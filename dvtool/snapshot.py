@@ -10,6 +10,8 @@ from dvtool.errors import IntegrityError
 from dvtool.format.layout import object_key
 from dvtool.format.models import ChunkInfo, Manifest
 from dvtool.readplan import (
+    ChunkMerge,
+    PatchTables,
     ReadPlan,
     apply_patch,
     load_patch,
@@ -201,30 +203,53 @@ class Snapshot:
         if index is None:
             return self._raw_chunk(chunk, columns)
         tables = load_patch(self.store, self.manifest)
+        merges = patch_merge(self.manifest, tables)
+        merge = merges[index] if merges is not None else None
+        base = self._raw_chunk(self.manifest.chunks[index], self._base_columns(merge, columns))
+        return self._patched(index, base, columns, tables, merge)
+
+    def _base_columns(
+        self, merge: ChunkMerge | None, columns: Sequence[str] | None
+    ) -> list[str] | None:
+        """The columns to read from a patched chunk's base file: by key, the key too."""
+        if columns is None:
+            return None
+        if merge is not None:  # by row number: only the columns asked for
+            return list(columns)
+        return [*dict.fromkeys([*self.key, *columns])]
+
+    def _patched(
+        self,
+        index: int,
+        base: pa.Table,
+        columns: Sequence[str] | None,
+        tables: PatchTables,
+        merge: ChunkMerge | None,
+    ) -> pa.Table:
+        """Base chunk ``index``'s rows (read with :meth:`_base_columns`) with its patch applied."""
         slices = patch_slices(self.manifest, tables, index)
         assert slices is not None
         upserts, removed = slices
         wanted = list(columns) if columns is not None else None
-        merges = patch_merge(self.manifest, tables)
-        if merges is not None:  # by row number: only the columns asked for are read
-            merge = merges[index]
-            base = self._raw_chunk(self.manifest.chunks[index], wanted)
+        if merge is not None:
             if base.num_rows != merge.rows:
                 raise IntegrityError(
-                    f"object {chunk.object} holds {base.num_rows} rows, its manifest says {merge.rows}"
+                    f"object {self.manifest.chunks[index].object} holds {base.num_rows} rows, "
+                    f"its manifest says {merge.rows}"
                 )
-            return merge_at(
-                base, merge.drop, upserts if wanted is None else upserts.select(wanted), merge.at
-            )
-        needed = None if wanted is None else [*dict.fromkeys([*self.key, *wanted])]
-        base = self._raw_chunk(self.manifest.chunks[index], needed)
-        if needed is not None:
-            upserts, removed = upserts.select(needed), removed.select(list(self.key))
+            ups = upserts if wanted is None else upserts.select(wanted)
+            return merge_at(base, merge.drop, ups, merge.at)
+        if wanted is not None:
+            upserts, removed = upserts.select(base.column_names), removed.select(list(self.key))
         merged = apply_patch(base, upserts, removed, self.key)
         return merged if wanted is None else merged.select(wanted)
 
     def scan(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
-        """A streaming reader over every chunk, in order (verified reads, patches applied)."""
+        """A streaming reader over every chunk, in order (verified reads, patches applied).
+
+        The next chunk is read and decoded in a background thread while this
+        one is patched and handed out (at most two chunks in memory).
+        """
         import pyarrow as pa
 
         schema = (
@@ -232,11 +257,35 @@ class Snapshot:
             if columns is None
             else pa.schema([self.manifest.schema.field(c) for c in columns])
         )
-        chunks = self.chunks
+        manifest = self.manifest
+        tables = load_patch(self.store, manifest) if manifest.patch is not None else None
+        merges = patch_merge(manifest, tables) if tables is not None else None
+        patched = {r.chunk for r in manifest.patch.ranges} if manifest.patch is not None else set()
+
+        def read(index: int) -> pa.Table:
+            merge = merges.get(index) if merges is not None else None
+            if index not in patched:
+                return self._raw_chunk(manifest.chunks[index], columns)
+            return self._raw_chunk(manifest.chunks[index], self._base_columns(merge, columns))
 
         def batches() -> Iterator[pa.RecordBatch]:
-            for chunk in chunks:
-                yield from self.read_chunk(chunk, columns).to_batches()
+            from concurrent.futures import ThreadPoolExecutor
+
+            count = len(manifest.chunks)
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvtool-read")
+            try:
+                ahead = pool.submit(read, 0) if count else None
+                for index in range(count):
+                    assert ahead is not None
+                    table = ahead.result()
+                    ahead = pool.submit(read, index + 1) if index + 1 < count else None
+                    if index in patched:
+                        assert tables is not None
+                        merge = merges.get(index) if merges is not None else None
+                        table = self._patched(index, table, columns, tables, merge)
+                    yield from table.to_batches()
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 

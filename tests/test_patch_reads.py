@@ -233,9 +233,17 @@ def test_merging_batch_by_batch_equals_merging_the_whole_chunk(data: st.DataObje
     )
     m = data.draw(st.integers(0, 8))
     at = np.array(sorted(data.draw(st.lists(st.integers(0, n), min_size=m, max_size=m))), np.int64)
-    base = pa.table({"x": pa.array(range(n), pa.int64()), "s": [f"b{i}" for i in range(n)]})
+    base = pa.table(
+        {
+            "x": pa.array(range(n), pa.int64()),
+            "s": pa.array([f"b{i}" for i in range(n)], pa.string()),
+        }
+    )
     ups = pa.table(
-        {"x": pa.array(range(1000, 1000 + m), pa.int64()), "s": [f"u{i}" for i in range(m)]}
+        {
+            "x": pa.array(range(1000, 1000 + m), pa.int64()),
+            "s": pa.array([f"u{i}" for i in range(m)], pa.string()),
+        }
     )
     cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=5)))  # may repeat: empty batches
     bounds = [0, *cuts, n]
