@@ -114,7 +114,7 @@ def validate(
         )
     write_output(report.render(fmt, strict=strict), output, force=force)
     if output is not None and not state.quiet:
-        click.echo(report.render("text", strict=strict).splitlines()[0], err=True)
+        click.echo(printable(report.render("text", strict=strict).splitlines()[0]), err=True)
     code = report.exit_code(strict=strict)
     if code:
         raise click.exceptions.Exit(code)
@@ -138,7 +138,7 @@ def validate(
     default="text",
     show_default=True,
     help="Report format: markdown fits a pull-request comment; html is one self-contained "
-    "page with charts; junit and github report --policy checks.",
+    "page with charts; junit and github report --policy and --schema checks.",
 )
 @click.option(
     "--limit",
@@ -280,7 +280,9 @@ def diff(
     if output is not None and not state.quiet and result.policy is not None:
         p = result.policy
         click.echo(
-            f"policy {p.source}: " + ("passed" if p.ok else f"{len(p.breaches)} breach(es)"),
+            printable(
+                f"policy {p.source}: " + ("passed" if p.ok else f"{len(p.breaches)} breach(es)")
+            ),
             err=True,
         )
     v = result.validation
