@@ -90,10 +90,11 @@ def category_bars(
     title = _text(title)
     values = [(_text(label), so, sn) for label, so, sn in values]
     alt, _ = _libs()
-    order = [label for label, _, _ in values]
+    # Ordered by a field, not by a list of labels: Vega-Lite writes such a list into an
+    # expression, and some labels (a value "if") break it.
     rows = [
-        {"value": label, "version": version, "amount": amount}
-        for label, so, sn in values
+        {"value": label, "version": version, "amount": amount, "order": i}
+        for i, (label, so, sn) in enumerate(values)
         for version, amount in (("old", so), ("new", sn))
     ]
     axis = alt.Axis(format="%") if percent else alt.Axis(format="~s")
@@ -101,7 +102,12 @@ def category_bars(
         alt.Chart(alt.Data(values=rows))
         .mark_bar()
         .encode(
-            y=alt.Y("value:N", sort=order, title=None, axis=alt.Axis(labelLimit=180)),
+            y=alt.Y(
+                "value:N",
+                sort=alt.EncodingSortField("order", op="min"),
+                title=None,
+                axis=alt.Axis(labelLimit=180),
+            ),
             yOffset=alt.YOffset("version:N", sort=["old", "new"]),
             x=alt.X("amount:Q", title=x_title, axis=axis),
             color=_color(alt),
@@ -116,13 +122,19 @@ def bars(title: str, values: Sequence[tuple[str, float]], *, x_title: str) -> st
     title = _text(title)
     values = [(_text(label), amount) for label, amount in values]
     alt, _ = _libs()
-    order = [label for label, _ in values]
-    rows = [{"label": label, "amount": amount} for label, amount in values]
+    rows = [
+        {"label": label, "amount": amount, "order": i} for i, (label, amount) in enumerate(values)
+    ]
     chart = (
         alt.Chart(alt.Data(values=rows))
         .mark_bar(color=NEW_COLOR)
         .encode(
-            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+            y=alt.Y(
+                "label:N",
+                sort=alt.EncodingSortField("order", op="min"),
+                title=None,
+                axis=alt.Axis(labelLimit=260),
+            ),
             x=alt.X("amount:Q", title=x_title, axis=alt.Axis(format="~s", tickMinStep=1)),
         )
         .properties(width=_WIDTH, height=max(40, 20 * len(values)), title=title)

@@ -199,3 +199,16 @@ def test_cli_diff_text_of_a_file_with_escape_sequences(tmp_path: Path) -> None:
     assert code == 0, err
     _no_raw(out.decode())
     assert _tables(out.decode())[-1][1] == ["id=1", "v", shown]
+
+
+def test_chart_labels_are_data_not_expressions() -> None:
+    """Found by the Hypothesis test above: a category "if" broke the chart (Vega-Lite put the
+    sort order, as a list of labels, into an expression); ESC aborted the renderer."""
+    from dvtool import charts
+
+    for label in ("if", "while", "this", "a'b", 'q"q', "\x1b[31m", "\uffff"):
+        svg = charts.category_bars("c\x1b", [("first", 0.1, 0.2), (label, 0.5, 0.4)])
+        assert "\x1b" not in svg and "\uffff" not in svg
+        if label.isalpha():  # the order given is the order drawn: "first" is the upper bar
+            assert svg.index(">first<") < svg.index(f">{label}<")
+        charts.bars("t", [("first", 1.0), (label, 2.0)], x_title="rows")
