@@ -139,7 +139,10 @@ class Dvtool:
 
 
 def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Wall time of a whole process and its peak RSS; its stdout."""
+    """Wall time and CPU time (user + system) of a whole process; its stdout."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     # Not from this folder: ``python -m`` would import a dvtool/ found in the current directory first.
     proc = subprocess.Popen(
@@ -147,11 +150,13 @@ def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> dict[str, A
     )
     out, err = proc.communicate()
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(
             f"{' '.join(argv[:6])} … exited {proc.returncode}: {err.decode()[-300:]}"
         )
-    return {"seconds": seconds, "stdout": out.decode()}
+    return {"seconds": seconds, "cpu": cpu, "stdout": out.decode()}
 
 
 def _link_copy(src: Path, dst: Path) -> None:
@@ -169,6 +174,7 @@ def speed(
 ) -> list[str]:
     """Snapshot / append / diff of the wide table for each dvtool, and the baselines; whole processes, interleaved."""
     times: dict[str, list[float]] = {"plain": [], "join": []}
+    cpu: dict[str, list[float]] = {"plain": [], "join": []}
     steps: list[tuple[str, str]] = [("", "plain"), ("", "join")]
     for name, dv in variants.items():
         base = work / f"{name}-base"
@@ -178,6 +184,7 @@ def speed(
         dv.run(dv.snapshot(work / f"{name}-appended", paths["C"], "w", KEY))
         for step in ("snap", "append", "diff"):
             times[f"{name} {step}".strip()] = []
+            cpu[f"{name} {step}".strip()] = []
             steps.append((name, step))
     outputs: dict[str, str] = {}
     for r in range(repeat):
@@ -213,8 +220,9 @@ def speed(
                 )
             label = f"{name} {step}".strip()
             times[label].append(res["seconds"])
+            cpu[label].append(res["cpu"])
             outputs[label] = res["stdout"]
-            log(f"  wide {label}: {res['seconds']:.3f} s")
+            log(f"  wide {label}: {res['seconds']:.3f} s (CPU {res['cpu']:.3f} s)")
     lines = [
         "| case (whole processes) | dvtool: s (min–max) | compared with | its s (min–max) | ratio | goal | met? |",
         "|---|---:|---|---:|---:|---|---|",
@@ -250,8 +258,14 @@ def speed(
     for name in variants:
         diff_out = outputs.get(f"{name} diff".strip(), "")
         counts = json.loads(diff_out)["rows"] if diff_out else {}
-        lines.append(f"- dvtool ({name}) diff counts: {json.dumps(counts)}")
+        tag = f" ({name})" if name else ""
+        lines.append(f"- dvtool{tag} diff counts: {json.dumps(counts)}")
     lines.append(f"- DuckDB (added, removed, changed): {outputs.get('join', '').strip()}")
+    lines.append(
+        "- CPU time (user + system) of the same processes, median s: "
+        + ", ".join(f"{label or 'dvtool'} {statistics.median(v):.3f}" for label, v in cpu.items())
+        + f"; load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"
+    )
     return lines
 
 
