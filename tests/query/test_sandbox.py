@@ -224,7 +224,14 @@ def test_the_lock_down_holds_without_the_statement_check(tmp_path: Path) -> None
     assert not (tmp_path / "b.csv").exists() and not (tmp_path / "x.duckdb").exists()
 
 
-def test_a_query_leaves_no_scratch_folder(local: Setup) -> None:
+def test_a_query_leaves_no_scratch_folder(
+    local: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A private temporary folder: other processes' queries on the machine cannot disturb the count.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+
     def scratch_folders() -> set[str]:
         return {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("dvtool-query-")}
 
