@@ -105,3 +105,18 @@ def test_an_appended_chunk_read_for_samples_is_checked_against_the_schema() -> N
     assert diff(old, new, limit=0).rows.added == 2  # counted from the manifest, not read
     with pytest.raises(UsageError, match=r"^chunk xxh128:[0-9a-f]{32} of new does not match"):
         diff(old, new, limit=1)
+
+
+def test_sides_with_no_column_in_common_are_counted_and_read_checked() -> None:
+    old, new = pa.table({"a": [1, 2]}), pa.table({"b": [1, 2, 3]})
+    d = diff(Side.from_arrow("o", old), Side.from_arrow("n", new), key=())
+    assert d.rows.to_dict() == {"added": 3, "removed": 2, "changed": 0, "unchanged": 0}
+
+    def unreadable(chunk: ChunkInfo) -> pa.Table:
+        raise OSError("disk on fire")
+
+    t = pa.table({"id": [1, 2]})
+    bad = Side("bad", t.schema, (_info("bad", t),), load=unreadable)
+    for pair in ((bad, Side.from_arrow("n", new)), (Side.from_arrow("o", new), bad)):
+        with pytest.raises(UsageError, match=r"^cannot read: disk on fire$"):
+            diff(*pair, key=())
