@@ -129,8 +129,9 @@ class Catalog:
 
         Anything else is a SOURCE; write ``./orders`` to force a path.
         """
-        if not isinstance(arg, str) or arg.startswith(("./", "../", "/")) or "://" in arg:
+        if not isinstance(arg, str) or "://" in arg:
             return False
+        # ``./x``, ``../x`` and ``/x`` are never dataset names (NAME_RE): always SOURCEs.
         return self.has_dataset(arg.split("@", 1)[0])
 
     def refuse_case_twin(self, name: str) -> None:

@@ -125,7 +125,7 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
             return datetime.fromtimestamp(float(value), UTC)
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                parsed = datetime.fromisoformat(value)  # reads a trailing "Z" (Python 3.11+)
                 return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 

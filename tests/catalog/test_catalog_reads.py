@@ -74,6 +74,8 @@ def test_has_dataset_and_is_ref(orders: dvtool.Repo) -> None:
     for arg in ("./orders", "../orders", "/orders", "s3://orders", "file://orders", "other"):
         assert not cat.is_ref(arg), arg
     assert not cat.is_ref(pa.table({"x": [1]}))  # type: ignore[arg-type]
+    assert not cat.is_ref("orders@http://host/x")  # a URL, whatever precedes it
+    assert cat.is_ref("orders@a@b")  # names the dataset: a REF (that will not resolve)
 
 
 def test_a_dataset_whose_name_ends_in_dots_is_no_dataset(tmp_path: Path) -> None:
@@ -490,3 +492,11 @@ def test_open_a_memory_repository(tmp_path: Path) -> None:
     again = dvtool.Repo.open(url)
     assert again.dataset_names() == ["orders"]
     assert Catalog(again.store).resolve("orders").entry.rows == 2
+
+
+def test_a_version_entry_that_is_not_json_is_named(orders: dvtool.Repo) -> None:
+    v2 = Path(orders.store.url) / version_key("orders", 2)
+    v2.chmod(0o644)
+    v2.write_bytes(b"{torn")
+    with pytest.raises(IntegrityError, match=r"^version entry orders@v2 is not valid JSON \("):
+        Catalog(orders.store).entry("orders", 2)

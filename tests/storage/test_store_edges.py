@@ -8,7 +8,7 @@ replaced.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,7 +16,7 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from dvtool.errors import StorageError, UsageError
+from dvtool.errors import AlreadyExistsError, StorageError, UsageError
 from dvtool.storage import FsspecStore, LocalStore, open_store
 from dvtool.storage.base import TEMP_PREFIX
 from dvtool.storage.filesystems import backend_error, backend_options, url_to_fs
@@ -203,6 +203,10 @@ def test_describe_and_backend_error_are_one_line_without_secrets() -> None:
     [
         ({"LastModified": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)}, "2026-01-02T03:04:05+00:00"),
         ({"LastModified": datetime(2026, 1, 2, 3, 4, 5)}, "2026-01-02T03:04:05+00:00"),
+        (
+            {"LastModified": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))},
+            "2026-01-02T03:04:05+02:00",
+        ),
         ({"mtime": 1767323045.0}, "2026-01-02T03:04:05+00:00"),
         ({"created": 1767323045}, "2026-01-02T03:04:05+00:00"),
         ({"updated": "2026-01-02T03:04:05Z"}, "2026-01-02T03:04:05+00:00"),
@@ -355,3 +359,133 @@ def test_an_empty_object_written_by_someone_else_lists_as_size_0() -> None:
     fs, root = fsspec.core.url_to_fs(url)
     fs.pipe_file(f"{root}/d/empty.json", b"")
     assert [(e.key, e.size) for e in store.scan("d")] == [("d/empty.json", 0)]
+
+
+class _PreconditionFS(MemoryFileSystem):  # type: ignore[misc]
+    """Answers an exclusive create of an existing key with HTTP 412, as S3 does."""
+
+    protocol = ("dvtool-precondition",)
+    root_marker = "/"
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if "x" in mode and self.exists(path):
+            raise _Response(
+                {
+                    "Error": {"Code": "PreconditionFailed"},
+                    "ResponseMetadata": {"HTTPStatusCode": 412},
+                }
+            )
+        return super()._open(path, mode, **kwargs)
+
+
+def test_a_refused_conditional_create_is_already_exists_naming_the_key() -> None:
+    fsspec.register_implementation("dvtool-precondition", _PreconditionFS, clobber=True)
+    url = f"dvtool-precondition:///r-{uuid.uuid4().hex}"
+    store = open_store(url)
+    store.create("datasets/d/versions/1.json", b"first")
+    with pytest.raises(AlreadyExistsError) as info:
+        store.create("datasets/d/versions/1.json", b"second")
+    assert str(info.value) == f"datasets/d/versions/1.json already exists in {url}"
+    assert store.read("datasets/d/versions/1.json") == b"first"
+
+
+def test_an_empty_create_names_the_place() -> None:
+    store = open_store(f"memory://empty-{uuid.uuid4().hex}")
+    with pytest.raises(StorageError) as info:
+        store.create("objects/ab/c.parquet", b"")
+    assert str(info.value) == (
+        f"refusing to write an empty object at {store.full_url('objects/ab/c.parquet')}"
+    )
+
+
+def test_full_url_joins_the_url_and_the_key() -> None:
+    url = f"memory://X{uuid.uuid4().hex}X"
+    store = open_store(url + "/")
+    assert store.full_url("a/b.json") == f"{url}/a/b.json"
+
+
+def test_the_protocol_is_what_precedes_the_first_scheme_separator() -> None:
+    # a local folder named like a scheme is a local folder
+    assert backend_options("s3", {}) == ({}, 20.0)
+    assert backend_options("http", {"timeout": "2"}) == ({}, 2.0)
+    # a URL quoting another URL is judged by its own scheme
+    options, _ = backend_options("s3://b/k?from=http://x/y", {})
+    assert options["config_kwargs"]["read_timeout"] == 20.0
+
+
+class _ConflictsFS(MemoryFileSystem):  # type: ignore[misc]
+    """Answers exclusive creates with S3's 409 ``conflicts`` times, then behaves; refuses ``deny/``."""
+
+    protocol = ("dvtool-conflicts",)
+    root_marker = "/"
+    conflicts: ClassVar[int] = 0
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if "x" in mode and "/deny/" in path:
+            raise PermissionError(f"AccessDenied writing {path}")
+        if "x" in mode and _ConflictsFS.conflicts > 0:
+            _ConflictsFS.conflicts -= 1
+            raise OSError("An error occurred (ConditionalRequestConflict) when calling PutObject")
+        return super()._open(path, mode, **kwargs)
+
+
+@pytest.fixture
+def conflicts(monkeypatch: pytest.MonkeyPatch) -> tuple[FsspecStore, list[float]]:
+    from dvtool.storage import remote
+
+    slept: list[float] = []
+    monkeypatch.setattr(remote.time, "sleep", slept.append)
+    fsspec.register_implementation("dvtool-conflicts", _ConflictsFS, clobber=True)
+    store = open_store(f"dvtool-conflicts:///r-{uuid.uuid4().hex}")
+    assert isinstance(store, FsspecStore)
+    return store, slept
+
+
+def test_a_409_is_retried_four_times_with_a_doubling_pause(
+    conflicts: tuple[FsspecStore, list[float]],
+) -> None:
+    store, slept = conflicts
+    _ConflictsFS.conflicts = 4
+    store.create("a.json", b"x")
+    assert store.read("a.json") == b"x"
+    assert slept == [0.05, 0.1, 0.2, 0.4]
+
+
+def test_a_fifth_409_is_an_error_and_nothing_is_written(
+    conflicts: tuple[FsspecStore, list[float]],
+) -> None:
+    store, slept = conflicts
+    _ConflictsFS.conflicts = 5
+    with pytest.raises(StorageError) as info:
+        store.create("a.json", b"x")
+    assert str(info.value).startswith(
+        f"cannot write {store.full_url('a.json')}: OSError: An error occurred (ConditionalRequestConflict)"
+    )
+    assert not store.exists("a.json") and len(slept) == 4
+    _ConflictsFS.conflicts = 0
+
+
+def test_a_refused_write_names_the_key(conflicts: tuple[FsspecStore, list[float]]) -> None:
+    store, _ = conflicts
+    with pytest.raises(StorageError) as info:
+        store.create("deny/a.json", b"x")
+    assert str(info.value).startswith(
+        f"cannot write {store.full_url('deny/a.json')}: PermissionError: AccessDenied writing"
+    )
+
+
+def test_a_store_url_with_a_trailing_slash_is_the_same_store() -> None:
+    url = f"memory://X{uuid.uuid4().hex}X"
+    writer = open_store(url + "/")
+    assert writer.url == url
+    writer.create("k.json", b"x")
+    assert open_store(url).read("k.json") == b"x"
+    assert open_store(url).list("") == ["k.json"]
+    fs, root = fsspec.core.url_to_fs(url)
+    assert fs.cat_file(f"{root}/k.json") == b"x"  # where fsspec itself puts the root
+
+
+def test_url_to_fs_judges_s3_by_the_first_scheme() -> None:
+    options = {"endpoint_url": "http://127.0.0.1:9", "skip_instance_cache": True}
+    fs, _ = url_to_fs("s3://bucket/k?from=http://x", options)
+    assert fs.retries == 1

@@ -8,6 +8,7 @@ backend faults come from small fsspec filesystems that answer like a remote.
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,7 +20,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 import dvtool
 from dvtool.catalog import Catalog
-from dvtool.errors import StorageError, UsageError
+from dvtool.errors import IntegrityError, StorageError, UsageError
 from dvtool.format.hashing import hash_bytes
 from dvtool.format.layout import manifest_key, object_key, tag_key, version_key
 from dvtool.format.models import Manifest
@@ -36,7 +37,9 @@ def _repo(tmp_path: Path) -> dvtool.Repo:
 def _draft(repo: dvtool.Repo, rows: int = 3, dataset: str = "d") -> Manifest:
     """A real manifest (snapshotted as a scratch dataset) to commit again as ``dataset``."""
     snap = repo.snapshot(pa.table({"id": list(range(rows))}), dataset=f"src{rows}").snapshot
-    return dataclasses.replace(snap.manifest, dataset=dataset)
+    return dataclasses.replace(
+        snap.manifest, dataset=dataset, created=""
+    )  # as build_draft leaves it
 
 
 def test_first_and_next_commits(tmp_path: Path) -> None:
@@ -45,6 +48,7 @@ def test_first_and_next_commits(tmp_path: Path) -> None:
     first = commit_version(repo.store, "d", draft, message="one", meta=(("k", "v"),))
     assert (first.manifest.version, first.manifest.parent) == (1, None)
     assert (first.manifest.message, first.manifest.meta) == ("one", (("k", "v"),))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", first.manifest.created)
     assert first.manifest_id == hash_bytes(first.manifest.encode())
     assert first.bytes_written == len(first.manifest.encode())
     assert repo.store.read(manifest_key(first.manifest_id)) == first.manifest.encode()
@@ -237,6 +241,7 @@ def test_create_tag_writes_an_immutable_entry(tmp_path: Path) -> None:
     snap = repo.snapshot(pa.table({"id": [1]}), dataset="d").snapshot
     entry = create_tag(repo.store, "d", 1, snap.id, "release")
     assert (entry.dataset, entry.tag, entry.version, entry.manifest) == ("d", "release", 1, snap.id)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", entry.created)
     assert repo.store.read(tag_key("d", "release")) == entry.encode()
     repo.snapshot(pa.table({"id": [1, 2]}), dataset="d")
     with pytest.raises(UsageError) as info:
@@ -251,3 +256,11 @@ def test_create_tag_refuses_a_store_that_overwrites(no_exclusive_url: str, tmp_p
     with pytest.raises(StorageError, match="does not honour create-only writes"):
         create_tag(store, "d", 1, hash_bytes(b"m"), "release")
     assert not store.exists(tag_key("d", "release"))
+
+
+def test_a_damaged_existing_tag_is_named_when_refusing_another(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    snap = repo.snapshot(pa.table({"id": [1]}), dataset="d").snapshot
+    repo.store.create(tag_key("d", "release"), b"{not json")
+    with pytest.raises(IntegrityError, match=r"^tag is not valid JSON"):
+        create_tag(repo.store, "d", 1, snap.id, "release")

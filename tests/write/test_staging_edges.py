@@ -129,3 +129,51 @@ def test_a_local_repository_stages_inside_itself(tmp_path: Path) -> None:
     assert Path(folder).parent == tmp_path / "r" / "tmp"
     assert Path(folder).name.startswith(f"{TEMP_PREFIX}stage-")
     assert store.staging_dir() != folder  # one per writer
+
+
+def test_a_stage_folder_that_exists_already_is_used(tmp_path: Path) -> None:
+    folder = tmp_path / "stage"
+    folder.mkdir()  # e.g. made by another encode worker a moment before
+    s = Staging(str(folder))
+    path = s.prepare(_id(b"x"), b"x")
+    assert Path(path).parent == folder
+    s.close()
+
+
+def test_close_after_the_stage_folder_was_swept(tmp_path: Path) -> None:
+    import shutil
+
+    s = Staging(str(tmp_path / "stage"))
+    s.add(_id(b"x"), s.prepare(_id(b"x"), b"x"))
+    shutil.rmtree(tmp_path / "stage")  # gc swept a killed writer's temp folder, say
+    s.close()
+    assert s.order == []
+
+
+def test_each_staged_file_is_fsynced_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prepared files are fsync'd by the encode worker, spilled ones when published: once each."""
+    import stat
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(staging_module, "SPOOL_MEMORY", 0)
+    store = open_store(str(tmp_path / "r"))
+    s = Staging(store.staging_dir())
+    prepared, spilled = b"prepared chunk", b"spilled chunk"
+    s.add(_id(prepared), s.prepare(_id(prepared), prepared))
+    s.add(_id(spilled), spilled)  # over the memory limit: written by add, not fsync'd yet
+    for data in (prepared, spilled):
+        assert s.publish(store, f"objects/{object_hex(_id(data))}", _id(data)) == len(data)
+    published = {
+        (tmp_path / "r" / f"objects/{object_hex(_id(d))}").stat().st_ino
+        for d in (prepared, spilled)
+    }
+    assert sorted(synced) == sorted(published)  # each file once, none twice
+    s.close()
