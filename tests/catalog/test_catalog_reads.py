@@ -500,3 +500,11 @@ def test_a_version_entry_that_is_not_json_is_named(orders: dvtool.Repo) -> None:
     v2.write_bytes(b"{torn")
     with pytest.raises(IntegrityError, match=r"^version entry orders@v2 is not valid JSON \("):
         Catalog(orders.store).entry("orders", 2)
+
+
+def test_a_tag_that_is_not_json_is_named(orders: dvtool.Repo) -> None:
+    orders.store.create(tag_key("orders", "broken"), b"{torn")
+    with pytest.raises(
+        IntegrityError, match=r"^tag datasets/orders/tags/broken\.json is not valid JSON \("
+    ):
+        Catalog(orders.store).tags("orders")
