@@ -489,3 +489,9 @@ def test_url_to_fs_judges_s3_by_the_first_scheme() -> None:
     options = {"endpoint_url": "http://127.0.0.1:9", "skip_instance_cache": True}
     fs, _ = url_to_fs("s3://bucket/k?from=http://x", options)
     assert fs.retries == 1
+
+
+def test_url_to_fs_passes_the_storage_options_on() -> None:
+    options = {"endpoint_url": "http://127.0.0.1:9", "skip_instance_cache": True}
+    fs, _ = url_to_fs("s3://bucket/x", options)
+    assert fs.client_kwargs.get("endpoint_url", fs.endpoint_url) == "http://127.0.0.1:9"

@@ -20,6 +20,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 import dvtool
 from dvtool.catalog import Catalog
+from dvtool.crashpoints import SimulatedCrash, arm
 from dvtool.errors import IntegrityError, StorageError, UsageError
 from dvtool.format.hashing import hash_bytes
 from dvtool.format.layout import manifest_key, object_key, tag_key, version_key
@@ -264,3 +265,24 @@ def test_a_damaged_existing_tag_is_named_when_refusing_another(tmp_path: Path) -
     repo.store.create(tag_key("d", "release"), b"{not json")
     with pytest.raises(IntegrityError, match=r"^tag is not valid JSON"):
         create_tag(repo.store, "d", 1, snap.id, "release")
+
+
+@pytest.mark.parametrize(
+    ("point", "manifest_written", "committed"),
+    [
+        ("snapshot.after_manifest_written", True, False),
+        ("snapshot.before_version_entry", True, False),
+        ("snapshot.after_version_entry", True, True),
+    ],
+)
+def test_commit_steps_in_order(
+    tmp_path: Path, point: str, manifest_written: bool, committed: bool
+) -> None:
+    """Stopped at each step, the repository holds exactly what the steps before it wrote."""
+    repo = _repo(tmp_path)
+    draft = _draft(repo)
+    before = set(repo.store.list("manifests"))
+    with arm(point), pytest.raises(SimulatedCrash):
+        commit_version(repo.store, "d", draft, message="m", meta=())
+    assert (set(repo.store.list("manifests")) > before) == manifest_written
+    assert Catalog(repo.store).versions("d") == ([1] if committed else [])
