@@ -41,6 +41,19 @@ def _timeout(value: Any) -> float:
     return seconds
 
 
+def _mapping(options: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A nested option dvtool adds to: absent, or a mapping (the Python API's storage_options)."""
+    value = options.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UsageError(
+            f"--storage-option {name} must be a mapping of options, not {str(value)[:40]!r}"
+            " (nested options are set through the Python API's storage_options)"
+        )
+    return value
+
+
 def backend_options(
     url: str, storage_options: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any], float]:
@@ -49,7 +62,7 @@ def backend_options(
     timeout = _timeout(options.pop("timeout", None))
     protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
     if protocol in ("s3", "s3a"):
-        config = dict(options.get("config_kwargs") or {})
+        config = dict(_mapping(options, "config_kwargs"))
         config.setdefault("connect_timeout", timeout)
         config.setdefault("read_timeout", timeout)
         config.setdefault("retries", {"total_max_attempts": _S3_ATTEMPTS, "mode": "standard"})
@@ -57,7 +70,7 @@ def backend_options(
     elif protocol in ("http", "https"):
         import aiohttp
 
-        client = dict(options.get("client_kwargs") or {})
+        client = dict(_mapping(options, "client_kwargs"))
         client.setdefault(
             "timeout", aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         )
@@ -83,6 +96,8 @@ def url_to_fs(url: str, storage_options: Mapping[str, Any] | None = None) -> tup
         raise UsageError(
             f"cannot open {redact_url(url)}: {str(exc).splitlines()[0] if str(exc) else exc!r}"
         ) from None
+    except Exception as exc:  # a backend that fails while opening (e.g. zip:// of a folder)
+        raise backend_error("open", url, exc) from None
     if protocol.lower() in ("s3", "s3a") and hasattr(fs, "retries"):
         fs.retries = 1  # s3fs's loop around botocore's retries: once, so the bound above holds
     return fs, path
