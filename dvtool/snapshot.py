@@ -245,11 +245,7 @@ class Snapshot:
         return merged if wanted is None else merged.select(wanted)
 
     def scan(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
-        """A streaming reader over every chunk, in order (verified reads, patches applied).
-
-        The next chunk is read and decoded in a background thread while this
-        one is patched and handed out (at most two chunks in memory).
-        """
+        """A streaming reader over every chunk, in order (verified reads, patches applied)."""
         import pyarrow as pa
 
         schema = (
@@ -269,23 +265,16 @@ class Snapshot:
             return self._raw_chunk(manifest.chunks[index], self._base_columns(merge, columns))
 
         def batches() -> Iterator[pa.RecordBatch]:
-            from concurrent.futures import ThreadPoolExecutor
-
-            count = len(manifest.chunks)
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvtool-read")
-            try:
-                ahead = pool.submit(read, 0) if count else None
-                for index in range(count):
-                    assert ahead is not None
-                    table = ahead.result()
-                    ahead = pool.submit(read, index + 1) if index + 1 < count else None
-                    if index in patched:
-                        assert tables is not None
-                        merge = merges.get(index) if merges is not None else None
-                        table = self._patched(index, table, columns, tables, merge)
-                    yield from table.to_batches()
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
+            # Read in this thread: pyarrow 26 decoding Parquet in a Python
+            # thread sometimes aborted the process at exit ("terminate called
+            # without an active exception"), so there is no read-ahead thread.
+            for index in range(len(manifest.chunks)):
+                table = read(index)
+                if index in patched:
+                    assert tables is not None
+                    merge = merges.get(index) if merges is not None else None
+                    table = self._patched(index, table, columns, tables, merge)
+                yield from table.to_batches()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
