@@ -111,8 +111,9 @@ def test_every_arrow_reader_gives_the_rows_by_position_and_by_key(repo: dvtool.R
     assert repo.fsck().ok
 
 
+# Float sums rounded: DuckDB adds in parallel, in an order that may differ run to run.
 QUERIES = [
-    'SELECT count(*), sum(price), min(qty), max(id), count(DISTINCT city) FROM "{t}"',
+    'SELECT count(*), round(sum(price), 6), min(qty), max(id), count(DISTINCT city) FROM "{t}"',
     'SELECT count(*) FROM "{t}"',
     "SELECT id, price FROM \"{t}\" WHERE city = 'new' ORDER BY id",  # filter on a column not selected
     'SELECT id FROM "{t}" WHERE qty IS NULL AND price > 100 ORDER BY id',
@@ -140,10 +141,10 @@ def test_query_rows_come_in_key_order_without_order_by(repo: dvtool.Repo) -> Non
     assert repo.query('SELECT id FROM "t@v2"').column("id").equals(rows.column("id"))
 
 
-@pytest.mark.parametrize("sql", [q.replace("sum(price)", "round(sum(price), 6)") for q in QUERIES])
+@pytest.mark.parametrize("sql", QUERIES)
 def test_query_of_a_patch_without_positions(repo: dvtool.Repo, sql: str) -> None:
     """A patch written before positions were recorded is still read by key (an anti-join, in no
-    particular row order: float sums are compared rounded)."""
+    particular row order)."""
     rows, snap = patched(repo)
     old = without_positions(snap)
     tables = load_patch(old.store, old.manifest)
