@@ -55,7 +55,8 @@ COLUMNS = [f.name for f in datagen.WIDE_SCHEMA]
 
 READ = """
 import sys, time, json, dvtool
-import pyarrow.parquet, dvtool.readplan  # imports are not the operation
+import pyarrow.parquet, pyarrow.compute, dvtool.readplan  # imports are not the operation
+# (pyarrow.compute: the gather that applies a patch imports it, 0.1-0.2 s once per process)
 repo = dvtool.Repo.open(sys.argv[1])
 snap = repo.get(sys.argv[2])
 c = time.process_time(); t = time.perf_counter(); table = snap.to_arrow(); s = time.perf_counter() - t
