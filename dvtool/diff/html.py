@@ -87,7 +87,7 @@ def _chunks(d: Diff) -> str:
     c = d.chunks
     if not (c.old or c.new):
         return "SOURCE sides are read whole."
-    return f"{c.skipped} chunk pair(s) identical and skipped, {c.compared} chunk(s) read."
+    return f"{c.skipped} chunk pair(s) identical and not compared, {c.compared} chunk(s) read to compare rows."
 
 
 def _summary(page: Page, d: Diff) -> None:

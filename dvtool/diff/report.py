@@ -405,8 +405,8 @@ def _chunk_summary(c: ChunkCounts) -> str:
     if not (c.old or c.new):
         return "chunks: none (SOURCE sides are read whole)"
     return (
-        f"chunks: {c.skipped} identical on both sides skipped without reading, "
-        f"{c.compared} read (of {c.old} old, {c.new} new)"
+        f"chunks: {c.skipped} identical on both sides not compared, "
+        f"{c.compared} read to compare rows (of {c.old} old, {c.new} new)"
     )
 
 
