@@ -49,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import datagen  # noqa: E402
+import wide  # noqa: E402
 
 KEY = list(datagen.WIDE_KEY)
 COLUMNS = [f.name for f in datagen.WIDE_SCHEMA]
@@ -87,20 +88,7 @@ r = d.rows
 print(json.dumps({"seconds": s, "counts": [r.added, r.removed, r.changed]}))
 """
 
-JOIN = """
-import sys, json, time, duckdb
-old, new, key, cols = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
-on = " AND ".join(f'o."{k}" = n."{k}"' for k in key)
-distinct = " OR ".join(f'o."{c}" IS DISTINCT FROM n."{c}"' for c in cols if c not in key)
-k0 = key[0]
-q = (f'SELECT count(*) FILTER (WHERE o."{k0}" IS NULL), count(*) FILTER (WHERE n."{k0}" IS NULL), '
-     f'count(*) FILTER (WHERE o."{k0}" IS NOT NULL AND n."{k0}" IS NOT NULL AND ({distinct})) '
-     f"FROM read_parquet('{old}') o FULL OUTER JOIN read_parquet('{new}') n ON {on}")
-con = duckdb.connect()
-con.sql("SET enable_progress_bar = false")
-t = time.perf_counter(); counts = con.sql(q).fetchall()[0]; s = time.perf_counter() - t
-print(json.dumps({"seconds": s, "counts": list(counts)}))
-"""
+JOIN = wide.DUCKDB_JOIN  # the same peer as the wide table's diff rows
 
 SCAN_SQL = (
     "SELECT count(*), sum(dep_delay), sum(arr_delay), max(distance), min(air_time), "

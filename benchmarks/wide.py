@@ -65,8 +65,11 @@ if pending:
     flush()
 """
 
+# The peer of every keyed diff of the wide table (here and in bench_patch.py): DuckDB's
+# FULL OUTER JOIN of two Parquet files, every non-key column compared. Prints the
+# join's own span (for "operation only" rows) and the (added, removed, changed) counts.
 DUCKDB_JOIN = """
-import sys, json, duckdb
+import sys, json, time, duckdb
 old, new, key, cols = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
 on = " AND ".join(f'o."{k}" = n."{k}"' for k in key)
 distinct = " OR ".join(f'o."{c}" IS DISTINCT FROM n."{c}"' for c in cols if c not in key)
@@ -74,8 +77,10 @@ k0 = key[0]
 q = (f'SELECT count(*) FILTER (WHERE o."{k0}" IS NULL), count(*) FILTER (WHERE n."{k0}" IS NULL), '
      f'count(*) FILTER (WHERE o."{k0}" IS NOT NULL AND n."{k0}" IS NOT NULL AND ({distinct})) '
      f"FROM read_parquet('{old}') o FULL OUTER JOIN read_parquet('{new}') n ON {on}")
-duckdb.sql("SET enable_progress_bar = false")
-print(json.dumps(duckdb.sql(q).fetchall()[0]))
+con = duckdb.connect()
+con.sql("SET enable_progress_bar = false")
+t = time.perf_counter(); counts = con.sql(q).fetchall()[0]; s = time.perf_counter() - t
+print(json.dumps({"seconds": s, "counts": list(counts)}))
 """
 
 
@@ -260,7 +265,9 @@ def speed(
         counts = json.loads(diff_out)["rows"] if diff_out else {}
         tag = f" ({name})" if name else ""
         lines.append(f"- dvtool{tag} diff counts: {json.dumps(counts)}")
-    lines.append(f"- DuckDB (added, removed, changed): {outputs.get('join', '').strip()}")
+    join_out = outputs.get("join", "")
+    join_counts = json.loads(join_out)["counts"] if join_out else []
+    lines.append(f"- DuckDB (added, removed, changed): {join_counts}")
     lines.append(
         "- CPU time (user + system) of the same processes, median s: "
         + ", ".join(f"{label or 'dvtool'} {statistics.median(v):.3f}" for label, v in cpu.items())
