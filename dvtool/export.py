@@ -8,11 +8,20 @@ written after every chunk verified. A folder gets one part file per chunk:
 a non-empty folder is refused unless ``force``, and then the old part files
 are removed, so no stale part survives. CSV cannot hold lists, structs or
 maps: such a column is refused up front (use Parquet or JSON Lines).
+
+JSON Lines are written by polars when it writes every value of the snapshot
+exactly (integers, booleans, strings, finite floats, dates, times, timestamps,
+decimal128); otherwise (NaN or an infinity in a float column, which polars
+writes as null; binary and decimal256, which it cannot write; nested values,
+whose floats it would write as null; durations, date64, float16) every row goes
+through dvtool's exact JSON encoder, the one ``query --format json`` uses:
+slower, and the same values.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -54,11 +63,70 @@ def _format_for(dest: str, given: str | None, default: str) -> str:
     return _EXT.get(ext, default)
 
 
+def _polars_type(typ: pa.DataType) -> bool:
+    """A type whose every value polars writes to JSON exactly (floats: see :func:`_polars_exact`)."""
+    t = pa.types
+    if t.is_dictionary(typ):
+        return _polars_type(typ.value_type) and not t.is_floating(typ.value_type)
+    return bool(
+        t.is_integer(typ)
+        or t.is_boolean(typ)
+        or t.is_string(typ)
+        or t.is_large_string(typ)
+        or t.is_string_view(typ)
+        or t.is_date32(typ)
+        or t.is_time(typ)
+        or t.is_timestamp(typ)
+        or t.is_decimal128(typ)
+        or typ in (pa.float32(), pa.float64())
+    )
+
+
+def _polars_exact(snapshot: Snapshot) -> bool:
+    """Whether polars writes the snapshot's rows as JSON without losing a value.
+
+    Float columns are read once beforehand: one NaN or infinity anywhere sends
+    the whole export through the exact encoder, so a file never mixes the two.
+    """
+    import pyarrow.compute as pc
+
+    if not all(_polars_type(f.type) for f in snapshot.schema):
+        return False
+    floats = [f.name for f in snapshot.schema if pa.types.is_floating(f.type)]
+    if not floats:
+        return True
+    for batch in snapshot.scan(columns=floats):
+        for column in batch.columns:
+            if pc.any(pc.invert(pc.is_finite(column))).as_py() is True:
+                return False
+    return True
+
+
+def _exact_json_lines(batch: pa.RecordBatch) -> bytes:
+    from dvtool.format.jsonvalues import encode_array
+
+    names = batch.schema.names
+    columns = [encode_array(column) for column in batch.columns]  # exact, by Arrow type
+    lines = [
+        json.dumps(
+            dict(zip(names, values, strict=True)),
+            ensure_ascii=False,
+            allow_nan=False,
+            separators=(",", ":"),
+        )
+        for values in zip(*columns, strict=True)
+    ]
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
 class _Writer:
     """Streams batches of one schema into a binary file in one format."""
 
-    def __init__(self, sink: BinaryIO, schema: pa.Schema, fmt: str) -> None:
+    def __init__(
+        self, sink: BinaryIO, schema: pa.Schema, fmt: str, *, exact_json: bool = False
+    ) -> None:
         self.fmt = fmt
+        self.exact_json = exact_json
         self.sink = sink
         self.schema = schema
         self._pq: Any = None
@@ -79,6 +147,8 @@ class _Writer:
             self._pq.write_batch(batch)
         elif self._csv is not None:
             self._csv.write_batch(batch)
+        elif self.exact_json:
+            self.sink.write(_exact_json_lines(batch))
         else:
             import polars as pl
 
@@ -100,7 +170,8 @@ def _write_all(
     batches: Iterator[pa.RecordBatch],
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    writer = _Writer(sink, snapshot.schema, fmt)
+    exact_json = fmt == "jsonl" and not _polars_exact(snapshot)
+    writer = _Writer(sink, snapshot.schema, fmt, exact_json=exact_json)
     rows = 0
     try:
         for batch in batches:

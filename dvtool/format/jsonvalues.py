@@ -166,8 +166,8 @@ def encode_array(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
         return encode_array(arr.dictionary_decode())
     if isinstance(t, pa.ExtensionType):
         return encode_array(arr.storage)
-    if pa.types.is_timestamp(t) or pa.types.is_time(t) or pa.types.is_date64(t):
-        return _temporal(arr)
+    if pa.types.is_timestamp(t) or pa.types.is_time(t) or pa.types.is_date(t):
+        return _temporal(arr)  # by Arrow's text: exact, and dates past year 9999 too
     if pa.types.is_duration(t):
         per = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[t.unit]
         ints = arr.cast(pa.int64()).to_pylist()

@@ -132,3 +132,10 @@ def test_python_values_are_exact_or_exact_text() -> None:
         [dt.datetime(1970, 1, 1, 0, 0, 0, 5000)]
     ]
     assert python_values(pa.array([1, None])) == [1, None]
+
+
+def test_dates_outside_pythons_calendar_are_exact_text_not_an_overflow() -> None:
+    # date32 holds years past 9999 and before 1: Python's date cannot, Arrow's text can.
+    arr = pa.array([3_000_000, -800_000, 0, None], pa.date32())
+    assert encode_array(arr) == ["10183-09-21", "-0221-09-04", "1970-01-01", None]
+    assert python_values(arr)[:2] == ["10183-09-21", "-0221-09-04"]
