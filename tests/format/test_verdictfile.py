@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
+import xxhash
 
 from dvtool.format.verdictfile import ENGINE, encode_verdict, verdict_problem
 
@@ -42,3 +44,18 @@ def test_another_engine_is_not_reused_but_is_no_damage() -> None:
     assert verdict_problem(json.dumps(d).encode(), AT) is None
     del d["engine"]
     assert verdict_problem(json.dumps(d).encode(), AT) == "names no engine"
+
+
+def test_the_stored_bytes_are_canonical_json_with_the_checksum_of_the_rest() -> None:
+    """Sorted keys, no spaces, UTF-8 text as is, other values as their text."""
+    data = encode_verdict(
+        {"zone": "Zürich", "day": date(2026, 1, 2)}, kind="validation-verdict", at=AT
+    )
+    body = (
+        f'{{"at":"{AT}","day":"2026-01-02","engine":"{ENGINE}","format":1,'
+        '"kind":"validation-verdict","zone":"Zürich"}'
+    )
+    checksum = "xxh128:" + xxhash.xxh3_128_hexdigest(body.encode())
+    expected = body.replace('"day"', f'"checksum":"{checksum}","day"')
+    assert data.decode() == expected
+    assert verdict_problem(data, AT) is None
